@@ -1,0 +1,22 @@
+//! The sans-IO core of the `chat/1` server: every protocol rule, once, with no I/O, no runtime and no
+//! threads. The server variants only move bytes between sockets and these types.
+//!
+//! - [`framing`]: bytes in, complete lines (or framing errors) out, bounded and split-proof.
+//! - [`command`]: one line into a typed [`Command`] or an [`ErrorCode`].
+//! - [`chat`]: the [`ChatState`] machine: clients, nicks, rooms, replies and broadcasts.
+//! - [`outbox`]: what the state machine asks the caller to send and close.
+
+pub mod chat;
+pub mod code;
+pub mod command;
+pub mod framing;
+pub mod outbox;
+
+#[cfg(test)]
+mod chat_tests;
+
+pub use chat::{ChatState, ClientId, MAX_ROOMS_PER_CLIENT};
+pub use code::ErrorCode;
+pub use command::{Command, parse};
+pub use framing::{Frame, Framer};
+pub use outbox::{Line, Outbox, Outgoing};
