@@ -1,0 +1,1 @@
+//! The load generator (to be written).

@@ -1,0 +1,45 @@
+//! The accept loop: one task per accepted connection.
+
+use std::future::Future;
+
+use async_std::io::WriteExt;
+use async_std::net::{TcpListener, TcpStream};
+use server_common::{AcceptBackoff, ConnLimit, Shutdown};
+
+/// Accepts connections until `shutdown` is triggered and runs `handle` for each in a new task.
+/// Over the connection limit, writes `reject` (may be empty) and closes the connection at once.
+pub(crate) async fn accept_loop<H, F>(
+    listener: &TcpListener,
+    limit: &ConnLimit,
+    shutdown: &Shutdown,
+    reject: &'static [u8],
+    handle: H,
+) where
+    H: Fn(TcpStream) -> F + Clone + Send + 'static,
+    F: Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let mut backoff = AcceptBackoff::new();
+    while let Some(accepted) = shutdown.or_cancel(listener.accept()).await {
+        let mut stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            Err(err) => {
+                async_std::task::sleep(backoff.on_error(&err)).await;
+                continue;
+            }
+        };
+        backoff.on_success();
+        let Some(guard) = limit.try_acquire() else {
+            let _ = stream.write_all(reject).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let shutdown = shutdown.clone();
+        let handle = handle.clone();
+        async_std::task::spawn(async move {
+            if let Some(Err(err)) = shutdown.or_cancel(handle(stream)).await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+            drop(guard);
+        });
+    }
+}

@@ -1,0 +1,70 @@
+//! The **async-std** variant: async-std's global executor, one task per connection.
+//!
+//! async-std is deprecated upstream in favour of smol; it stays here because comparing it is part of
+//! the job. Its executor is process-global, so the worker count (`Config::workers`, default one per
+//! core) is fixed by the first server started in a process. The accept loop runs on the thread that
+//! called [`run`]. Shutdown cancels each connection's task at its next `.await`.
+
+mod accept;
+mod echo;
+
+use std::sync::Once;
+
+use async_std::net::TcpListener;
+use server_common::{App, Config, ConnLimit, ServerError, Shutdown};
+
+/// The name this variant goes by on the command line and in the `listening` line.
+pub const NAME: &str = "async-std";
+
+/// Serves `app` on `listener` until `shutdown` is triggered, then closes every connection and returns
+/// once they have all ended or `config.drain_timeout` has passed. Blocks the calling thread.
+pub fn run(
+    listener: std::net::TcpListener,
+    app: App,
+    config: Config,
+    shutdown: Shutdown,
+) -> Result<(), ServerError> {
+    init_executor(config.worker_threads());
+    async_std::task::block_on(serve(listener, app, config, shutdown))
+}
+
+/// Sizes async-std's global executor; only the first call in a process has an effect.
+fn init_executor(workers: usize) {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        async_global_executor::init_with_config(
+            async_global_executor::GlobalExecutorConfig::default()
+                .with_min_threads(workers)
+                .with_max_threads(workers)
+                .with_thread_name_fn(|| "async-std-worker".into()),
+        );
+    });
+}
+
+async fn serve(
+    listener: std::net::TcpListener,
+    app: App,
+    config: Config,
+    shutdown: Shutdown,
+) -> Result<(), ServerError> {
+    listener
+        .set_nonblocking(true)
+        .map_err(ServerError::Listener)?;
+    let listener = TcpListener::from(listener);
+    let limit = ConnLimit::new(config.max_conns);
+    match app {
+        App::Echo => accept::accept_loop(&listener, &limit, &shutdown, b"", echo::serve_conn).await,
+        App::Chat => return Err(ServerError::Unsupported { app }),
+    }
+    shutdown.trigger();
+    if async_std::future::timeout(config.drain_timeout, limit.wait_idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = limit.active(),
+            "drain timeout: leaving connections behind"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! The typed error a variant's `run` returns.
+
+use std::io;
+
+/// Why a server could not start or keep running. Per-connection errors are not here: a connection that
+/// fails is closed and logged, and the server goes on.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The runtime (thread pool, reactor) could not be built.
+    #[error("cannot start the {runtime} runtime")]
+    Runtime {
+        /// Which runtime.
+        runtime: &'static str,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The listening socket could not be prepared for this runtime.
+    #[error("cannot prepare the listening socket")]
+    Listener(#[source] io::Error),
+    /// This variant does not implement the application yet.
+    #[error("the {app} app is not implemented by this variant")]
+    Unsupported {
+        /// The application asked for.
+        app: crate::App,
+    },
+    /// A thread could not be spawned.
+    #[error("cannot spawn the {what} thread")]
+    Spawn {
+        /// What the thread was for.
+        what: &'static str,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}

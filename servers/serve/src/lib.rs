@@ -1,0 +1,62 @@
+//! Runs any server variant by name: the dispatch behind the `serve` binary, the conformance tests and
+//! the benchmarks, so that all of them start servers the same way.
+
+mod running;
+
+use std::fmt;
+use std::net::TcpListener;
+
+pub use running::RunningServer;
+pub use server_common::{App, Config, ServerError, Shutdown};
+
+/// A concurrency model: which variant crate serves the connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Impl {
+    /// Blocking std::net, one OS thread per connection (crossbeam-channel for chat fan-out).
+    Threads,
+    /// The tokio multi-thread runtime, one task per connection.
+    Tokio,
+    /// async-std's global executor, one task per connection (deprecated upstream; kept for comparison).
+    AsyncStd,
+}
+
+impl Impl {
+    /// Every variant, in a stable order.
+    pub const ALL: [Impl; 3] = [Impl::Threads, Impl::Tokio, Impl::AsyncStd];
+
+    /// The variant's name on the command line and in the `listening` line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Impl::Threads => server_threads::NAME,
+            Impl::Tokio => server_tokio::NAME,
+            Impl::AsyncStd => server_async_std::NAME,
+        }
+    }
+
+    /// Looks a variant up by its name.
+    pub fn from_name(name: &str) -> Option<Impl> {
+        Impl::ALL.into_iter().find(|imp| imp.name() == name)
+    }
+
+    /// Serves `app` on `listener` with this variant until `shutdown` is triggered and connections have
+    /// drained (or the drain timeout passed). Blocks the calling thread.
+    pub fn run(
+        self,
+        listener: TcpListener,
+        app: App,
+        config: Config,
+        shutdown: Shutdown,
+    ) -> Result<(), ServerError> {
+        match self {
+            Impl::Threads => server_threads::run(listener, app, config, shutdown),
+            Impl::Tokio => server_tokio::run(listener, app, config, shutdown),
+            Impl::AsyncStd => server_async_std::run(listener, app, config, shutdown),
+        }
+    }
+}
+
+impl fmt::Display for Impl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,116 @@
+//! `serve`: runs one server variant until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use serve::{App, Config, Impl, Shutdown};
+use server_common::config::{
+    DEFAULT_MAX_CONNS, DEFAULT_MAX_LINE, DEFAULT_QUEUE_BYTES, DEFAULT_STACK_SIZE,
+};
+
+/// Run an echo or chat server with the chosen concurrency model.
+///
+/// Prints `listening <impl> <app> <addr>` on stdout once accepting connections; logs go to stderr
+/// (set RUST_LOG, e.g. RUST_LOG=debug). SIGINT or SIGTERM stops accepting, closes connections and exits 0
+/// within the drain timeout.
+#[derive(Debug, Parser)]
+#[command(name = "serve", version)]
+struct Args {
+    /// Concurrency model: one OS thread per connection, or tasks on an async runtime.
+    #[arg(long = "impl", value_enum)]
+    imp: Impl,
+
+    /// Application protocol (see docs/PROTOCOL.md).
+    #[arg(long, value_enum)]
+    app: App,
+
+    /// Address to listen on. Port 0 lets the kernel choose; the listening line shows the port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+
+    /// Allow listening on a non-loopback address (reachable from other machines).
+    #[arg(long)]
+    expose: bool,
+
+    /// Most client connections at once; more are accepted and closed at once (chat: `ERR server-full`).
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNS)]
+    max_conns: usize,
+
+    /// Seconds to let connections finish after SIGINT/SIGTERM before exiting anyway.
+    #[arg(long, default_value_t = 5.0, value_parser = parse_seconds)]
+    drain_timeout: f64,
+
+    /// chat: longest line accepted, in bytes, line terminator excluded.
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE)]
+    max_line: usize,
+
+    /// chat: bound on each client's outbound queue, in bytes; a client whose queue overflows is
+    /// disconnected as a slow consumer.
+    #[arg(long, default_value_t = DEFAULT_QUEUE_BYTES)]
+    queue_bytes: usize,
+
+    /// threads: stack size of each connection thread, in bytes.
+    #[arg(long, default_value_t = DEFAULT_STACK_SIZE)]
+    stack_size: usize,
+
+    /// tokio / async-std: number of worker threads [default: one per core].
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a non-negative number of seconds")),
+    }
+}
+
+impl Args {
+    fn config(&self) -> Config {
+        Config {
+            max_conns: self.max_conns,
+            drain_timeout: Duration::from_secs_f64(self.drain_timeout),
+            max_line: self.max_line,
+            queue_bytes: self.queue_bytes,
+            stack_size: self.stack_size,
+            workers: self.workers,
+        }
+    }
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    if !args.addr.ip().is_loopback() && !args.expose {
+        bail!(
+            "{} is not a loopback address; pass --expose to listen where other machines can reach",
+            args.addr
+        );
+    }
+    if args.workers == Some(0) || args.max_line == 0 || args.queue_bytes == 0 {
+        bail!("--workers, --max-line and --queue-bytes must be at least 1");
+    }
+    let listener = server_common::bind(args.addr)
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let shutdown = Shutdown::new();
+    server_common::signals::trigger_on_signals(shutdown.clone())
+        .context("cannot install SIGINT/SIGTERM handlers")?;
+    server_common::announce(args.imp.name(), args.app, addr)
+        .context("cannot print the listening line")?;
+    args.imp
+        .run(listener, args.app, args.config(), shutdown)
+        .with_context(|| format!("{} {} server failed", args.imp, args.app))?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! Echo, tokio: read, write back, repeat; on EOF close after everything was sent.
+
+use std::io;
+
+use server_common::config::ECHO_BUF_SIZE;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Echoes every byte back as soon as it is read; on EOF (the client half-closed) closes the connection
+/// once everything has been sent back.
+pub(crate) async fn serve_conn(mut stream: TcpStream) -> io::Result<()> {
+    let mut buf = vec![0; ECHO_BUF_SIZE];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        stream.write_all(&buf[..n]).await?;
+    }
+    stream.shutdown().await
+}

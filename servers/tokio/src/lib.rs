@@ -1,0 +1,67 @@
+//! The **tokio** variant: the tokio multi-thread runtime, one task per connection.
+//!
+//! `Config::workers` worker threads (default: one per core) run every connection's task; the accept
+//! loop runs on the thread that called [`run`]. Shutdown cancels each connection's task at its next
+//! `.await` (see `Shutdown::or_cancel`).
+
+mod accept;
+mod echo;
+
+use std::time::Duration;
+
+use server_common::{App, Config, ConnLimit, ServerError, Shutdown};
+use tokio::net::TcpListener;
+
+/// The name this variant goes by on the command line and in the `listening` line.
+pub const NAME: &str = "tokio";
+
+/// Serves `app` on `listener` until `shutdown` is triggered, then closes every connection and returns
+/// once they have all ended or `config.drain_timeout` has passed. Blocks the calling thread.
+pub fn run(
+    listener: std::net::TcpListener,
+    app: App,
+    config: Config,
+    shutdown: Shutdown,
+) -> Result<(), ServerError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads())
+        .thread_name("tokio-worker")
+        .enable_all()
+        .build()
+        .map_err(|source| ServerError::Runtime {
+            runtime: "tokio",
+            source,
+        })?;
+    let served = runtime.block_on(serve(listener, app, config, shutdown));
+    // Tasks still running after the drain timeout are dropped here.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    served
+}
+
+async fn serve(
+    listener: std::net::TcpListener,
+    app: App,
+    config: Config,
+    shutdown: Shutdown,
+) -> Result<(), ServerError> {
+    listener
+        .set_nonblocking(true)
+        .map_err(ServerError::Listener)?;
+    let listener = TcpListener::from_std(listener).map_err(ServerError::Listener)?;
+    let limit = ConnLimit::new(config.max_conns);
+    match app {
+        App::Echo => accept::accept_loop(&listener, &limit, &shutdown, b"", echo::serve_conn).await,
+        App::Chat => return Err(ServerError::Unsupported { app }),
+    }
+    shutdown.trigger();
+    if tokio::time::timeout(config.drain_timeout, limit.wait_idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = limit.active(),
+            "drain timeout: leaving connections behind"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! Blocking test clients: connections with timeouts and reads that fail instead of hanging.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+/// The longest any single read or write of a case may block.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects to `addr` with [`IO_TIMEOUT`] on connect, reads and writes, and `TCP_NODELAY`.
+pub fn connect(addr: SocketAddr) -> Result<TcpStream> {
+    connect_with_timeout(addr, IO_TIMEOUT)
+}
+
+/// Connects to `addr` with `timeout` on connect, reads and writes, and `TCP_NODELAY`.
+pub fn connect_with_timeout(addr: SocketAddr, timeout: Duration) -> Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, timeout)
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Reads exactly `len` bytes (failing on EOF or timeout).
+pub fn read_exact_vec(stream: &mut TcpStream, len: usize) -> Result<Vec<u8>> {
+    let mut buf = vec![0; len];
+    let mut filled = 0;
+    while filled < len {
+        match stream.read(&mut buf[filled..]) {
+            Ok(0) => bail!("EOF after {filled} of {len} bytes"),
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => {
+                return Err(err)
+                    .with_context(|| format!("read failed after {filled} of {len} bytes"));
+            }
+        }
+    }
+    Ok(buf)
+}
+
+/// Writes `data` and expects exactly `data` back.
+pub fn roundtrip(stream: &mut TcpStream, data: &[u8]) -> Result<()> {
+    stream.write_all(data).context("write failed")?;
+    let back = read_exact_vec(stream, data.len())?;
+    if back != data {
+        bail!(
+            "echo differs: sent {:?}, got {:?}",
+            preview(data),
+            preview(&back)
+        );
+    }
+    Ok(())
+}
+
+/// Reads until EOF (bounded by the read timeout); returns everything read.
+pub fn read_to_eof(stream: &mut TcpStream) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    stream
+        .read_to_end(&mut out)
+        .with_context(|| format!("no EOF after {} bytes", out.len()))?;
+    Ok(out)
+}
+
+/// Whether the peer has closed the connection: EOF or a reset, with nothing read before it.
+pub fn is_closed_by_peer(stream: &mut TcpStream) -> Result<bool> {
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Ok(0) => Ok(true),
+        Ok(_) => Ok(false),
+        Err(err) if err.kind() == io::ErrorKind::ConnectionReset => Ok(true),
+        Err(err) if is_timeout(&err) => Ok(false),
+        Err(err) => Err(err).context("read failed"),
+    }
+}
+
+/// Whether an I/O error is a read/write timeout.
+pub fn is_timeout(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Closes `stream` with a TCP reset instead of a FIN (SO_LINGER 0), as a crashing client would.
+pub fn reset(stream: TcpStream) -> Result<()> {
+    socket2::SockRef::from(&stream)
+        .set_linger(Some(Duration::ZERO))
+        .context("cannot set SO_LINGER")?;
+    drop(stream);
+    Ok(())
+}
+
+/// Deterministic pseudo-random bytes for payloads (seeded, so failures reproduce).
+pub fn payload(seed: u64, len: usize) -> Vec<u8> {
+    use rand::{RngCore, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut data = vec![0; len];
+    rng.fill_bytes(&mut data);
+    data
+}
+
+/// A short printable preview of bytes for error messages.
+pub fn preview(data: &[u8]) -> String {
+    const MAX: usize = 64;
+    let shown = String::from_utf8_lossy(&data[..data.len().min(MAX)]).into_owned();
+    if data.len() > MAX {
+        format!("{shown:?}... ({} bytes)", data.len())
+    } else {
+        format!("{shown:?}")
+    }
+}

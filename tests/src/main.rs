@@ -1,0 +1,100 @@
+//! `conformance`: runs the conformance cases against any running server and reports PASS/FAIL.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use clap::Parser;
+use conformance::{Skipped, Target, cases};
+use server_common::App;
+use server_common::config::{DEFAULT_MAX_LINE, DEFAULT_QUEUE_BYTES};
+
+/// Check a running server against docs/PROTOCOL.md.
+///
+/// Prints PASS, FAIL or SKIP for each case and a closing `N passed, M failed` line; exits 0 only when
+/// no case failed. Run it against a freshly started server: some cases fill the server up to its limits.
+#[derive(Debug, Parser)]
+#[command(name = "conformance", version)]
+struct Args {
+    /// The server's address, e.g. 127.0.0.1:40123.
+    #[arg(long)]
+    addr: String,
+
+    /// Which application the server speaks.
+    #[arg(long, value_enum)]
+    app: App,
+
+    /// The server's --max-conns; without it the max-conns case is skipped.
+    #[arg(long)]
+    max_conns: Option<usize>,
+
+    /// The server's --max-line (chat).
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE)]
+    max_line: usize,
+
+    /// The server's --queue-bytes (chat).
+    #[arg(long, default_value_t = DEFAULT_QUEUE_BYTES)]
+    queue_bytes: usize,
+
+    /// Run only the cases whose name contains this text.
+    #[arg(long)]
+    only: Option<String>,
+
+    /// List the cases and exit.
+    #[arg(long)]
+    list: bool,
+}
+
+fn resolve(addr: &str) -> Result<SocketAddr> {
+    addr.to_socket_addrs()
+        .with_context(|| format!("cannot resolve {addr}"))?
+        .next()
+        .ok_or_else(|| anyhow!("{addr} resolves to no address"))
+}
+
+fn main() -> Result<ExitCode> {
+    let args = Args::parse();
+    let selected: Vec<_> = cases(args.app)
+        .iter()
+        .filter(|case| {
+            args.only
+                .as_deref()
+                .is_none_or(|only| case.name.contains(only))
+        })
+        .collect();
+    if args.list {
+        for case in &selected {
+            println!("{}", case.name);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let target = Target {
+        addr: resolve(&args.addr)?,
+        max_conns: args.max_conns,
+        max_line: args.max_line,
+        queue_bytes: args.queue_bytes,
+    };
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for case in selected {
+        match (case.run)(&target) {
+            Ok(()) => {
+                passed += 1;
+                println!("PASS {}", case.name);
+            }
+            Err(err) if err.downcast_ref::<Skipped>().is_some() => {
+                skipped += 1;
+                println!("SKIP {} ({err})", case.name);
+            }
+            Err(err) => {
+                failed += 1;
+                println!("FAIL {}: {err:#}", case.name);
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

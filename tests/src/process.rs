@@ -1,0 +1,312 @@
+//! Process-level harness: runs the `serve` binary as a child process (for signals, fd limits and
+//! /proc figures) and kills it when dropped.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+/// How long a spawned server may take to print its `listening` line.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `serve` binary of this workspace, built (once per test process) with the same profile as the
+/// running tests. `SERVE_BIN` overrides the path.
+pub fn serve_binary() -> Result<PathBuf> {
+    static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build_serve().map_err(|err| format!("{err:#}")))
+        .clone()
+        .map_err(|err| anyhow!(err))
+}
+
+fn build_serve() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("SERVE_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    // target/<profile>/deps/<test-binary> -> target/<profile>/serve
+    let exe = std::env::current_exe().context("cannot locate the test binary")?;
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or_else(|| anyhow!("unexpected test binary path {}", exe.display()))?;
+    let cargo = option_env!("CARGO").unwrap_or("cargo");
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "-p", "serve", "--bin", "serve"]);
+    if !cfg!(debug_assertions) {
+        build.arg("--release");
+    }
+    let status = build
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .context("cannot run cargo to build the serve binary")?;
+    if !status.success() {
+        bail!("building the serve binary failed: {status}");
+    }
+    let path = profile_dir.join("serve");
+    if !path.exists() {
+        bail!("built serve but {} does not exist", path.display());
+    }
+    Ok(path)
+}
+
+/// A `serve` child process. Killed (SIGKILL) and reaped when dropped, if still running.
+#[derive(Debug)]
+pub struct ServeProcess {
+    child: Child,
+    addr: SocketAddr,
+    listening_line: String,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+/// How to start a `serve` child process.
+#[derive(Debug, Clone)]
+pub struct ServeCommand {
+    /// `--impl`.
+    pub imp: String,
+    /// `--app`.
+    pub app: String,
+    /// Further arguments (e.g. `--max-conns 8`).
+    pub args: Vec<String>,
+    /// Soft and hard RLIMIT_NOFILE for the child, if set.
+    pub nofile_limit: Option<u64>,
+}
+
+impl ServeCommand {
+    /// `serve --impl imp --app app --addr 127.0.0.1:0`.
+    pub fn new(imp: &str, app: &str) -> ServeCommand {
+        ServeCommand {
+            imp: imp.to_owned(),
+            app: app.to_owned(),
+            args: Vec::new(),
+            nofile_limit: None,
+        }
+    }
+
+    /// Adds command-line arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> ServeCommand {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Starts the child with RLIMIT_NOFILE set to `limit`.
+    pub fn nofile_limit(mut self, limit: u64) -> ServeCommand {
+        self.nofile_limit = Some(limit);
+        self
+    }
+
+    /// Spawns the server and waits for its `listening` line.
+    pub fn spawn(&self) -> Result<ServeProcess> {
+        let mut command = Command::new(serve_binary()?);
+        command
+            .args([
+                "--impl",
+                &self.imp,
+                "--app",
+                &self.app,
+                "--addr",
+                "127.0.0.1:0",
+            ])
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(limit) = self.nofile_limit {
+            set_nofile_limit_on_exec(&mut command, limit);
+        }
+        let mut child = command.spawn().context("cannot spawn serve")?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow!("no stdout pipe"))?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| anyhow!("no stderr pipe"))?;
+        let captured = Arc::new(Mutex::new(Vec::new()));
+        spawn_collector(stderr, Arc::clone(&captured));
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut stdout = BufReader::new(stdout);
+            let mut line = String::new();
+            let _ = tx.send(stdout.read_line(&mut line).map(|_| line));
+            // Keep reading so that a misbehaving server's extra stdout is noticed, not blocked on.
+            let mut rest = Vec::new();
+            let _ = stdout.read_to_end(&mut rest);
+        });
+        let mut process = ServeProcess {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listening_line: String::new(),
+            stderr: captured,
+        };
+        let line = rx
+            .recv_timeout(STARTUP_TIMEOUT)
+            .map_err(|_| anyhow!("no listening line within {STARTUP_TIMEOUT:?}"))?
+            .context("cannot read serve's stdout")?;
+        let line = line.trim_end().to_owned();
+        let expected = format!("listening {} {} ", self.imp, self.app);
+        let addr = line.strip_prefix(&expected).ok_or_else(|| {
+            anyhow!(
+                "bad listening line {line:?}; stderr: {}",
+                process.stderr_text()
+            )
+        })?;
+        process.addr = addr
+            .parse()
+            .with_context(|| format!("bad address in {line:?}"))?;
+        process.listening_line = line;
+        Ok(process)
+    }
+}
+
+#[allow(unsafe_code)]
+fn set_nofile_limit_on_exec(command: &mut Command, limit: u64) {
+    use std::os::unix::process::CommandExt;
+    let rlim = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
+    // SAFETY: setrlimit is async-signal-safe and the closure touches no memory shared with the parent.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rlim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+fn spawn_collector(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if let Ok(mut all) = into.lock() {
+                all.extend_from_slice(&buf[..n]);
+            }
+        }
+    });
+}
+
+impl ServeProcess {
+    /// The address from the `listening` line.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The `listening` line, without its newline.
+    pub fn listening_line(&self) -> &str {
+        &self.listening_line
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the child.
+    pub fn signal(&self, signal: i32) -> Result<()> {
+        let pid = libc::pid_t::try_from(self.pid()).context("pid out of range")?;
+        // SAFETY: kill has no memory-safety preconditions.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::kill(pid, signal) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error()).context("kill failed");
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for the child to exit.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Some(status));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Everything the child wrote to stderr so far.
+    pub fn stderr_text(&self) -> String {
+        self.stderr
+            .lock()
+            .map(|all| String::from_utf8_lossy(&all).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The child's CPU time so far (user + system, all threads), from `/proc/PID/stat`.
+    pub fn cpu_time(&self) -> Result<Duration> {
+        proc_cpu_time(self.pid())
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// User + system CPU time of process `pid` (all its threads), from `/proc/PID/stat`.
+pub fn proc_cpu_time(pid: u32) -> Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
+    // The command name (field 2) may contain spaces; the fields after its closing ')' are fixed.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| anyhow!("malformed /proc/{pid}/stat"))?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After ')': state is index 0, so utime (field 14) is index 11 and stime (field 15) index 12.
+    let ticks = |i: usize| -> Result<u64> {
+        fields
+            .get(i)
+            .ok_or_else(|| anyhow!("short /proc/{pid}/stat"))?
+            .parse::<u64>()
+            .context("bad tick count")
+    };
+    let total = ticks(11)? + ticks(12)?;
+    // SAFETY: sysconf has no memory-safety preconditions.
+    #[allow(unsafe_code)]
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = u64::try_from(hz).ok().filter(|&hz| hz > 0).unwrap_or(100);
+    Ok(Duration::from_micros(total * 1_000_000 / hz))
+}
+
+/// The number of open file descriptors of process `pid`.
+pub fn proc_fd_count(pid: u32) -> Result<usize> {
+    Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .with_context(|| format!("cannot list /proc/{pid}/fd"))?
+        .count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_own_cpu_time_and_fds() {
+        let pid = std::process::id();
+        let mut spin = 0u64;
+        for i in 0..2_000_000u64 {
+            spin = spin.wrapping_add(i * i);
+        }
+        assert!(spin > 0);
+        assert!(proc_cpu_time(pid).is_ok());
+        assert!(proc_fd_count(pid).expect("fd count") >= 3);
+    }
+}

@@ -1,0 +1,72 @@
+//! Shared by the integration tests: starting an in-process server for a case, and the macro that stamps
+//! the same cases out once per variant.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use conformance::{Skipped, Target};
+use serve::{App, Config, Impl, RunningServer};
+
+/// The connection limit in-process test servers run with: above the 200 concurrent connections
+/// case, small enough that the max-conns case stays quick.
+pub const TEST_MAX_CONNS: usize = 210;
+
+/// The configuration in-process test servers run with.
+pub fn test_config() -> Config {
+    Config {
+        max_conns: TEST_MAX_CONNS,
+        drain_timeout: Duration::from_secs(2),
+        workers: Some(2),
+        ..Config::default()
+    }
+}
+
+/// Starts `imp` serving `app` in-process on port 0, runs `case` against it, stops it.
+pub fn run_case(imp: Impl, app: App, case: fn(&Target) -> anyhow::Result<()>) {
+    let config = test_config();
+    let server = RunningServer::start(imp, app, config.clone()).expect("start server");
+    let target = Target {
+        max_conns: Some(config.max_conns),
+        max_line: config.max_line,
+        queue_bytes: config.queue_bytes,
+        ..Target::new(server.addr())
+    };
+    let outcome = case(&target);
+    server.stop().expect("server stopped cleanly");
+    if let Err(err) = outcome {
+        assert!(
+            err.downcast_ref::<Skipped>().is_none(),
+            "case skipped: {err}"
+        );
+        panic!("{imp} {app}: {err:#}");
+    }
+}
+
+/// Stamps out `mod threads`, `mod tokio` and `mod async_std`, each with one `#[test]` per listed case
+/// of `conformance::$cases`, plus a test that the list names every registered case.
+#[macro_export]
+macro_rules! stamp_cases {
+    ($app:expr, $cases:ident: $($case:ident),+ $(,)?) => {
+        $crate::stamp_cases!(@variant threads, serve::Impl::Threads, $app, $cases: $($case),+);
+        $crate::stamp_cases!(@variant tokio, serve::Impl::Tokio, $app, $cases: $($case),+);
+        $crate::stamp_cases!(@variant async_std, serve::Impl::AsyncStd, $app, $cases: $($case),+);
+
+        #[test]
+        fn every_registered_case_is_stamped() {
+            let stamped = [$(stringify!($case)),+];
+            let registered: Vec<&str> = conformance::cases($app).iter().map(|c| c.name).collect();
+            assert_eq!(registered, stamped, "the stamped list and the registry differ");
+        }
+    };
+    (@variant $variant:ident, $imp:expr, $app:expr, $cases:ident: $($case:ident),+) => {
+        mod $variant {
+            $(
+                #[test]
+                fn $case() {
+                    $crate::support::run_case($imp, $app, conformance::$cases::$case);
+                }
+            )+
+        }
+    };
+}
