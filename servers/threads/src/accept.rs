@@ -2,12 +2,15 @@
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
 
 use server_common::{AcceptBackoff, Config, ConnLimit, Shutdown};
 
 use crate::registry::Registry;
 
 /// Accepts connections until `shutdown` is triggered and runs `handle` for each on a new thread.
+/// The handler gets the socket behind an `Arc` (`&TcpStream` reads and writes), shared with the
+/// registry that wakes it at shutdown.
 /// Over the connection limit, writes `reject` (may be empty) and closes the connection at once.
 pub(crate) fn accept_loop<H>(
     listener: &TcpListener,
@@ -18,7 +21,7 @@ pub(crate) fn accept_loop<H>(
     reject: &'static [u8],
     handle: H,
 ) where
-    H: Fn(TcpStream) -> std::io::Result<()> + Clone + Send + 'static,
+    H: Fn(Arc<TcpStream>) -> std::io::Result<()> + Clone + Send + 'static,
 {
     let mut backoff = AcceptBackoff::new();
     while !shutdown.is_triggered() {
@@ -39,6 +42,7 @@ pub(crate) fn accept_loop<H>(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let stream = Arc::new(stream);
         let Some(registered) = registry.register(&stream) else {
             continue; // shutting down
         };

@@ -2,12 +2,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
 
 use server_common::config::ECHO_BUF_SIZE;
 
 /// Echoes every byte back as soon as it is read; on EOF (the client half-closed) closes the connection
 /// once everything has been sent back.
-pub(crate) fn serve_conn(mut stream: TcpStream) -> io::Result<()> {
+pub(crate) fn serve_conn(stream: Arc<TcpStream>) -> io::Result<()> {
+    let mut stream = &*stream;
     let mut buf = vec![0; ECHO_BUF_SIZE];
     loop {
         let n = stream.read(&mut buf)?;

@@ -2,6 +2,10 @@
 //!
 //! A blocked system call cannot be cancelled, but shutting the socket down makes it return: `read` sees
 //! EOF and `write` fails. The same trick (`shutdown(SHUT_RD)` on the listening socket) wakes `accept`.
+//!
+//! The registry shares each socket through an `Arc` rather than a `dup`ed descriptor, so a connection
+//! costs one file descriptor (10 000 connections must fit under a 20 000 fd limit), and a descriptor
+//! number can never be reused by another socket while the registry still refers to it.
 
 use std::collections::HashMap;
 use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
@@ -10,7 +14,7 @@ use std::thread::JoinHandle;
 
 use server_common::{ServerError, Shutdown};
 
-/// Clones of every open connection's socket. Touched once at connect and once at disconnect, never per
+/// Every open connection's socket. Touched once at connect and once at disconnect, never per
 /// message.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Registry {
@@ -21,7 +25,7 @@ pub(crate) struct Registry {
 struct Inner {
     closed: bool,
     next_id: u64,
-    conns: HashMap<u64, TcpStream>,
+    conns: HashMap<u64, Arc<TcpStream>>,
 }
 
 /// Removes its connection from the registry when dropped.
@@ -39,16 +43,15 @@ impl Registry {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Records `stream`; `None` once shutdown has closed the registry (or the socket cannot be cloned).
-    pub(crate) fn register(&self, stream: &TcpStream) -> Option<Registered> {
-        let clone = stream.try_clone().ok()?;
+    /// Records `stream`; `None` once shutdown has closed the registry.
+    pub(crate) fn register(&self, stream: &Arc<TcpStream>) -> Option<Registered> {
         let mut inner = self.lock();
         if inner.closed {
             return None;
         }
         let id = inner.next_id;
         inner.next_id += 1;
-        inner.conns.insert(id, clone);
+        inner.conns.insert(id, Arc::clone(stream));
         Some(Registered {
             registry: self.clone(),
             id,
