@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod limit;
 pub mod listen;
+pub mod outbound;
 pub mod shutdown;
 pub mod signals;
 
@@ -20,4 +21,5 @@ pub use config::Config;
 pub use error::ServerError;
 pub use limit::{ConnGuard, ConnLimit};
 pub use listen::{announce, bind};
+pub use outbound::{OutboundBudget, WriteBatch};
 pub use shutdown::Shutdown;

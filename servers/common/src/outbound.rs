@@ -1,0 +1,210 @@
+//! A chat client's outbound queue accounting, shared by the three variants so that they bound, batch and
+//! abort exactly alike.
+//!
+//! The broker [reserves](OutboundBudget::try_reserve) a line's bytes before queueing it (never blocking:
+//! when the line does not fit, the client is a slow consumer and is [aborted](OutboundBudget::abort)); the
+//! connection's writer [releases](OutboundBudget::release) them once written. The writer gathers up to
+//! [`WRITE_BATCH`] queued lines into one vectored write with a [`WriteBatch`].
+
+use std::io::IoSlice;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use event_listener::Event;
+
+/// The most lines one vectored write gathers.
+pub const WRITE_BATCH: usize = 64;
+
+/// The capacity, in events, of a chat broker's inbox. Readers wait when it is full.
+pub const BROKER_INBOX: usize = 4096;
+
+/// How often a blocked writer in a blocking variant wakes to check whether it was aborted, and how long
+/// any writer tries to deliver its best-effort `ERR slow-consumer`.
+pub const STALL_TICK: Duration = Duration::from_millis(100);
+
+/// After a writer has sent its last line and half-closed, how long it lets the client's remaining input
+/// drain before closing the reading side too (closing with unread input would reset the connection and
+/// could destroy the last lines in flight).
+pub const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+/// The byte budget of one client's outbound queue, plus its abort flag.
+#[derive(Debug)]
+pub struct OutboundBudget {
+    limit: usize,
+    used: AtomicUsize,
+    aborted: AtomicBool,
+    abort_event: Event,
+}
+
+impl OutboundBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        OutboundBudget {
+            limit,
+            used: AtomicUsize::new(0),
+            aborted: AtomicBool::new(false),
+            abort_event: Event::new(),
+        }
+    }
+
+    /// Reserves `n` bytes if they fit within the limit; never blocks.
+    pub fn try_reserve(&self, n: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(n).filter(|&total| total <= self.limit)
+            })
+            .is_ok()
+    }
+
+    /// Returns `n` bytes reserved earlier (the writer calls this once they are written or dropped).
+    pub fn release(&self, n: usize) {
+        self.used.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// Bytes reserved and not yet released.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+
+    /// The limit in bytes.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Marks the client as cut off: its writer drops what is queued and closes. Idempotent.
+    pub fn abort(&self) {
+        if !self.aborted.swap(true, Ordering::AcqRel) {
+            self.abort_event.notify(usize::MAX);
+        }
+    }
+
+    /// Whether [`abort`](Self::abort) was called.
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
+    }
+
+    /// Resolves once [`abort`](Self::abort) is called.
+    pub async fn aborted(&self) {
+        while !self.is_aborted() {
+            let listener = self.abort_event.listen();
+            if self.is_aborted() {
+                return;
+            }
+            listener.await;
+        }
+    }
+}
+
+/// Up to [`WRITE_BATCH`] queued lines gathered for one vectored write. Reused across writes.
+#[derive(Debug)]
+pub struct WriteBatch<L> {
+    lines: Vec<L>,
+    bytes: usize,
+}
+
+impl<L: AsRef<[u8]>> WriteBatch<L> {
+    /// An empty batch with room for [`WRITE_BATCH`] lines.
+    pub fn new() -> Self {
+        WriteBatch {
+            lines: Vec::with_capacity(WRITE_BATCH),
+            bytes: 0,
+        }
+    }
+
+    /// Adds a line.
+    pub fn push(&mut self, line: L) {
+        self.bytes += line.as_ref().len();
+        self.lines.push(line);
+    }
+
+    /// Whether no more lines should be added.
+    pub fn is_full(&self) -> bool {
+        self.lines.len() >= WRITE_BATCH
+    }
+
+    /// Whether the batch holds no line.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Total bytes of the lines held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Fills `slices` with the lines and returns the filled part, ready for `write_vectored` and
+    /// `IoSlice::advance_slices`.
+    pub fn io_slices<'a>(
+        &'a self,
+        slices: &'a mut [IoSlice<'a>; WRITE_BATCH],
+    ) -> &'a mut [IoSlice<'a>] {
+        let n = self.lines.len().min(WRITE_BATCH);
+        for (slice, line) in slices.iter_mut().zip(&self.lines[..n]) {
+            *slice = IoSlice::new(line.as_ref());
+        }
+        &mut slices[..n]
+    }
+
+    /// Empties the batch and returns how many bytes it held (to release from the budget).
+    pub fn clear(&mut self) -> usize {
+        self.lines.clear();
+        std::mem::take(&mut self.bytes)
+    }
+}
+
+impl<L: AsRef<[u8]>> Default for WriteBatch<L> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserve_up_to_the_limit_and_release() {
+        let budget = OutboundBudget::new(10);
+        assert!(budget.try_reserve(6));
+        assert!(budget.try_reserve(4));
+        assert!(!budget.try_reserve(1));
+        assert_eq!(budget.used(), 10);
+        budget.release(5);
+        assert!(budget.try_reserve(5));
+        assert!(!budget.try_reserve(usize::MAX));
+    }
+
+    #[test]
+    fn abort_wakes_a_waiter() {
+        let budget = std::sync::Arc::new(OutboundBudget::new(1));
+        let waiter = {
+            let budget = budget.clone();
+            std::thread::spawn(move || futures_lite::future::block_on(budget.aborted()))
+        };
+        std::thread::sleep(Duration::from_millis(10));
+        budget.abort();
+        budget.abort();
+        waiter.join().expect("waiter");
+        assert!(budget.is_aborted());
+    }
+
+    #[test]
+    fn batch_gathers_slices() {
+        let mut batch = WriteBatch::new();
+        batch.push(b"ab\n".to_vec());
+        batch.push(b"c\n".to_vec());
+        assert_eq!(batch.bytes(), 5);
+        let mut slices = [IoSlice::new(&[]); WRITE_BATCH];
+        let bufs = batch.io_slices(&mut slices);
+        let mut bufs = &mut bufs[..];
+        assert_eq!(bufs.len(), 2);
+        IoSlice::advance_slices(&mut bufs, 4);
+        assert_eq!(&*bufs[0], b"\n");
+        assert_eq!(batch.clear(), 5);
+        assert!(batch.is_empty());
+        for _ in 0..WRITE_BATCH {
+            batch.push(b"x\n".to_vec());
+        }
+        assert!(batch.is_full());
+    }
+}
