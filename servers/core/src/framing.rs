@@ -76,12 +76,10 @@ impl Framer {
 
     /// The free area to read socket bytes into; report how many were written with
     /// [`filled`](Self::filled). Drain [`next_frame`](Self::next_frame) first: then the area is at
-    /// least `chunk` bytes long (it is empty only when frames are still pending, or the framer is spent).
+    /// least `chunk` bytes long (it is empty only while frames are still pending). A spent framer hands
+    /// out its whole buffer and discards whatever is read into it, so a caller can keep draining input.
     pub fn spare(&mut self) -> &mut [u8] {
-        if self.spent {
-            return &mut [];
-        }
-        if self.start == self.end {
+        if self.spent || self.start == self.end {
             self.start = 0;
             self.end = 0;
             self.scanned = 0;
@@ -101,7 +99,9 @@ impl Framer {
     /// If `n` exceeds the length of the last spare area (a caller bug).
     pub fn filled(&mut self, n: usize) {
         assert!(self.end + n <= self.buf.len(), "filled past the spare area");
-        self.end += n;
+        if !self.spent {
+            self.end += n;
+        }
     }
 
     /// Copies as much of `data` as fits and returns how many bytes were taken. Drain
@@ -304,6 +304,12 @@ mod tests {
         assert_eq!(f.next_frame(), Some(Frame::TooLong));
         assert_eq!(f.push(b"more\n"), 5);
         assert_eq!(f.next_frame(), None);
-        assert!(f.spare().is_empty());
+        // Still readable into (to drain the socket), but nothing comes out.
+        let spare = f.spare();
+        assert!(spare.len() > 1);
+        spare[..2].copy_from_slice(b"x\n");
+        f.filled(2);
+        assert_eq!(f.next_frame(), None);
+        assert_eq!(f.pending(), 0);
     }
 }

@@ -5,10 +5,11 @@
 //! (see [`registry`]), since a blocked system call cannot be cancelled any other way.
 
 mod accept;
+mod chat;
 mod echo;
 mod registry;
 
-use std::net::TcpListener;
+use std::net::{Shutdown as SocketShutdown, TcpListener};
 use std::time::Instant;
 
 use server_common::{App, Config, ConnLimit, ServerError, Shutdown};
@@ -31,7 +32,11 @@ pub fn run(
         .map_err(ServerError::Listener)?;
     let limit = ConnLimit::new(config.max_conns);
     let registry = Registry::default();
-    let waker = registry::spawn_shutdown_waker(&listener, &registry, &shutdown)?;
+    let how = match app {
+        App::Echo => SocketShutdown::Both,
+        App::Chat => SocketShutdown::Read,
+    };
+    let waker = registry::spawn_shutdown_waker(&listener, &registry, &shutdown, how)?;
     match app {
         App::Echo => accept::accept_loop(
             &listener,
@@ -42,7 +47,7 @@ pub fn run(
             b"",
             echo::serve_conn,
         ),
-        App::Chat => return Err(ServerError::Unsupported { app }),
+        App::Chat => chat::serve(&listener, &limit, &registry, &config, &shutdown)?,
     }
     shutdown.trigger();
     let _ = waker.join();

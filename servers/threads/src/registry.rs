@@ -58,12 +58,12 @@ impl Registry {
         })
     }
 
-    /// Shuts down every registered socket (waking its thread) and refuses later registrations.
-    pub(crate) fn close_all(&self) {
+    /// Shuts down `how` of every registered socket (waking its thread) and refuses later registrations.
+    pub(crate) fn close_all(&self, how: SocketShutdown) {
         let mut inner = self.lock();
         inner.closed = true;
         for stream in inner.conns.values() {
-            let _ = stream.shutdown(SocketShutdown::Both);
+            let _ = stream.shutdown(how);
         }
     }
 }
@@ -74,11 +74,14 @@ impl Drop for Registered {
     }
 }
 
-/// Spawns the thread that, once `shutdown` is triggered, wakes the accept loop and every connection.
+/// Spawns the thread that, once `shutdown` is triggered, wakes the accept loop and every connection by
+/// shutting down `how` of its socket (`Both` for echo; `Read` for chat, whose writers still flush
+/// `ERR shutting-down`).
 pub(crate) fn spawn_shutdown_waker(
     listener: &TcpListener,
     registry: &Registry,
     shutdown: &Shutdown,
+    how: SocketShutdown,
 ) -> Result<JoinHandle<()>, ServerError> {
     let listener = socket2::Socket::from(listener.try_clone().map_err(ServerError::Listener)?);
     let registry = registry.clone();
@@ -89,7 +92,7 @@ pub(crate) fn spawn_shutdown_waker(
             shutdown.wait_blocking();
             // Makes a blocked accept() return EINVAL.
             let _ = listener.shutdown(SocketShutdown::Read);
-            registry.close_all();
+            registry.close_all(how);
         })
         .map_err(|source| ServerError::Spawn {
             what: "shutdown waker",
