@@ -1,0 +1,297 @@
+//! Human-readable tables, JSON and CSV output of reports.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::conns::ConnsReport;
+use crate::echo::EchoReport;
+use crate::error::{Error, Result};
+use crate::hist::LatencySummary;
+use crate::machine::Record;
+use crate::proc_stats::{GeneratorStats, ServerStats};
+use crate::stats::{ConnectStats, ErrorCounts};
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn latency_rows(out: &mut String, title: &str, s: &LatencySummary) {
+    let _ = writeln!(
+        out,
+        "  {title:<22} p50 {:>7}  p90 {:>7}  p99 {:>7}  p99.9 {:>7}  p99.99 {:>7}  max {:>8}  mean {:>9.1}  (µs, n={})",
+        s.p50_us, s.p90_us, s.p99_us, s.p999_us, s.p9999_us, s.max_us, s.mean_us, s.count
+    );
+}
+
+fn connect_rows(out: &mut String, c: &ConnectStats) {
+    let _ = writeln!(
+        out,
+        "connections     {} of {} established in {:.3} s ({:.0}/s{})",
+        c.established,
+        c.requested,
+        c.elapsed_s,
+        c.rate_per_s,
+        c.target_rate_per_s
+            .map(|r| format!(", target {r:.0}/s"))
+            .unwrap_or_default()
+    );
+    let f = &c.failures;
+    if f.total() > 0 {
+        let _ = writeln!(
+            out,
+            "  connect failures      {} (refused {}, timed out {}, no local address/port {}, fd limit {}, other {})",
+            f.total(),
+            f.refused,
+            f.timed_out,
+            f.addr_unavailable,
+            f.fd_limit,
+            f.other
+        );
+    }
+    latency_rows(out, "connect latency", &c.latency.summary);
+}
+
+fn error_rows(out: &mut String, e: &ErrorCounts, first: &Option<String>) {
+    let _ = writeln!(
+        out,
+        "errors          {} (mismatches {}, resets {}, closed early {}, timeouts {}, incomplete {}, drain timeouts {}, other {})",
+        e.total(),
+        e.mismatches,
+        e.resets,
+        e.unexpected_eof,
+        e.timeouts,
+        e.incomplete,
+        e.drain_timeouts,
+        e.other_io
+    );
+    if let Some(f) = first {
+        let _ = writeln!(out, "  first error           {f}");
+    }
+}
+
+fn server_rows(out: &mut String, s: &ServerStats) {
+    let _ = writeln!(
+        out,
+        "server pid {:<6} cpu {:.3} s ({:.2} cores; user {:.3}, sys {:.3}) = {:.2} µs/msg; ctxt switches {} vol + {} invol = {:.3}/msg ({} threads scanned in {:.1} ms)",
+        s.pid,
+        s.cpu_s,
+        s.cpu_cores,
+        s.user_s,
+        s.system_s,
+        s.cpu_us_per_msg,
+        s.ctxt_voluntary,
+        s.ctxt_nonvoluntary,
+        s.ctxt_per_msg,
+        s.ctxt_threads_scanned,
+        s.ctxt_scan_ms
+    );
+    let _ = writeln!(
+        out,
+        "  threads {} → {} (peak {}), fds {} → {} → {}, RSS {:.1} → {:.1} MiB (peak {:.1}, end {:.1}, hwm {:.1}) = {:.0} B/conn",
+        s.threads_baseline,
+        s.threads_start,
+        s.threads_peak,
+        s.fds_baseline,
+        s.fds_start,
+        s.fds_end,
+        mib(s.rss_baseline_bytes),
+        mib(s.rss_start_bytes),
+        mib(s.rss_peak_bytes),
+        mib(s.rss_end_bytes),
+        mib(s.rss_hwm_bytes),
+        s.rss_per_conn_bytes
+    );
+}
+
+fn generator_rows(out: &mut String, g: &GeneratorStats) {
+    let _ = writeln!(
+        out,
+        "generator       {} threads{}, cpu {:.3} s ({:.2} cores) = {:.2} µs/msg; workers {:.3} s = {:.2} µs/msg; ctxt {} + {}; recording {}",
+        g.threads,
+        if g.cpus.is_empty() {
+            String::new()
+        } else {
+            format!(" on cpus {:?}", g.cpus)
+        },
+        g.cpu_s,
+        g.cpu_cores,
+        g.cpu_us_per_msg,
+        g.worker_cpu_s,
+        g.worker_cpu_us_per_msg,
+        g.ctxt_voluntary,
+        g.ctxt_nonvoluntary,
+        if g.recording { "on" } else { "off" }
+    );
+}
+
+/// Formats an echo report as a table.
+pub fn echo_table(r: &EchoReport) -> String {
+    let mut out = String::new();
+    let s = &r.settings;
+    let _ = writeln!(
+        out,
+        "echo {} — {} conns × {} B, {} loop{}, {} threads, window {:.3} s (warm-up {:.3} s)",
+        s.addr,
+        s.conns,
+        s.size,
+        r.mode,
+        match r.target_rate {
+            Some(t) => format!(" at {t:.0} msg/s"),
+            None => format!(", pipeline {}", s.pipeline),
+        },
+        r.threads,
+        r.window_s,
+        s.warmup.as_secs_f64()
+    );
+    connect_rows(&mut out, &r.connect);
+    let _ = writeln!(
+        out,
+        "throughput      {:.0} msg/s, {:.2} MiB/s each way ({} messages{})",
+        r.msgs_per_s,
+        r.mib_per_s,
+        r.messages,
+        match r.target_rate {
+            Some(t) => format!(
+                "; target {t:.0} msg/s, achieved {:.1} %; unsent {}",
+                if t > 0.0 { 100.0 * r.msgs_per_s / t } else { 0.0 },
+                r.unsent
+            ),
+            None => String::new(),
+        }
+    );
+    let _ = writeln!(out, "latency");
+    if let Some(c) = &r.latency_corrected {
+        latency_rows(&mut out, "from intended send", &c.summary);
+        latency_rows(&mut out, "from actual send", &r.latency.summary);
+    } else {
+        latency_rows(&mut out, "round trip", &r.latency.summary);
+    }
+    error_rows(&mut out, &r.errors, &r.first_error);
+    let _ = writeln!(
+        out,
+        "                lost in flight {}, conns answered {}, closed cleanly {}",
+        r.lost, r.conns_answered, r.conns_clean
+    );
+    if let Some(sv) = &r.server {
+        server_rows(&mut out, sv);
+    }
+    generator_rows(&mut out, &r.generator);
+    out
+}
+
+/// Formats a conns report as a table.
+pub fn conns_table(r: &ConnsReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "conns {} — {} connections held {:.3} s, {} threads",
+        r.settings.addr, r.settings.conns, r.hold_s, r.threads
+    );
+    connect_rows(&mut out, &r.connect);
+    let _ = writeln!(
+        out,
+        "probes          {} ok of {} sent ({} unsent, {} lost); {} conns answered, {} closed cleanly",
+        r.probes_ok, r.probes_sent, r.probes_unsent, r.probes_lost, r.conns_alive, r.conns_closed_cleanly
+    );
+    latency_rows(&mut out, "probe round trip", &r.probe_latency.summary);
+    error_rows(&mut out, &r.errors, &r.first_error);
+    if let Some(sv) = &r.server {
+        server_rows(&mut out, sv);
+    }
+    generator_rows(&mut out, &r.generator);
+    out
+}
+
+/// Writes a record as pretty JSON.
+pub fn write_json<T: Serialize>(path: &Path, record: &Record<T>) -> Result<()> {
+    let text = serde_json::to_string_pretty(record)
+        .map_err(|e| Error::io("encoding JSON", std::io::Error::other(e)))?;
+    std::fs::write(path, text + "\n")
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
+/// Flattens a JSON value into `(dotted.key, value)` pairs, skipping the
+/// serialized histograms (too long for a spreadsheet cell).
+pub fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                if k == "v2_base64" {
+                    continue;
+                }
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        Value::Array(a) => {
+            let parts: Vec<String> = a
+                .iter()
+                .map(|x| match x {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            out.push((prefix.to_string(), parts.join(" ")));
+        }
+        Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        Value::Null => out.push((prefix.to_string(), String::new())),
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A two-line CSV (header, values) of every figure of a record.
+pub fn to_csv<T: Serialize>(record: &Record<T>) -> Result<String> {
+    let v = serde_json::to_value(record)
+        .map_err(|e| Error::io("encoding CSV", std::io::Error::other(e)))?;
+    let mut pairs = Vec::new();
+    flatten("", &v, &mut pairs);
+    let header: Vec<String> = pairs.iter().map(|(k, _)| csv_field(k)).collect();
+    let values: Vec<String> = pairs.iter().map(|(_, v)| csv_field(v)).collect();
+    Ok(format!("{}\n{}\n", header.join(","), values.join(",")))
+}
+
+/// Writes [`to_csv`] to a file.
+pub fn write_csv<T: Serialize>(path: &Path, record: &Record<T>) -> Result<()> {
+    std::fs::write(path, to_csv(record)?)
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_and_flattens() {
+        let rec = Record {
+            kind: "t".into(),
+            meta: crate::machine::RunMeta::default(),
+            report: serde_json::json!({"a": {"b": 1, "v2_base64": "xx"}, "s": "x,y", "l": [1, 2]}),
+        };
+        let csv = to_csv(&rec).unwrap();
+        let mut lines = csv.lines();
+        let header = lines.next().unwrap();
+        let values = lines.next().unwrap();
+        assert!(header.contains("report.a.b"));
+        assert!(!header.contains("v2_base64"));
+        assert!(values.contains("\"x,y\""));
+        assert_eq!(
+            header.split(',').count(),
+            values.matches(',').count() + 1 - 1 // one quoted comma
+        );
+    }
+}
