@@ -6,6 +6,7 @@
 //! called [`run`]. Shutdown cancels each connection's task at its next `.await`.
 
 mod accept;
+mod chat;
 mod echo;
 
 use std::sync::Once;
@@ -54,7 +55,7 @@ async fn serve(
     let limit = ConnLimit::new(config.max_conns);
     match app {
         App::Echo => accept::accept_loop(&listener, &limit, &shutdown, b"", echo::serve_conn).await,
-        App::Chat => return Err(ServerError::Unsupported { app }),
+        App::Chat => chat::serve(&listener, &limit, &config, &shutdown).await?,
     }
     shutdown.trigger();
     if async_std::future::timeout(config.drain_timeout, limit.wait_idle())

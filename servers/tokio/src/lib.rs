@@ -5,6 +5,7 @@
 //! `.await` (see `Shutdown::or_cancel`).
 
 mod accept;
+mod chat;
 mod echo;
 
 use std::time::Duration;
@@ -51,7 +52,7 @@ async fn serve(
     let limit = ConnLimit::new(config.max_conns);
     match app {
         App::Echo => accept::accept_loop(&listener, &limit, &shutdown, b"", echo::serve_conn).await,
-        App::Chat => return Err(ServerError::Unsupported { app }),
+        App::Chat => chat::serve(&listener, &limit, &config, &shutdown).await?,
     }
     shutdown.trigger();
     if tokio::time::timeout(config.drain_timeout, limit.wait_idle())
