@@ -25,12 +25,20 @@ pub enum Command {
     Conns(ConnsArgs),
 }
 
-fn cpus(s: &str) -> Result<Vec<usize>, String> {
-    parse_cpus(s)
+/// A parsed `--cpus` list (a newtype so clap takes it as one value).
+#[derive(Debug, Clone)]
+pub struct CpuList(pub Vec<usize>);
+
+/// A parsed `--source-ips` list.
+#[derive(Debug, Clone)]
+pub struct IpList(pub Vec<IpAddr>);
+
+fn cpus(s: &str) -> Result<CpuList, String> {
+    parse_cpus(s).map(CpuList)
 }
 
-fn ips(s: &str) -> Result<Vec<IpAddr>, String> {
-    parse_ips(s)
+fn ips(s: &str) -> Result<IpList, String> {
+    parse_ips(s).map(IpList)
 }
 
 /// Options shared by every scenario.
@@ -45,11 +53,11 @@ pub struct Common {
     pub threads: Option<usize>,
     /// Pin the worker threads to these CPUs, round-robin (e.g. 1 or 0-3).
     #[arg(long, value_parser = cpus)]
-    pub cpus: Option<Vec<usize>>,
+    pub cpus: Option<CpuList>,
     /// Connect from these local addresses, round-robin (e.g.
     /// 127.0.0.1,127.0.0.2).
     #[arg(long, value_parser = ips)]
-    pub source_ips: Option<Vec<IpAddr>>,
+    pub source_ips: Option<IpList>,
     /// Connection attempts per second over all workers (default: all at
     /// once).
     #[arg(long)]
@@ -157,8 +165,8 @@ impl EchoArgs {
             rate: self.rate,
             max_inflight: self.max_inflight,
             threads: c.threads,
-            cpus: c.cpus.clone().unwrap_or_default(),
-            source_ips: c.source_ips.clone().unwrap_or_default(),
+            cpus: c.cpus.clone().map(|l| l.0).unwrap_or_default(),
+            source_ips: c.source_ips.clone().map(|l| l.0).unwrap_or_default(),
             connect_rate: c.connect_rate,
             connect_timeout: c.connect_timeout,
             timeout: c.timeout,
@@ -184,8 +192,8 @@ impl ConnsArgs {
             probes_per_conn: self.probes_per_conn,
             probe_size: self.probe_size,
             threads: c.threads,
-            cpus: c.cpus.clone().unwrap_or_default(),
-            source_ips: c.source_ips.clone().unwrap_or_default(),
+            cpus: c.cpus.clone().map(|l| l.0).unwrap_or_default(),
+            source_ips: c.source_ips.clone().map(|l| l.0).unwrap_or_default(),
             timeout: c.timeout,
             drain_timeout: c.drain_timeout,
             server_pid: c.server_pid,

@@ -42,6 +42,74 @@ use crate::proc_stats::SelfUsage;
 use crate::schedule::{OpenLoop, Schedule};
 use crate::stats::{ConnectFailures, ErrorCounts};
 
+/// Token of the worker's timerfd (connections use their index).
+const TIMER: Token = Token(usize::MAX);
+
+/// A `timerfd` for wake-ups finer than epoll's millisecond timeout, which
+/// would otherwise make every open-loop send up to 1 ms late.
+struct Timer {
+    fd: std::os::fd::OwnedFd,
+    /// Deadline currently armed (ns since the load start).
+    armed: Option<u64>,
+}
+
+impl Timer {
+    fn new(poll: &Poll) -> io::Result<Timer> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        // SAFETY: plain syscall; the returned fd is owned from here on.
+        let raw = unsafe {
+            libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh fd nobody else owns.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+        poll.registry().register(
+            &mut mio::unix::SourceFd(&fd.as_raw_fd()),
+            TIMER,
+            Interest::READABLE,
+        )?;
+        Ok(Timer { fd, armed: None })
+    }
+
+    /// Arms the timer to fire at `deadline_ns`, `now_ns` being the present.
+    fn arm(&mut self, deadline_ns: u64, now_ns: u64) {
+        use std::os::fd::AsRawFd;
+        if self.armed == Some(deadline_ns) {
+            return;
+        }
+        let rel = deadline_ns.saturating_sub(now_ns).max(1);
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: (rel / 1_000_000_000) as libc::time_t,
+                tv_nsec: (rel % 1_000_000_000) as libc::c_long,
+            },
+        };
+        // SAFETY: valid fd and itimerspec; failure leaves the epoll
+        // timeout as the fallback.
+        let rc = unsafe {
+            libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut())
+        };
+        self.armed = (rc == 0).then_some(deadline_ns);
+    }
+
+    /// Consumes an expiration.
+    fn fired(&mut self) {
+        use std::os::fd::AsRawFd;
+        let mut buf = [0u8; 8];
+        // SAFETY: reads at most 8 bytes into `buf`; EAGAIN is harmless.
+        unsafe {
+            libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len());
+        }
+        self.armed = None;
+    }
+}
+
 /// Size of the per-worker read and write scratch buffers.
 const SCRATCH: usize = 64 * 1024;
 /// How often idle connections are checked for timeouts.
@@ -450,6 +518,10 @@ impl<'a> Worker<'a> {
             }
         });
         let mut events = Events::with_capacity(1024);
+        let mut timer = match self.open {
+            Some(_) => Timer::new(&self.poll).ok(),
+            None => None,
+        };
         let mut next_scan = now_ns + SCAN_EVERY_NS;
         let mut draining = false;
         loop {
@@ -496,7 +568,12 @@ impl<'a> Worker<'a> {
             }
             if let (Some(o), Some(end_m), true) = (self.open, end_m, self.sending) {
                 if cursor < end_m {
-                    wake = wake.min(o.at_ns(cursor));
+                    let due = o.at_ns(cursor);
+                    wake = wake.min(due);
+                    if let Some(t) = timer.as_mut() {
+                        // epoll rounds its timeout up to whole milliseconds.
+                        t.arm(due, now_ns);
+                    }
                 }
             }
             let timeout = Duration::from_nanos(wake.saturating_sub(now_ns));
@@ -505,11 +582,18 @@ impl<'a> Worker<'a> {
             }
             let wake_ns = if self.plan.record { 0 } else { self.now_ns() };
             for ev in events.iter() {
+                if ev.token() == TIMER {
+                    if let Some(t) = timer.as_mut() {
+                        t.fired();
+                    }
+                    continue;
+                }
                 // An error condition is surfaced by the read or the write.
                 let err = ev.is_error();
-                let readable = ev.is_readable() || ev.is_read_closed() || err;
+                let closed = ev.is_read_closed() || err;
+                let readable = ev.is_readable() || closed;
                 let writable = ev.is_writable() || ev.is_write_closed() || err;
-                self.on_event(ev.token().0, readable, writable, wake_ns);
+                self.on_event(ev.token().0, readable, closed, writable, wake_ns);
             }
         }
         if self.cpu1.is_none() {
@@ -547,7 +631,7 @@ impl<'a> Worker<'a> {
         if self.plan.record { self.now_ns() } else { wake_ns }
     }
 
-    fn on_event(&mut self, i: usize, readable: bool, writable: bool, wake_ns: u64) {
+    fn on_event(&mut self, i: usize, readable: bool, closed: bool, writable: bool, wake_ns: u64) {
         let Some(c) = self.conns.get_mut(i) else {
             return;
         };
@@ -558,7 +642,7 @@ impl<'a> Worker<'a> {
             c.can_write = true;
         }
         if readable {
-            self.on_readable(i, wake_ns);
+            self.on_readable(i, closed, wake_ns);
         }
         if writable || readable {
             let now = if self.plan.record { 0 } else { wake_ns };
@@ -566,7 +650,9 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn on_readable(&mut self, i: usize, wake_ns: u64) {
+    /// Reads what is available. `closed`: the peer's FIN (or an error) was
+    /// signalled, so read on to the end of stream.
+    fn on_readable(&mut self, i: usize, closed: bool, wake_ns: u64) {
         loop {
             let c = &mut self.conns[i];
             let Some(stream) = c.stream.as_mut() else {
@@ -585,8 +671,11 @@ impl<'a> Worker<'a> {
                     }
                     // Edge-triggered epoll signals every new arrival, so a
                     // short read means the socket buffer is empty: skip the
-                    // read that would only return EWOULDBLOCK.
-                    if n < self.rbuf.len() {
+                    // read that would only return EWOULDBLOCK. Not when
+                    // the peer's FIN is already queued (no new edge would
+                    // come for it) or we are waiting for it.
+                    let want_eof = closed || self.conns[i].st == St::HalfClosed;
+                    if n < self.rbuf.len() && !want_eof {
                         return;
                     }
                 }

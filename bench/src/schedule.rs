@@ -98,7 +98,7 @@ mod tests {
         assert_eq!(s.at_ns(1500), 1_500_000_000);
         // No drift after many events at an awkward rate.
         let s = Schedule::new(3.0);
-        assert_eq!(s.at_ns(3_000_000), 1_000_000_000_000);
+        assert_eq!(s.at_ns(3_000_000), 1_000_000_000_000_000);
         let s = Schedule::new(7_777.0);
         let t = s.at_ns(7_777 * 3600);
         assert!((t as i64 - 3600_000_000_000i64).abs() < 1000, "{t}");
