@@ -5,6 +5,8 @@
 //! read. The same functions run in `cargo test` (stamped out once per variant, servers on port 0) and
 //! from the `conformance` binary against any running server.
 
+pub mod chat;
+pub mod chat_client;
 pub mod client;
 pub mod echo;
 pub mod process;

@@ -67,6 +67,6 @@ impl std::error::Error for Skipped {}
 pub fn cases(app: App) -> &'static [Case] {
     match app {
         App::Echo => crate::echo::CASES,
-        App::Chat => &[],
+        App::Chat => crate::chat::CASES,
     }
 }

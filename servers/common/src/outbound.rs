@@ -18,6 +18,10 @@ pub const WRITE_BATCH: usize = 64;
 /// The capacity, in events, of a chat broker's inbox. Readers wait when it is full.
 pub const BROKER_INBOX: usize = 4096;
 
+/// An async broker yields to its runtime after this many events in a row, so that the writers it wakes
+/// get to run on its worker thread too.
+pub const BROKER_BATCH: u64 = 64;
+
 /// How often a blocked writer in a blocking variant wakes to check whether it was aborted, and how long
 /// any writer tries to deliver its best-effort `ERR slow-consumer`.
 pub const STALL_TICK: Duration = Duration::from_millis(100);

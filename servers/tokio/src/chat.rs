@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chat_core::{ChatState, ClientId, ErrorCode, Frame, Framer, Line, Outbox, Outgoing};
 use futures_lite::future;
-use server_common::outbound::{BROKER_INBOX, CLOSE_LINGER, STALL_TICK, WRITE_BATCH};
+use server_common::outbound::{BROKER_BATCH, BROKER_INBOX, CLOSE_LINGER, STALL_TICK, WRITE_BATCH};
 use server_common::{
     Config, ConnGuard, ConnLimit, OutboundBudget, ServerError, Shutdown, WriteBatch,
 };
@@ -120,11 +120,17 @@ async fn run_broker(mut events: Receiver<Event>) {
         clients: HashMap::new(),
         slow: Vec::new(),
     };
+    let mut handled: u64 = 0;
     while let Some(event) = events.recv().await {
         let last = matches!(event, Event::Shutdown);
         broker.handle(event);
         if last {
             break;
+        }
+        handled += 1;
+        if handled % BROKER_BATCH == 0 {
+            // Let the writers this broker woke run on this worker too.
+            tokio::task::yield_now().await;
         }
     }
 }

@@ -1,0 +1,227 @@
+//! A blocking, line-oriented `chat/1` test client: every read has a timeout, every assertion is
+//! byte-exact.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result, bail, ensure};
+
+use crate::client::{connect, is_timeout, preview};
+use crate::suite::Target;
+
+/// A name (nick or room) no other case or run uses: `prefix` plus a process- and call-unique suffix,
+/// at most 32 bytes.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = format!("{prefix}{}-{n}", std::process::id() % 100_000);
+    assert!(name.len() <= 32, "name {name} too long");
+    name
+}
+
+/// One chat connection.
+#[derive(Debug)]
+pub struct ChatClient {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    /// The client's nick: assigned by `HELLO`, updated by [`ChatClient::set_nick`].
+    pub nick: String,
+    /// The implementation name from `HELLO`.
+    pub imp: String,
+    pings: u64,
+}
+
+impl ChatClient {
+    /// Connects and reads `HELLO chat/1 <impl> <nick>`.
+    pub fn connect(target: &Target) -> Result<ChatClient> {
+        let mut client = ChatClient::connect_raw(target)?;
+        client.hello()?;
+        Ok(client)
+    }
+
+    /// Connects without reading anything.
+    pub fn connect_raw(target: &Target) -> Result<ChatClient> {
+        let stream = connect(target.addr)?;
+        Ok(ChatClient {
+            reader: BufReader::with_capacity(64 * 1024, stream.try_clone()?),
+            writer: stream,
+            nick: String::new(),
+            imp: String::new(),
+            pings: 0,
+        })
+    }
+
+    /// Reads and checks the `HELLO` line; records the implementation name and nick.
+    pub fn hello(&mut self) -> Result<()> {
+        let line = self.read_line().context("no HELLO")?;
+        let words: Vec<&str> = line.split(' ').collect();
+        let [hello, proto, imp, nick] = words[..] else {
+            bail!("bad HELLO line {line:?}");
+        };
+        ensure!(
+            hello == "HELLO" && proto == "chat/1",
+            "bad HELLO line {line:?}"
+        );
+        let digits = nick.strip_prefix("guest").unwrap_or("");
+        ensure!(
+            !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()),
+            "assigned nick {nick:?} is not guest<N>"
+        );
+        self.imp = imp.to_owned();
+        self.nick = nick.to_owned();
+        Ok(())
+    }
+
+    /// The socket (for shutdown, timeouts, raw reads).
+    pub fn stream(&self) -> &TcpStream {
+        &self.writer
+    }
+
+    /// Sends `line` followed by LF.
+    pub fn send(&mut self, line: &str) -> Result<()> {
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        self.send_raw(&bytes)
+    }
+
+    /// Sends bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.writer
+            .write_all(bytes)
+            .with_context(|| format!("write of {} failed", preview(bytes)))
+    }
+
+    /// Reads one line, LF included; fails on EOF, reset or timeout.
+    pub fn read_line_raw(&mut self) -> Result<Vec<u8>> {
+        let mut line = Vec::new();
+        let n = self
+            .reader
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("no line from the server (got {})", preview(&line)))?;
+        ensure!(n > 0, "EOF where a line was expected");
+        ensure!(
+            line.ends_with(b"\n"),
+            "EOF in the middle of a line: {}",
+            preview(&line)
+        );
+        Ok(line)
+    }
+
+    /// Reads one line as UTF-8 without its LF; a server line never contains CR.
+    pub fn read_line(&mut self) -> Result<String> {
+        let mut raw = self.read_line_raw()?;
+        raw.pop();
+        ensure!(
+            !raw.contains(&b'\r'),
+            "server line contains CR: {}",
+            preview(&raw)
+        );
+        String::from_utf8(raw).context("server line is not UTF-8")
+    }
+
+    /// Reads one line and requires it to be exactly `expected`.
+    pub fn expect(&mut self, expected: &str) -> Result<()> {
+        let line = self
+            .read_line()
+            .with_context(|| format!("{} waited for {expected:?}", self.nick))?;
+        ensure!(
+            line == expected,
+            "{} expected {expected:?}, got {line:?}",
+            self.nick
+        );
+        Ok(())
+    }
+
+    /// Reads one line and requires it to be `ERR <code>`, optionally followed by a space and text.
+    pub fn expect_err(&mut self, code: &str) -> Result<()> {
+        let line = self
+            .read_line()
+            .with_context(|| format!("{} waited for ERR {code}", self.nick))?;
+        ensure!(
+            is_err_line(&line, code),
+            "{} expected ERR {code}, got {line:?}",
+            self.nick
+        );
+        Ok(())
+    }
+
+    /// Sends `line` and expects exactly `reply`.
+    pub fn call(&mut self, line: &str, reply: &str) -> Result<()> {
+        self.send(line)?;
+        self.expect(reply)
+            .with_context(|| format!("after {line:?}"))
+    }
+
+    /// Sends `line` and expects `ERR <code>`.
+    pub fn call_err(&mut self, line: &str, code: &str) -> Result<()> {
+        self.send(line)?;
+        self.expect_err(code)
+            .with_context(|| format!("after {line:?}"))
+    }
+
+    /// Round-trips a `PING` with a fresh token: the next line must be its `PONG`, which proves that
+    /// nothing else was queued for this client before it.
+    pub fn sync(&mut self) -> Result<()> {
+        self.pings += 1;
+        let token = format!("sync-{}", self.pings);
+        self.send(&format!("PING {token}"))?;
+        self.expect(&format!("PONG {token}"))
+            .context("something arrived before the PONG")
+    }
+
+    /// Renames the client (`OK NICK` expected).
+    pub fn set_nick(&mut self, nick: &str) -> Result<()> {
+        self.call(&format!("NICK {nick}"), &format!("OK NICK {nick}"))?;
+        self.nick = nick.to_owned();
+        Ok(())
+    }
+
+    /// Joins `room` (`OK JOIN` expected).
+    pub fn join(&mut self, room: &str) -> Result<()> {
+        self.call(&format!("JOIN {room}"), &format!("OK JOIN {room}"))
+    }
+
+    /// Half-closes: shuts down the writing side.
+    pub fn shutdown_write(&self) -> Result<()> {
+        self.writer
+            .shutdown(Shutdown::Write)
+            .context("shutdown(Write) failed")
+    }
+
+    /// Requires the server to close the connection next: EOF (or reset) with no byte before it.
+    pub fn expect_closed(&mut self) -> Result<()> {
+        let mut rest = Vec::new();
+        match self.reader.read_to_end(&mut rest) {
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::ConnectionReset => {}
+            Err(err) if is_timeout(&err) => bail!("{}: connection not closed", self.nick),
+            Err(err) => return Err(err).context("read failed"),
+        }
+        ensure!(
+            rest.is_empty(),
+            "{}: expected the connection to close, got {}",
+            self.nick,
+            preview(&rest)
+        );
+        Ok(())
+    }
+
+    /// Reads everything until the server closes (EOF or reset), bounded by the read timeout.
+    pub fn read_until_closed(&mut self) -> Result<Vec<u8>> {
+        let mut all = Vec::new();
+        match self.reader.read_to_end(&mut all) {
+            Ok(_) => Ok(all),
+            Err(err) if err.kind() == io::ErrorKind::ConnectionReset => Ok(all),
+            Err(err) => Err(err).with_context(|| format!("not closed after {} bytes", all.len())),
+        }
+    }
+}
+
+/// Whether `line` is `ERR <code>` or `ERR <code> <text>`.
+pub fn is_err_line(line: &str, code: &str) -> bool {
+    line.strip_prefix("ERR ")
+        .and_then(|rest| rest.strip_prefix(code))
+        .is_some_and(|tail| tail.is_empty() || tail.starts_with(' '))
+}
