@@ -34,7 +34,8 @@ impl Progress for Bar {
         } else {
             p.elapsed.as_secs_f64() / p.total.as_secs_f64()
         };
-        self.bar.set_position((frac.clamp(0.0, 1.0) * 1000.0) as u64);
+        self.bar
+            .set_position((frac.clamp(0.0, 1.0) * 1000.0) as u64);
         let rate = if p.elapsed.is_zero() {
             0.0
         } else {

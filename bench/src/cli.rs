@@ -80,7 +80,7 @@ pub struct Common {
     #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     pub sample_interval: Duration,
     /// Seed of the per-connection byte patterns.
-    #[arg(long, default_value_t = 0x10ad_6e4)]
+    #[arg(long, default_value_t = 0x010a_d6e4)]
     pub seed: u64,
     /// Write every figure, the settings, the machine and the histograms as
     /// JSON to this file.

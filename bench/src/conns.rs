@@ -72,7 +72,7 @@ impl ConnsSettings {
             drain_timeout: Duration::from_secs(5),
             server_pid: None,
             sample_interval: Duration::from_millis(100),
-            seed: 0xc0_22e5,
+            seed: 0x00c0_22e5,
         }
     }
 

@@ -85,7 +85,10 @@ struct Workers {
 
 impl Workers {
     fn messages(&self) -> u64 {
-        self.progress.iter().map(|p| p.load(Ordering::Relaxed)).sum()
+        self.progress
+            .iter()
+            .map(|p| p.load(Ordering::Relaxed))
+            .sum()
     }
 }
 
@@ -188,7 +191,10 @@ pub(crate) fn run(spec: &Spec, progress: &mut dyn Progress) -> Result<Outcome> {
         // Dropping the start senders makes the workers return.
         workers.start_txs.clear();
         let results = join(workers.handles);
-        let failed = results.iter().map(|r| r.connect_failures.total()).sum::<u64>();
+        let failed = results
+            .iter()
+            .map(|r| r.connect_failures.total())
+            .sum::<u64>();
         return Err(match failure {
             Some(msg) => Error::Worker(msg),
             None => Error::NoConnection {

@@ -91,13 +91,15 @@ impl EchoSettings {
             record_latency: true,
             server_pid: None,
             sample_interval: Duration::from_millis(100),
-            seed: 0x10ad_6e4,
+            seed: 0x010a_d6e4,
         }
     }
 
     fn spec(&self) -> Result<Spec> {
         if self.pipeline == 0 {
-            return Err(Error::InvalidSettings("--pipeline must be at least 1".into()));
+            return Err(Error::InvalidSettings(
+                "--pipeline must be at least 1".into(),
+            ));
         }
         if self.duration.is_zero() {
             return Err(Error::InvalidSettings("--duration must be positive".into()));
@@ -213,7 +215,13 @@ pub fn run_with(settings: &EchoSettings, progress: &mut dyn Progress) -> Result<
     let spec = settings.spec()?;
     let o = driver::run(&spec, progress)?;
     let bytes = o.messages * settings.size as u64;
-    let per_s = |x: f64| if o.window_s > 0.0 { x / o.window_s } else { 0.0 };
+    let per_s = |x: f64| {
+        if o.window_s > 0.0 {
+            x / o.window_s
+        } else {
+            0.0
+        }
+    };
     let open = settings.rate.is_some();
     Ok(EchoReport {
         settings: settings.clone(),

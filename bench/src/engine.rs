@@ -58,7 +58,10 @@ impl Timer {
         use std::os::fd::{AsRawFd, FromRawFd};
         // SAFETY: plain syscall; the returned fd is owned from here on.
         let raw = unsafe {
-            libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
         };
         if raw < 0 {
             return Err(io::Error::last_os_error());
@@ -92,9 +95,8 @@ impl Timer {
         };
         // SAFETY: valid fd and itimerspec; failure leaves the epoll
         // timeout as the fallback.
-        let rc = unsafe {
-            libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut())
-        };
+        let rc =
+            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
         self.armed = (rc == 0).then_some(deadline_ns);
     }
 
@@ -529,6 +531,18 @@ impl<'a> Worker<'a> {
             if self.cpu0.is_none() && now_ns >= self.warm_ns {
                 self.cpu0 = Some(SelfUsage::thread());
             }
+            // Open loop: hand out every message that is due (also, late, those
+            // scheduled before the end when this wake-up came after it).
+            if let (Some(o), Some(end_m), true) = (self.open, end_m, self.sending) {
+                while cursor < end_m && o.at_ns(cursor) <= now_ns {
+                    let j = o.conn_of(cursor);
+                    cursor += 1;
+                    if matches!(self.conns[j].st, St::Open) {
+                        self.conns[j].k_due += 1;
+                        self.flush(j, now_ns);
+                    }
+                }
+            }
             if !draining && now_ns >= self.end_ns {
                 self.cpu1 = Some(SelfUsage::thread());
                 draining = true;
@@ -540,21 +554,12 @@ impl<'a> Worker<'a> {
             if draining && (now_ns >= drain_end_ns || self.all_done()) {
                 break;
             }
-            // Open loop: hand out every message that is due.
-            if let (Some(o), Some(end_m), true) = (self.open, end_m, self.sending) {
-                while cursor < end_m && o.at_ns(cursor) <= now_ns {
-                    let j = o.conn_of(cursor);
-                    cursor += 1;
-                    if matches!(self.conns[j].st, St::Open) {
-                        self.conns[j].k_due += 1;
-                        self.flush(j, now_ns);
-                    }
-                }
-            }
             if now_ns >= next_scan {
                 next_scan = now_ns + SCAN_EVERY_NS;
                 self.scan_timeouts(now_ns);
-                self.plan.progress.store(self.total_messages, Ordering::Relaxed);
+                self.plan
+                    .progress
+                    .store(self.total_messages, Ordering::Relaxed);
             }
             // Sleep until the next thing to do.
             let mut wake = next_scan;
@@ -612,11 +617,15 @@ impl<'a> Worker<'a> {
                 self.close(i);
             }
         }
-        self.plan.progress.store(self.total_messages, Ordering::Relaxed);
+        self.plan
+            .progress
+            .store(self.total_messages, Ordering::Relaxed);
     }
 
     fn all_done(&self) -> bool {
-        self.conns.iter().all(|c| c.st == St::Done || c.st == St::Idle)
+        self.conns
+            .iter()
+            .all(|c| c.st == St::Done || c.st == St::Idle)
     }
 
     #[inline]
@@ -628,7 +637,11 @@ impl<'a> Worker<'a> {
     /// recording is off.
     #[inline]
     fn stamp(&self, wake_ns: u64) -> u64 {
-        if self.plan.record { self.now_ns() } else { wake_ns }
+        if self.plan.record {
+            self.now_ns()
+        } else {
+            wake_ns
+        }
     }
 
     fn on_event(&mut self, i: usize, readable: bool, closed: bool, writable: bool, wake_ns: u64) {

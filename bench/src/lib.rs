@@ -17,8 +17,8 @@
 //! * [`output`] prints tables and writes JSON and CSV.
 
 pub mod conns;
-pub mod echo;
 mod driver;
+pub mod echo;
 mod engine;
 pub mod error;
 pub mod hist;

@@ -18,6 +18,7 @@ pub fn nofile() -> io::Result<(u64, u64)> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
         return Err(io::Error::last_os_error());
     }
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
     Ok((r.rlim_cur as u64, r.rlim_max as u64))
 }
 

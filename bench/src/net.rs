@@ -39,7 +39,9 @@ pub fn start_connect(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<mio
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(e) => return Err(e),
     }
-    Ok(mio::net::TcpStream::from_std(std::net::TcpStream::from(sock)))
+    Ok(mio::net::TcpStream::from_std(std::net::TcpStream::from(
+        sock,
+    )))
 }
 
 /// Outcome of checking a connecting socket after a readiness event.

@@ -155,7 +155,11 @@ pub fn echo_table(r: &EchoReport) -> String {
         match r.target_rate {
             Some(t) => format!(
                 "; target {t:.0} msg/s, achieved {:.1} %; unsent {}",
-                if t > 0.0 { 100.0 * r.msgs_per_s / t } else { 0.0 },
+                if t > 0.0 {
+                    100.0 * r.msgs_per_s / t
+                } else {
+                    0.0
+                },
                 r.unsent
             ),
             None => String::new(),
@@ -193,7 +197,12 @@ pub fn conns_table(r: &ConnsReport) -> String {
     let _ = writeln!(
         out,
         "probes          {} ok of {} sent ({} unsent, {} lost); {} conns answered, {} closed cleanly",
-        r.probes_ok, r.probes_sent, r.probes_unsent, r.probes_lost, r.conns_alive, r.conns_closed_cleanly
+        r.probes_ok,
+        r.probes_sent,
+        r.probes_unsent,
+        r.probes_lost,
+        r.conns_alive,
+        r.conns_closed_cleanly
     );
     latency_rows(&mut out, "probe round trip", &r.probe_latency.summary);
     error_rows(&mut out, &r.errors, &r.first_error);

@@ -400,8 +400,17 @@ impl Sampler {
         let system_s = ticks(s0.stat.stime_ticks, s1.stat.stime_ticks);
         let cpu_s = user_s + system_s;
         let (vol, nonvol) = c0.delta_to(&c1);
-        let per_msg = |x: f64| if messages > 0 { x / messages as f64 } else { 0.0 };
-        let peaks = self.peaks.lock().map(|p| (p.rss_pages, p.threads, p.samples));
+        let per_msg = |x: f64| {
+            if messages > 0 {
+                x / messages as f64
+            } else {
+                0.0
+            }
+        };
+        let peaks = self
+            .peaks
+            .lock()
+            .map(|p| (p.rss_pages, p.threads, p.samples));
         let (peak_pages, peak_threads, samples) = peaks.unwrap_or((0, 0, 0));
         let ps = page_size();
         let rss_peak = (peak_pages * ps).max(s1.rss_bytes());
@@ -415,7 +424,11 @@ impl Sampler {
             cpu_s,
             user_s,
             system_s,
-            cpu_cores: if window_s > 0.0 { cpu_s / window_s } else { 0.0 },
+            cpu_cores: if window_s > 0.0 {
+                cpu_s / window_s
+            } else {
+                0.0
+            },
             cpu_us_per_msg: per_msg(cpu_s * 1e6),
             clk_tck: tck,
             ctxt_voluntary: vol,
@@ -553,12 +566,22 @@ impl GeneratorStats {
         let user_s = (b.user_s - a.user_s).max(0.0);
         let system_s = (b.system_s - a.system_s).max(0.0);
         let cpu_s = user_s + system_s;
-        let per_msg = |x: f64| if messages > 0 { x * 1e6 / messages as f64 } else { 0.0 };
+        let per_msg = |x: f64| {
+            if messages > 0 {
+                x * 1e6 / messages as f64
+            } else {
+                0.0
+            }
+        };
         GeneratorStats {
             cpu_s,
             user_s,
             system_s,
-            cpu_cores: if window_s > 0.0 { cpu_s / window_s } else { 0.0 },
+            cpu_cores: if window_s > 0.0 {
+                cpu_s / window_s
+            } else {
+                0.0
+            },
             cpu_us_per_msg: per_msg(cpu_s),
             worker_cpu_s,
             worker_cpu_us_per_msg: per_msg(worker_cpu_s),
@@ -602,12 +625,26 @@ mod tests {
         let stat_cpu = s.cpu_ticks() as f64 / clk_tck() as f64;
         assert!(stat_cpu > 0.05, "{stat_cpu}");
         // Both count the whole process; allow for tick granularity.
-        assert!((stat_cpu - ru.cpu_s()).abs() < 0.1, "{stat_cpu} vs {}", ru.cpu_s());
+        assert!(
+            (stat_cpu - ru.cpu_s()).abs() < 0.1,
+            "{stat_cpu} vs {}",
+            ru.cpu_s()
+        );
         assert!(s.num_threads >= 1);
         let statm_rss = fs::read_to_string("/proc/self/statm").unwrap();
-        let statm_rss: u64 = statm_rss.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let statm_rss: u64 = statm_rss
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
         // RSS moves a little between the two reads.
-        assert!(s.rss_pages.abs_diff(statm_rss) < 256, "{} {}", s.rss_pages, statm_rss);
+        assert!(
+            s.rss_pages.abs_diff(statm_rss) < 256,
+            "{} {}",
+            s.rss_pages,
+            statm_rss
+        );
     }
 
     #[test]
@@ -638,7 +675,9 @@ mod tests {
         // quiet moment shows the exact difference.
         let exact = (0..50).any(|_| {
             let fds0 = count_fds(None).unwrap();
-            let files: Vec<_> = (0..5).map(|_| File::open("/proc/self/stat").unwrap()).collect();
+            let files: Vec<_> = (0..5)
+                .map(|_| File::open("/proc/self/stat").unwrap())
+                .collect();
             let fds1 = count_fds(None).unwrap();
             drop(files);
             fds1 == fds0 + 5

@@ -30,7 +30,7 @@ impl Schedule {
     /// so there is no drift however long the run.
     #[inline]
     pub fn at_ns(&self, m: u64) -> u64 {
-        ((m as f64) * 1e9 / self.rate_per_s) as u64
+        ((m as f64) * 1e9 / self.rate_per_s).round() as u64
     }
 
     /// Number of events due at or before `t_ns` (that is, the index of the
@@ -101,7 +101,7 @@ mod tests {
         assert_eq!(s.at_ns(3_000_000), 1_000_000_000_000_000);
         let s = Schedule::new(7_777.0);
         let t = s.at_ns(7_777 * 3600);
-        assert!((t as i64 - 3600_000_000_000i64).abs() < 1000, "{t}");
+        assert!((t as i64 - 3_600_000_000_000_i64).abs() < 1000, "{t}");
     }
 
     #[test]

@@ -36,8 +36,10 @@ pub fn parse_cpus(s: &str) -> Result<Vec<usize>, String> {
         let bad = || format!("invalid cpu list {s:?} (expected e.g. 1 or 0,2 or 0-3)");
         match part.split_once('-') {
             Some((a, b)) => {
-                let (a, b): (usize, usize) =
-                    (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+                let (a, b): (usize, usize) = (
+                    a.trim().parse().map_err(|_| bad())?,
+                    b.trim().parse().map_err(|_| bad())?,
+                );
                 if a > b {
                     return Err(bad());
                 }
