@@ -734,9 +734,23 @@ pub fn server_full(target: &Target) -> Result<()> {
         return Err(Skipped("needs the server's --max-conns (pass --max-conns)").into());
     };
     ensure!(max <= 1000, "--max-conns {max} is too many for this case");
+    // Connections of earlier cases may still be closing: retry a refused one for a bounded time.
     let mut held = Vec::with_capacity(max);
-    for i in 0..max {
-        held.push(connect(target).with_context(|| format!("connection {i} of {max}"))?);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while held.len() < max {
+        let mut client = ChatClient::connect_raw(target)?;
+        let line = client.read_line()?;
+        if line.starts_with("HELLO ") {
+            held.push(client);
+            continue;
+        }
+        ensure!(is_err_line(&line, "server-full"), "unexpected {line:?}");
+        ensure!(
+            Instant::now() < deadline,
+            "server full after {} of {max} connections",
+            held.len()
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
     let mut over = ChatClient::connect_raw(target)?;
     let got = over.read_until_closed()?;

@@ -4,6 +4,7 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
@@ -33,11 +34,19 @@ pub struct ChatClient {
 }
 
 impl ChatClient {
-    /// Connects and reads `HELLO chat/1 <impl> <nick>`.
+    /// Connects and reads `HELLO chat/1 <impl> <nick>`. A connection refused with `ERR server-full` is
+    /// retried for up to 5 s: the connections of a previous case may still be closing.
     pub fn connect(target: &Target) -> Result<ChatClient> {
-        let mut client = ChatClient::connect_raw(target)?;
-        client.hello()?;
-        Ok(client)
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut client = ChatClient::connect_raw(target)?;
+            let line = client.read_line().context("no HELLO")?;
+            if !is_err_line(&line, "server-full") || Instant::now() > deadline {
+                client.parse_hello(&line)?;
+                return Ok(client);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Connects without reading anything.
@@ -55,6 +64,10 @@ impl ChatClient {
     /// Reads and checks the `HELLO` line; records the implementation name and nick.
     pub fn hello(&mut self) -> Result<()> {
         let line = self.read_line().context("no HELLO")?;
+        self.parse_hello(&line)
+    }
+
+    fn parse_hello(&mut self, line: &str) -> Result<()> {
         let words: Vec<&str> = line.split(' ').collect();
         let [hello, proto, imp, nick] = words[..] else {
             bail!("bad HELLO line {line:?}");
