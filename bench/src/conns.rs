@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::driver::{self, LoadSpec, Spec};
 use crate::error::{Error, Result};
 use crate::hist::HistogramReport;
-use crate::proc_stats::{GeneratorStats, ServerStats};
+use crate::proc_stats::{CoreUsage, GeneratorStats, ServerStats};
 use crate::progress::{NoProgress, Progress};
 use crate::stats::{ConnectStats, ErrorCounts};
 use crate::util::serde_secs;
@@ -150,6 +150,9 @@ pub struct ConnsReport {
     pub server: Option<ServerStats>,
     /// The generator's own cost during the hold.
     pub generator: GeneratorStats,
+    /// How busy each CPU of the machine was over the window (all
+    /// processes, interrupts included): shows which core saturated.
+    pub cores: Vec<CoreUsage>,
 }
 
 impl ConnsReport {
@@ -183,5 +186,6 @@ pub fn run_with(settings: &ConnsSettings, progress: &mut dyn Progress) -> Result
         first_error: o.first_error,
         server: o.server,
         generator: o.generator,
+        cores: o.cores,
     })
 }

@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 use crate::engine::{self, Load, WorkerEvent, WorkerPlan, WorkerResult};
 use crate::error::{Error, Result};
 use crate::hist::{self, HistogramReport};
-use crate::proc_stats::{GeneratorStats, Sampler, SelfUsage, ServerStats};
+use crate::proc_stats::{CoreUsage, CpuTimes, GeneratorStats, Sampler, SelfUsage, ServerStats};
 use crate::progress::{Phase, Progress, ProgressInfo};
 use crate::stats::{ConnectFailures, ConnectStats, ErrorCounts};
 
@@ -65,6 +65,7 @@ pub(crate) struct Outcome {
     pub conns_clean: usize,
     pub server: Option<ServerStats>,
     pub generator: GeneratorStats,
+    pub cores: Vec<CoreUsage>,
 }
 
 /// The number of worker threads for a spec.
@@ -102,6 +103,11 @@ pub(crate) fn run(spec: &Spec, progress: &mut dyn Progress) -> Result<Outcome> {
     }
     crate::limits::ensure_capacity(spec.conns, spec.source_ips.len())?;
     let threads = thread_count(spec);
+    let record_cost = if spec.record {
+        hist::record_cost_ns(200_000)
+    } else {
+        0.0
+    };
     let mut sampler = match spec.server_pid {
         Some(pid) => Some(Sampler::start(pid, spec.sample_interval)?),
         None => None,
@@ -113,6 +119,7 @@ pub(crate) fn run(spec: &Spec, progress: &mut dyn Progress) -> Result<Outcome> {
         ids[g % threads].push(g);
     }
     let (ev_tx, ev_rx) = mpsc::channel();
+    let drain = Arc::new(AtomicBool::new(false));
     let connect_start = Instant::now() + Duration::from_millis(2);
     let mut workers = Workers {
         handles: Vec::new(),
@@ -147,6 +154,7 @@ pub(crate) fn run(spec: &Spec, progress: &mut dyn Progress) -> Result<Outcome> {
             record: spec.record,
             cpu: (!spec.cpus.is_empty()).then(|| spec.cpus[w % spec.cpus.len()]),
             progress: counter.clone(),
+            drain: drain.clone(),
         };
         let (start_tx, start_rx) = mpsc::channel();
         let tx = ev_tx.clone();
@@ -188,6 +196,7 @@ pub(crate) fn run(spec: &Spec, progress: &mut dyn Progress) -> Result<Outcome> {
         }
     }
     if failure.is_some() || established == 0 {
+        drain.store(true, Ordering::Release);
         // Dropping the start senders makes the workers return.
         workers.start_txs.clear();
         let results = join(workers.handles);
@@ -203,6 +212,13 @@ pub(crate) fn run(spec: &Spec, progress: &mut dyn Progress) -> Result<Outcome> {
             },
         });
     }
+
+    // A trial scan tells how long the context-switch scan takes now that
+    // the connections (and perhaps their threads) exist.
+    let scan_estimate = match sampler.as_mut() {
+        Some(s) => s.ctxt_start()?,
+        None => Duration::ZERO,
+    };
 
     // Load phase: a common start instant for every worker.
     let t0 = Instant::now() + Duration::from_millis(2);
@@ -221,23 +237,42 @@ pub(crate) fn run(spec: &Spec, progress: &mut dyn Progress) -> Result<Outcome> {
             messages: workers.messages(),
         })
     };
-    sleep_until(t_warm, |p| tick(progress, p, &workers), Phase::Warmup);
     let mut sampler_error = None;
+    // The context-switch scan goes just before the window (its length
+    // estimated by the trial scan), so that it does not compete with the
+    // load inside the window.
+    let lead = (scan_estimate * 2 + Duration::from_millis(1)).min(spec.warmup / 2);
+    sleep_until(
+        t_warm - lead,
+        |p| tick(progress, p, &workers),
+        Phase::Warmup,
+    );
     if let Some(s) = sampler.as_mut() {
+        if let Err(e) = s.ctxt_start() {
+            sampler_error = Some(e);
+        }
+    }
+    sleep_until(t_warm, |p| tick(progress, p, &workers), Phase::Warmup);
+    if let (Some(s), None) = (sampler.as_mut(), &sampler_error) {
         if let Err(e) = s.window_start() {
             sampler_error = Some(e);
         }
     }
     let usage0 = SelfUsage::now();
+    let cpu0 = CpuTimes::read_all();
     let w0 = Instant::now();
     sleep_until(t_end, |p| tick(progress, p, &workers), Phase::Measuring);
     let window_s = w0.elapsed().as_secs_f64();
     let usage1 = SelfUsage::now();
+    let cores = CoreUsage::between(&cpu0, &CpuTimes::read_all());
     if let (Some(s), None) = (sampler.as_mut(), &sampler_error) {
-        if let Err(e) = s.window_end() {
+        if let Err(e) = s.window_end().and_then(|()| s.ctxt_end()) {
             sampler_error = Some(e);
         }
     }
+    // Only now may the workers half-close (and the server's per-connection
+    // threads start exiting).
+    drain.store(true, Ordering::Release);
     while workers.handles.iter().any(|h| !h.is_finished()) {
         tick(progress, Phase::Draining, &workers);
         std::thread::sleep(Duration::from_millis(20));
@@ -253,7 +288,13 @@ pub(crate) fn run(spec: &Spec, progress: &mut dyn Progress) -> Result<Outcome> {
     if let Some(e) = sampler_error {
         return Err(e);
     }
-    let out = merge(spec, threads, results, window_s, &usage0, &usage1)?;
+    let mut out = merge(spec, threads, results, window_s, &usage0, &usage1)?;
+    out.cores = cores;
+    let g = &mut out.generator;
+    g.record_cost_ns_per_msg = record_cost;
+    if g.worker_cpu_us_per_msg > 0.0 {
+        g.record_cost_pct = 100.0 * record_cost / (g.worker_cpu_us_per_msg * 1000.0);
+    }
     let server = match sampler {
         Some(s) => Some(s.finish(out.connect.established, out.messages)?),
         None => None,
@@ -309,6 +350,7 @@ fn merge(
         conns_clean: 0,
         server: None,
         generator: GeneratorStats::default(),
+        cores: Vec::new(),
     };
     let mut established = 0;
     let mut worker_cpu_s = 0.0;

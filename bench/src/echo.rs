@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::driver::{self, LoadSpec, Spec};
 use crate::error::{Error, Result};
 use crate::hist::HistogramReport;
-use crate::proc_stats::{GeneratorStats, ServerStats};
+use crate::proc_stats::{CoreUsage, GeneratorStats, ServerStats};
 use crate::progress::{NoProgress, Progress};
 use crate::stats::{ConnectStats, ErrorCounts};
 use crate::util::serde_secs;
@@ -196,6 +196,9 @@ pub struct EchoReport {
     pub server: Option<ServerStats>,
     /// The generator's own cost.
     pub generator: GeneratorStats,
+    /// How busy each CPU of the machine was over the window (all
+    /// processes, interrupts included): shows which core saturated.
+    pub cores: Vec<CoreUsage>,
 }
 
 impl EchoReport {
@@ -249,5 +252,6 @@ pub fn run_with(settings: &EchoSettings, progress: &mut dyn Progress) -> Result<
         conns_clean: o.conns_clean,
         server: o.server,
         generator: o.generator,
+        cores: o.cores,
     })
 }

@@ -27,7 +27,7 @@
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
@@ -156,6 +156,9 @@ pub(crate) struct WorkerPlan {
     pub record: bool,
     pub cpu: Option<usize>,
     pub progress: Arc<AtomicU64>,
+    /// Set by the coordinator once the end-of-window snapshots are taken:
+    /// only then do connections half-close.
+    pub drain: Arc<AtomicBool>,
 }
 
 /// Sent by a worker once its connect phase is over.
@@ -270,6 +273,8 @@ struct Worker<'a> {
     warm_ns: u64,
     end_ns: u64,
     sending: bool,
+    /// Half-closing allowed (after the coordinator's end snapshots).
+    shutting: bool,
     // Results.
     latency: Histogram<u64>,
     corrected: Histogram<u64>,
@@ -345,6 +350,7 @@ impl<'a> Worker<'a> {
             warm_ns: 0,
             end_ns: 0,
             sending: false,
+            shutting: false,
             latency: hist::new_latency(),
             corrected: hist::new_latency(),
             connect: hist::new_latency(),
@@ -491,7 +497,7 @@ impl<'a> Worker<'a> {
         self.t0 = t0;
         self.warm_ns = self.plan.warmup.as_nanos() as u64;
         self.end_ns = self.warm_ns + self.plan.duration.as_nanos() as u64;
-        let drain_end_ns = self.end_ns + self.plan.drain_timeout.as_nanos() as u64;
+        let mut drain_end_ns = u64::MAX;
         // Wait for the common start.
         let lead = t0.saturating_duration_since(Instant::now());
         if !lead.is_zero() {
@@ -547,6 +553,13 @@ impl<'a> Worker<'a> {
                 self.cpu1 = Some(SelfUsage::thread());
                 draining = true;
                 self.sending = false;
+                for i in 0..self.conns.len() {
+                    self.flush(i, now_ns);
+                }
+            }
+            if draining && !self.shutting && self.plan.drain.load(Ordering::Acquire) {
+                self.shutting = true;
+                drain_end_ns = now_ns + self.plan.drain_timeout.as_nanos() as u64;
                 for i in 0..self.conns.len() {
                     self.flush(i, now_ns);
                 }
@@ -850,7 +863,7 @@ impl<'a> Worker<'a> {
             self.fail(i, f);
             return;
         }
-        if !sending && c.w_off == target {
+        if !sending && self.shutting && c.w_off == target {
             let shut = c.stream.as_ref().map(|s| s.shutdown(Shutdown::Write));
             match shut {
                 Some(Ok(())) => c.st = St::HalfClosed,

@@ -31,6 +31,22 @@ pub fn record_ns(h: &mut Histogram<u64>, ns: u64) {
     h.saturating_record((ns / 1000).max(LOWEST_US));
 }
 
+/// Measures what recording costs per message on this machine: two clock
+/// reads (send and receive timestamps) and one histogram record, in ns.
+pub fn record_cost_ns(iterations: u32) -> f64 {
+    let mut h = new_latency();
+    let start = std::time::Instant::now();
+    let mut prev = start;
+    for _ in 0..iterations {
+        let a = std::time::Instant::now();
+        let b = std::time::Instant::now();
+        record_ns(&mut h, b.duration_since(prev).as_nanos() as u64 + 20_000);
+        prev = a;
+    }
+    std::hint::black_box(&h);
+    start.elapsed().as_nanos() as f64 / f64::from(iterations.max(1))
+}
+
 /// Adds `src` into `dst` (same bounds, so this cannot fail in practice).
 pub fn merge(dst: &mut Histogram<u64>, src: &Histogram<u64>) -> Result<()> {
     dst.add(src)
@@ -177,6 +193,14 @@ mod tests {
         assert!(s.p9999_us <= s.max_us);
         assert!((s.mean_us - 5000.5).abs() < 10.0);
         assert_eq!(LatencySummary::of(&new_latency()).count, 0);
+    }
+
+    #[test]
+    fn record_cost_is_small() {
+        let ns = record_cost_ns(100_000);
+        assert!(ns > 0.0);
+        // Generous bound (debug build, noisy machine): well under 10 µs.
+        assert!(ns < 10_000.0, "{ns}");
     }
 
     #[test]

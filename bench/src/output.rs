@@ -10,7 +10,7 @@ use crate::echo::EchoReport;
 use crate::error::{Error, Result};
 use crate::hist::LatencySummary;
 use crate::machine::Record;
-use crate::proc_stats::{GeneratorStats, ServerStats};
+use crate::proc_stats::{CoreUsage, GeneratorStats, ServerStats};
 use crate::stats::{ConnectStats, ErrorCounts};
 
 fn mib(bytes: u64) -> f64 {
@@ -124,6 +124,33 @@ fn generator_rows(out: &mut String, g: &GeneratorStats) {
         g.ctxt_nonvoluntary,
         if g.recording { "on" } else { "off" }
     );
+    if g.recording {
+        let _ = writeln!(
+            out,
+            "  measuring cost        {:.0} ns/msg (clock reads + histogram) = {:.2} % of the workers' CPU per message",
+            g.record_cost_ns_per_msg, g.record_cost_pct
+        );
+    }
+}
+
+fn core_rows(out: &mut String, cores: &[CoreUsage]) {
+    if cores.is_empty() {
+        return;
+    }
+    let parts: Vec<String> = cores
+        .iter()
+        .map(|c| {
+            format!(
+                "cpu{} {:.0}% (usr {:.0}, sys {:.0}, irq {:.0})",
+                c.cpu,
+                c.busy * 100.0,
+                c.user * 100.0,
+                c.system * 100.0,
+                c.irq * 100.0
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "cores busy      {}", parts.join(", "));
 }
 
 /// Formats an echo report as a table.
@@ -182,6 +209,7 @@ pub fn echo_table(r: &EchoReport) -> String {
         server_rows(&mut out, sv);
     }
     generator_rows(&mut out, &r.generator);
+    core_rows(&mut out, &r.cores);
     out
 }
 
@@ -210,6 +238,7 @@ pub fn conns_table(r: &ConnsReport) -> String {
         server_rows(&mut out, sv);
     }
     generator_rows(&mut out, &r.generator);
+    core_rows(&mut out, &r.cores);
     out
 }
 

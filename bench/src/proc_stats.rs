@@ -248,8 +248,12 @@ pub struct ServerStats {
     pub ctxt_voluntary: u64,
     /// Non-voluntary context switches in the window, all threads.
     pub ctxt_nonvoluntary: u64,
-    /// Context switches (both kinds) per message.
+    /// Context switches (both kinds) per message, scaled from the scans'
+    /// interval to the window.
     pub ctxt_per_msg: f64,
+    /// Seconds between the two context-switch scans (which bracket the
+    /// window; the counts above are over this interval).
+    pub ctxt_interval_s: f64,
     /// Threads whose status files were read at the end of the window.
     pub ctxt_threads_scanned: u64,
     /// Milliseconds the slower of the two context-switch scans took.
@@ -308,8 +312,10 @@ impl Peaks {
 pub struct Sampler {
     pid: u32,
     baseline: Snapshot,
-    start: Option<(Snapshot, CtxtSnapshot)>,
-    end: Option<(Snapshot, CtxtSnapshot)>,
+    start: Option<Snapshot>,
+    end: Option<Snapshot>,
+    ctxt_start: Option<(Instant, CtxtSnapshot)>,
+    ctxt_end: Option<(Instant, CtxtSnapshot)>,
     peaks: Arc<Mutex<Peaks>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -350,6 +356,8 @@ impl Sampler {
             baseline,
             start: None,
             end: None,
+            ctxt_start: None,
+            ctxt_end: None,
             peaks,
             stop,
             thread: Some(thread),
@@ -361,26 +369,48 @@ impl Sampler {
         self.pid
     }
 
-    fn full(&self) -> Result<(Snapshot, CtxtSnapshot)> {
-        // CPU first, so that the CPU window matches the message window; the
-        // context-switch scan (slow with many threads) comes after.
+    fn snap(&self) -> Result<Snapshot> {
         let snap = Snapshot::take(Some(self.pid))?;
-        let ctxt = CtxtSnapshot::scan(Some(self.pid))?;
         if let Ok(mut p) = self.peaks.lock() {
             p.add(&snap.stat);
         }
-        Ok((snap, ctxt))
+        Ok(snap)
     }
 
-    /// Marks the start of the measured window.
+    fn scan(&self) -> Result<(Instant, CtxtSnapshot)> {
+        let t = Instant::now();
+        let c = CtxtSnapshot::scan(Some(self.pid))?;
+        // Attribute the scan to its midpoint.
+        Ok((t + c.scan_time / 2, c))
+    }
+
+    /// Marks the start of the measured window (CPU, threads, fds, RSS).
     pub fn window_start(&mut self) -> Result<()> {
-        self.start = Some(self.full()?);
+        self.start = Some(self.snap()?);
         Ok(())
     }
 
     /// Marks the end of the measured window.
     pub fn window_end(&mut self) -> Result<()> {
-        self.end = Some(self.full()?);
+        self.end = Some(self.snap()?);
+        Ok(())
+    }
+
+    /// Scans the per-thread context switches at the start. With many
+    /// threads this takes a while, so the caller does it just *before* the
+    /// window (the switch count is normalised to the window afterwards) to
+    /// keep the scan from competing with the load. Returns how long it took.
+    pub fn ctxt_start(&mut self) -> Result<Duration> {
+        let (t, c) = self.scan()?;
+        let d = c.scan_time;
+        self.ctxt_start = Some((t, c));
+        Ok(d)
+    }
+
+    /// Scans the per-thread context switches at the end (just after the
+    /// window, before connections are closed).
+    pub fn ctxt_end(&mut self) -> Result<()> {
+        self.ctxt_end = Some(self.scan()?);
         Ok(())
     }
 
@@ -388,11 +418,17 @@ impl Sampler {
     /// `messages` completed messages in the window.
     pub fn finish(mut self, conns: usize, messages: u64) -> Result<ServerStats> {
         self.stop_thread();
-        let (Some((s0, c0)), Some((s1, c1))) = (self.start.take(), self.end.take()) else {
+        let (Some(s0), Some(s1), Some((t0, c0)), Some((t1, c1))) = (
+            self.start.take(),
+            self.end.take(),
+            self.ctxt_start.take(),
+            self.ctxt_end.take(),
+        ) else {
             return Err(Error::InvalidSettings(
-                "sampler finished without a window".into(),
+                "sampler finished without a complete window".into(),
             ));
         };
+        let ctxt_interval_s = t1.duration_since(t0).as_secs_f64();
         let tck = clk_tck();
         let window_s = s1.at.duration_since(s0.at).as_secs_f64();
         let ticks = |a: u64, b: u64| b.saturating_sub(a) as f64 / tck as f64;
@@ -400,6 +436,12 @@ impl Sampler {
         let system_s = ticks(s0.stat.stime_ticks, s1.stat.stime_ticks);
         let cpu_s = user_s + system_s;
         let (vol, nonvol) = c0.delta_to(&c1);
+        // The scans bracket the window; scale the counts to its length.
+        let scale = if ctxt_interval_s > 0.0 {
+            (window_s / ctxt_interval_s).min(1.0)
+        } else {
+            1.0
+        };
         let per_msg = |x: f64| {
             if messages > 0 {
                 x / messages as f64
@@ -433,7 +475,8 @@ impl Sampler {
             clk_tck: tck,
             ctxt_voluntary: vol,
             ctxt_nonvoluntary: nonvol,
-            ctxt_per_msg: per_msg((vol + nonvol) as f64),
+            ctxt_per_msg: per_msg((vol + nonvol) as f64 * scale),
+            ctxt_interval_s,
             ctxt_threads_scanned: c1.per_tid.len() as u64,
             ctxt_scan_ms: c0.scan_time.max(c1.scan_time).as_secs_f64() * 1e3,
             threads_baseline: self.baseline.stat.num_threads,
@@ -468,6 +511,101 @@ impl Sampler {
 impl Drop for Sampler {
     fn drop(&mut self) {
         self.stop_thread();
+    }
+}
+
+/// Per-CPU time counters of `/proc/stat` (clock ticks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    /// CPU number.
+    pub cpu: usize,
+    /// user + nice.
+    pub user: u64,
+    /// system.
+    pub system: u64,
+    /// idle + iowait.
+    pub idle: u64,
+    /// hardware interrupts.
+    pub irq: u64,
+    /// software interrupts (on loopback, much of the TCP receive path).
+    pub softirq: u64,
+    /// stolen by the hypervisor.
+    pub steal: u64,
+}
+
+impl CpuTimes {
+    /// Parses the `cpuN` lines of /proc/stat.
+    pub fn parse_all(text: &str) -> Vec<CpuTimes> {
+        text.lines()
+            .filter_map(|l| {
+                let mut it = l.split_ascii_whitespace();
+                let cpu = it.next()?.strip_prefix("cpu")?.parse().ok()?;
+                let v: Vec<u64> = it.take(8).map(|x| x.parse().unwrap_or(0)).collect();
+                let g = |i: usize| v.get(i).copied().unwrap_or(0);
+                Some(CpuTimes {
+                    cpu,
+                    user: g(0) + g(1),
+                    system: g(2),
+                    idle: g(3) + g(4),
+                    irq: g(5),
+                    softirq: g(6),
+                    steal: g(7),
+                })
+            })
+            .collect()
+    }
+
+    /// Reads /proc/stat.
+    pub fn read_all() -> Vec<CpuTimes> {
+        fs::read_to_string("/proc/stat")
+            .map(|t| CpuTimes::parse_all(&t))
+            .unwrap_or_default()
+    }
+
+    fn total(&self) -> u64 {
+        self.user + self.system + self.idle + self.irq + self.softirq + self.steal
+    }
+}
+
+/// How busy one CPU was over the window, machine-wide (all processes,
+/// plus interrupt time that no process is charged for).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CoreUsage {
+    /// CPU number.
+    pub cpu: usize,
+    /// Fraction not idle (0..1).
+    pub busy: f64,
+    /// Fraction in user mode.
+    pub user: f64,
+    /// Fraction in kernel mode (syscalls).
+    pub system: f64,
+    /// Fraction in hard and soft interrupts.
+    pub irq: f64,
+    /// Fraction stolen by the hypervisor.
+    pub steal: f64,
+}
+
+impl CoreUsage {
+    /// Usage of each CPU between two readings of /proc/stat.
+    pub fn between(a: &[CpuTimes], b: &[CpuTimes]) -> Vec<CoreUsage> {
+        b.iter()
+            .filter_map(|y| {
+                let x = a.iter().find(|x| x.cpu == y.cpu)?;
+                let t = y.total().saturating_sub(x.total()) as f64;
+                if t <= 0.0 {
+                    return None;
+                }
+                let f = |p: u64, q: u64| q.saturating_sub(p) as f64 / t;
+                Some(CoreUsage {
+                    cpu: y.cpu,
+                    busy: 1.0 - f(x.idle, y.idle),
+                    user: f(x.user, y.user),
+                    system: f(x.system, y.system),
+                    irq: f(x.irq + x.softirq, y.irq + y.softirq),
+                    steal: f(x.steal, y.steal),
+                })
+            })
+            .collect()
     }
 }
 
@@ -551,6 +689,11 @@ pub struct GeneratorStats {
     pub ctxt_nonvoluntary: u64,
     /// Peak RSS of the generator, bytes.
     pub max_rss_bytes: u64,
+    /// Cost of measuring one message (two clock reads and a histogram
+    /// record), from a calibration loop before the run, in ns.
+    pub record_cost_ns_per_msg: f64,
+    /// That cost as a percentage of the workers' CPU per message.
+    pub record_cost_pct: f64,
 }
 
 impl GeneratorStats {
@@ -690,6 +833,52 @@ mod tests {
     }
 
     #[test]
+    fn scan_sees_every_thread() {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handles: Vec<_> = (0..300)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::Builder::new()
+                    .stack_size(64 * 1024)
+                    .spawn(move || {
+                        while !stop.load(Ordering::Relaxed) {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                    })
+                    .unwrap()
+            })
+            .collect();
+        let listed = fs::read_dir("/proc/self/task").unwrap().count();
+        let scan = CtxtSnapshot::scan(None).unwrap();
+        stop.store(true, Ordering::Relaxed);
+        for h in handles {
+            h.join().unwrap();
+        }
+        // Other tests start and end threads meanwhile: allow a little slack.
+        assert!(listed >= 301);
+        assert!(
+            scan.per_tid.len() + 8 >= listed,
+            "{} of {listed}",
+            scan.per_tid.len()
+        );
+    }
+
+    #[test]
+    fn per_cpu_usage_from_proc_stat() {
+        let a = CpuTimes::parse_all(
+            "cpu  1 2 3 4 5 6 7 8 0 0\ncpu0 100 0 50 800 0 0 50 0 0 0\ncpu1 10 0 10 10 0 0 0 0 0 0\nintr 5\n",
+        );
+        assert_eq!(a.len(), 2);
+        let b = CpuTimes::parse_all("cpu0 150 0 100 850 0 0 100 0 0 0\ncpu1 10 0 10 110 0 0 0 0\n");
+        let u = CoreUsage::between(&a, &b);
+        assert_eq!(u.len(), 2);
+        assert!((u[0].busy - 0.75).abs() < 1e-9);
+        assert!((u[0].irq - 0.25).abs() < 1e-9);
+        assert!((u[1].busy - 0.0).abs() < 1e-9);
+        assert!(!CpuTimes::read_all().is_empty());
+    }
+
+    #[test]
     fn ctxt_delta_per_thread() {
         let mut a = CtxtSnapshot::default();
         a.per_tid.insert(1, (10, 1));
@@ -713,9 +902,11 @@ mod tests {
     fn sampler_on_self() {
         let pid = std::process::id();
         let mut s = Sampler::start(pid, Duration::from_millis(10)).unwrap();
+        s.ctxt_start().unwrap();
         s.window_start().unwrap();
         std::thread::sleep(Duration::from_millis(50));
         s.window_end().unwrap();
+        s.ctxt_end().unwrap();
         let st = s.finish(10, 1000).unwrap();
         assert_eq!(st.pid, pid);
         assert!(st.window_s > 0.04);
