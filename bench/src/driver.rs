@@ -247,20 +247,28 @@ pub(crate) fn run(spec: &Spec, progress: &mut dyn Progress) -> Result<Outcome> {
         |p| tick(progress, p, &workers),
         Phase::Warmup,
     );
-    if let Some(s) = sampler.as_mut() {
+    if let (Some(s), false) = (sampler.as_mut(), lead.is_zero()) {
         if let Err(e) = s.ctxt_start() {
             sampler_error = Some(e);
         }
     }
     sleep_until(t_warm, |p| tick(progress, p, &workers), Phase::Warmup);
+    let w0 = Instant::now();
+    let usage0 = SelfUsage::now();
+    let cpu0 = CpuTimes::read_all();
     if let (Some(s), None) = (sampler.as_mut(), &sampler_error) {
-        if let Err(e) = s.window_start() {
+        // Without a warm-up to hide it in, the scan follows the CPU snapshot.
+        let r = s.window_start().and_then(|()| {
+            if lead.is_zero() {
+                s.ctxt_start().map(drop)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = r {
             sampler_error = Some(e);
         }
     }
-    let usage0 = SelfUsage::now();
-    let cpu0 = CpuTimes::read_all();
-    let w0 = Instant::now();
     sleep_until(t_end, |p| tick(progress, p, &workers), Phase::Measuring);
     let window_s = w0.elapsed().as_secs_f64();
     let usage1 = SelfUsage::now();
