@@ -33,14 +33,14 @@ pub fn quick() -> bool {
 }
 
 /// The criterion configuration of every bench in this package: criterion's defaults, or in quick mode
-/// 10 samples over 0.2 s of warm-up and 0.8 s of measurement per benchmark. Command-line options
+/// 10 samples over 0.3 s of warm-up and 1.5 s of measurement per benchmark. Command-line options
 /// (`--warm-up-time`, `--measurement-time`, `--sample-size`, `--save-baseline`, ...) still apply on top.
 pub fn criterion_config() -> Criterion {
     let c = Criterion::default();
     if quick() {
         c.sample_size(10)
-            .warm_up_time(Duration::from_millis(200))
-            .measurement_time(Duration::from_millis(800))
+            .warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_millis(1500))
     } else {
         c
     }
