@@ -23,9 +23,9 @@ fn echo_args<'a>(addr: &'a str, json: &'a str, extra: &[&'a str]) -> Vec<&'a str
         "--warmup",
         "200ms",
         "--drain-timeout",
-        "1s",
+        "5s",
         "--timeout",
-        "1s",
+        "5s",
         "--json",
         json,
     ];
