@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_std::channel::{self, Receiver, Sender};
 use async_std::future::timeout;
-use async_std::io::{ReadExt, WriteExt};
+use async_std::io::WriteExt;
 use async_std::net::{TcpListener, TcpStream};
 use chat_core::{ChatState, ClientId, ErrorCode, Frame, Framer, Line, Outbox, Outgoing};
 use futures_lite::future;
@@ -29,7 +29,7 @@ use server_common::{
 use std::net::Shutdown as SocketShutdown;
 use std::time::Instant;
 
-use crate::accept;
+use crate::{accept, idle};
 
 /// What readers (and the server, at shutdown) tell the broker.
 enum Event {
@@ -57,6 +57,7 @@ struct Chat {
     next_id: AtomicU64,
     max_line: usize,
     queue_bytes: usize,
+    idle_timeout: Option<std::time::Duration>,
     shutdown: Shutdown,
     /// Triggered at the drain deadline: writers give up on clients that do not read.
     hard_stop: Shutdown,
@@ -78,6 +79,7 @@ pub(crate) async fn serve(
         next_id: AtomicU64::new(0),
         max_line: config.max_line,
         queue_bytes: config.queue_bytes,
+        idle_timeout: config.idle_timeout,
         shutdown: shutdown.clone(),
         hard_stop: Shutdown::new(),
         writers: ConnLimit::new(usize::MAX),
@@ -233,7 +235,7 @@ async fn serve_conn(stream: TcpStream, chat: Arc<Chat>) -> io::Result<()> {
 async fn read_loop(mut stream: TcpStream, id: ClientId, chat: &Chat) -> io::Result<()> {
     let mut framer = Framer::new(chat.max_line);
     loop {
-        let n = match stream.read(framer.spare()).await {
+        let n = match idle::read(&mut stream, framer.spare(), chat.idle_timeout).await {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,

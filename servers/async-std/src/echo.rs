@@ -2,17 +2,20 @@
 
 use std::io;
 use std::net::Shutdown;
+use std::time::Duration;
 
-use async_std::io::{ReadExt, WriteExt};
+use async_std::io::WriteExt;
 use async_std::net::TcpStream;
 use server_common::config::ECHO_BUF_SIZE;
 
+use crate::idle;
+
 /// Echoes every byte back as soon as it is read; on EOF (the client half-closed) closes the connection
-/// once everything has been sent back.
-pub(crate) async fn serve_conn(mut stream: TcpStream) -> io::Result<()> {
+/// once everything has been sent back. Closes it when nothing arrives for `idle` (if set).
+pub(crate) async fn serve_conn(mut stream: TcpStream, idle: Option<Duration>) -> io::Result<()> {
     let mut buf = vec![0; ECHO_BUF_SIZE];
     loop {
-        let n = stream.read(&mut buf).await?;
+        let n = idle::read(&mut stream, &mut buf, idle).await?;
         if n == 0 {
             break;
         }

@@ -8,6 +8,7 @@
 mod accept;
 mod chat;
 mod echo;
+mod idle;
 
 use std::sync::Once;
 
@@ -54,7 +55,12 @@ async fn serve(
     let listener = TcpListener::from(listener);
     let limit = ConnLimit::new(config.max_conns);
     match app {
-        App::Echo => accept::accept_loop(&listener, &limit, &shutdown, b"", echo::serve_conn).await,
+        App::Echo => {
+            accept::accept_loop(&listener, &limit, &shutdown, b"", move |stream| {
+                echo::serve_conn(stream, config.idle_timeout)
+            })
+            .await
+        }
         App::Chat => chat::serve(&listener, &limit, &config, &shutdown).await?,
     }
     shutdown.trigger();

@@ -29,6 +29,9 @@ pub struct Config {
     pub max_line: usize,
     /// Chat: the bound, in bytes, on each client's outbound queue.
     pub queue_bytes: usize,
+    /// Close a connection that sent nothing for this long (`None`: never, the default). Off by default
+    /// because a benchmark's idle connections must stay open; a public server wants it on.
+    pub idle_timeout: Option<Duration>,
     /// threads: stack size of each connection thread, in bytes.
     pub stack_size: usize,
     /// tokio / async-std: number of worker threads (`None`: one per core).
@@ -42,6 +45,7 @@ impl Default for Config {
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             max_line: DEFAULT_MAX_LINE,
             queue_bytes: DEFAULT_QUEUE_BYTES,
+            idle_timeout: None,
             stack_size: DEFAULT_STACK_SIZE,
             workers: None,
         }

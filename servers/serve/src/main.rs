@@ -51,6 +51,11 @@ struct Args {
     #[arg(long, default_value_t = DEFAULT_QUEUE_BYTES)]
     queue_bytes: usize,
 
+    /// Close a connection that has sent nothing for this many seconds (chat: its rooms are told it
+    /// left). Off by default. Also what reclaims peers that vanished without a FIN or RST.
+    #[arg(long, value_parser = parse_seconds)]
+    idle_timeout: Option<f64>,
+
     /// threads: stack size of each connection thread, in bytes.
     #[arg(long, default_value_t = DEFAULT_STACK_SIZE)]
     stack_size: usize,
@@ -74,6 +79,10 @@ impl Args {
             drain_timeout: Duration::from_secs_f64(self.drain_timeout),
             max_line: self.max_line,
             queue_bytes: self.queue_bytes,
+            idle_timeout: self
+                .idle_timeout
+                .filter(|&s| s > 0.0)
+                .map(Duration::from_secs_f64),
             stack_size: self.stack_size,
             workers: self.workers,
         }

@@ -42,6 +42,8 @@ pub(crate) fn accept_loop<H>(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // The idle timeout is the socket's read timeout: a blocked read fails with WouldBlock.
+        let _ = stream.set_read_timeout(config.idle_timeout);
         let stream = Arc::new(stream);
         let Some(registered) = registry.register(&stream) else {
             continue; // shutting down

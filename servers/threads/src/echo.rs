@@ -7,7 +7,8 @@ use std::sync::Arc;
 use server_common::config::ECHO_BUF_SIZE;
 
 /// Echoes every byte back as soon as it is read; on EOF (the client half-closed) closes the connection
-/// once everything has been sent back.
+/// once everything has been sent back. The idle timeout, if set, is the socket's read timeout (see
+/// `accept.rs`), so an idle client makes `read` fail and the connection close.
 pub(crate) fn serve_conn(stream: Arc<TcpStream>) -> io::Result<()> {
     let mut stream = &*stream;
     let mut buf = vec![0; ECHO_BUF_SIZE];

@@ -22,13 +22,13 @@ use server_common::outbound::{BROKER_BATCH, BROKER_INBOX, CLOSE_LINGER, STALL_TI
 use server_common::{
     Config, ConnGuard, ConnLimit, OutboundBudget, ServerError, Shutdown, WriteBatch,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{self, Receiver, Sender, UnboundedReceiver, UnboundedSender};
 use tokio::time::{Instant, timeout, timeout_at};
 
-use crate::accept;
+use crate::{accept, idle};
 
 /// What readers (and the server, at shutdown) tell the broker.
 enum Event {
@@ -56,6 +56,7 @@ struct Chat {
     next_id: AtomicU64,
     max_line: usize,
     queue_bytes: usize,
+    idle_timeout: Option<std::time::Duration>,
     shutdown: Shutdown,
     /// Triggered at the drain deadline: writers give up on clients that do not read.
     hard_stop: Shutdown,
@@ -77,6 +78,7 @@ pub(crate) async fn serve(
         next_id: AtomicU64::new(0),
         max_line: config.max_line,
         queue_bytes: config.queue_bytes,
+        idle_timeout: config.idle_timeout,
         shutdown: shutdown.clone(),
         hard_stop: Shutdown::new(),
         writers: ConnLimit::new(usize::MAX),
@@ -235,7 +237,7 @@ async fn serve_conn(stream: TcpStream, chat: Arc<Chat>) -> io::Result<()> {
 async fn read_loop(mut stream: OwnedReadHalf, id: ClientId, chat: &Chat) -> io::Result<()> {
     let mut framer = Framer::new(chat.max_line);
     loop {
-        let n = match stream.read(framer.spare()).await {
+        let n = match idle::read(&mut stream, framer.spare(), chat.idle_timeout).await {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,

@@ -1,17 +1,20 @@
 //! Echo, tokio: read, write back, repeat; on EOF close after everything was sent.
 
 use std::io;
+use std::time::Duration;
 
 use server_common::config::ECHO_BUF_SIZE;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::idle;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// Echoes every byte back as soon as it is read; on EOF (the client half-closed) closes the connection
-/// once everything has been sent back.
-pub(crate) async fn serve_conn(mut stream: TcpStream) -> io::Result<()> {
+/// once everything has been sent back. Closes it when nothing arrives for `idle` (if set).
+pub(crate) async fn serve_conn(mut stream: TcpStream, idle: Option<Duration>) -> io::Result<()> {
     let mut buf = vec![0; ECHO_BUF_SIZE];
     loop {
-        let n = stream.read(&mut buf).await?;
+        let n = idle::read(&mut stream, &mut buf, idle).await?;
         if n == 0 {
             break;
         }

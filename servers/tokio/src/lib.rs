@@ -7,6 +7,7 @@
 mod accept;
 mod chat;
 mod echo;
+mod idle;
 
 use std::time::Duration;
 
@@ -51,7 +52,12 @@ async fn serve(
     let listener = TcpListener::from_std(listener).map_err(ServerError::Listener)?;
     let limit = ConnLimit::new(config.max_conns);
     match app {
-        App::Echo => accept::accept_loop(&listener, &limit, &shutdown, b"", echo::serve_conn).await,
+        App::Echo => {
+            accept::accept_loop(&listener, &limit, &shutdown, b"", move |stream| {
+                echo::serve_conn(stream, config.idle_timeout)
+            })
+            .await
+        }
         App::Chat => chat::serve(&listener, &limit, &config, &shutdown).await?,
     }
     shutdown.trigger();

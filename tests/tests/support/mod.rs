@@ -70,3 +70,48 @@ macro_rules! stamp_cases {
         }
     };
 }
+
+/// A numeric field of `/proc/PID/status` (e.g. `VmRSS` in KiB, `Threads`).
+pub fn proc_status(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// The server's resource figures that must return to their baseline: open fds, threads, RSS (KiB).
+#[derive(Debug, Clone, Copy)]
+pub struct Footprint {
+    /// Open file descriptors.
+    pub fds: usize,
+    /// Threads.
+    pub threads: u64,
+    /// Resident set size, KiB.
+    pub rss_kib: u64,
+}
+
+/// Reads the footprint of process `pid`.
+pub fn footprint(pid: u32) -> Footprint {
+    Footprint {
+        fds: conformance::process::proc_fd_count(pid).expect("fd count"),
+        threads: proc_status(pid, "Threads"),
+        rss_kib: proc_status(pid, "VmRSS"),
+    }
+}
+
+/// Polls `pid` for up to `limit` until its fds and threads are back to `baseline`; returns the last
+/// footprint read (the caller asserts on it).
+pub fn settle(pid: u32, baseline: Footprint, limit: Duration) -> Footprint {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let now = footprint(pid);
+        if (now.fds <= baseline.fds && now.threads <= baseline.threads)
+            || std::time::Instant::now() > deadline
+        {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

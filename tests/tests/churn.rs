@@ -1,0 +1,108 @@
+//! Churn without leaks: 10 000 connect / send / disconnect cycles against each variant's chat server
+//! (a third closing cleanly, a third with a reset, a third with a FIN in the middle of a line). Afterwards
+//! the server's open fds and threads are back at their baseline and its RSS within a small margin.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use conformance::client::{self, connect};
+use conformance::process::ServeCommand;
+use support::{footprint, settle};
+
+/// Cycles in the measured phase.
+const CYCLES: usize = 10_000;
+/// Cycles before the baseline is taken, so that thread stacks, allocator arenas and the runtime's
+/// pools exist already.
+const WARMUP: usize = 600;
+/// Client threads running cycles at once.
+const WORKERS: usize = 8;
+/// RSS may end this much above the baseline: allocator arenas keep freed memory (glibc keeps up to
+/// 8 arenas per core), which is not a leak. A leak of even 100 bytes per cycle would exceed it.
+const RSS_MARGIN_KIB: u64 = 1024;
+
+macro_rules! per_variant {
+    ($($test:ident),+ $(,)?) => {
+        mod threads { $( #[test] fn $test() { super::$test("threads") } )+ }
+        mod tokio { $( #[test] fn $test() { super::$test("tokio") } )+ }
+        mod async_std { $( #[test] fn $test() { super::$test("async-std") } )+ }
+    };
+}
+
+per_variant!(chat_churn_returns_to_baseline);
+
+/// One cycle; `kind` picks how it ends.
+fn cycle(addr: std::net::SocketAddr, i: usize) {
+    let mut stream: TcpStream = connect(addr).expect("connect");
+    let room = format!("churn{}", i % 7);
+    match i % 3 {
+        // Clean: commands, half-close, the server answers and closes.
+        0 => {
+            write!(stream, "JOIN {room}\nMSG {room} cycle {i}\nQUIT\n").expect("write");
+            let mut rest = Vec::new();
+            stream.read_to_end(&mut rest).expect("read to EOF");
+            assert!(
+                rest.ends_with(b"BYE\n"),
+                "cycle {i}: {}",
+                client::preview(&rest)
+            );
+        }
+        // Reset in the middle of a line.
+        1 => {
+            write!(stream, "JOIN {room}\nMSG {room} half a li").expect("write");
+            client::reset(stream).expect("reset");
+        }
+        // FIN in the middle of a line, without reading.
+        _ => {
+            write!(stream, "JOIN {room}\nMSG {room} unterminated").expect("write");
+            drop(stream);
+        }
+    }
+}
+
+fn run_cycles(addr: std::net::SocketAddr, range: std::ops::Range<usize>) {
+    std::thread::scope(|scope| {
+        for worker in 0..WORKERS {
+            let range = range.clone();
+            scope.spawn(move || {
+                for i in range.skip(worker).step_by(WORKERS) {
+                    cycle(addr, i);
+                }
+            });
+        }
+    });
+}
+
+fn chat_churn_returns_to_baseline(imp: &str) {
+    let server = ServeCommand::new(imp, "chat").spawn().expect("spawn serve");
+    let pid = server.pid();
+    run_cycles(server.addr(), 0..WARMUP);
+    let baseline = settle(pid, footprint(pid), Duration::from_secs(10));
+    let started = Instant::now();
+    run_cycles(server.addr(), WARMUP..WARMUP + CYCLES);
+    let elapsed = started.elapsed();
+    let after = settle(pid, baseline, Duration::from_secs(20));
+    eprintln!(
+        "churn {imp}: {CYCLES} cycles in {elapsed:.1?}; fds {} -> {}, threads {} -> {}, RSS {} KiB -> {} KiB",
+        baseline.fds, after.fds, baseline.threads, after.threads, baseline.rss_kib, after.rss_kib
+    );
+    assert!(
+        after.fds <= baseline.fds,
+        "fd leak: {baseline:?} -> {after:?}"
+    );
+    assert!(
+        after.threads <= baseline.threads,
+        "thread leak: {baseline:?} -> {after:?}"
+    );
+    assert!(
+        after.rss_kib <= baseline.rss_kib + RSS_MARGIN_KIB,
+        "RSS grew by more than {RSS_MARGIN_KIB} KiB: {baseline:?} -> {after:?}"
+    );
+    // And the server still works.
+    let mut fresh = connect(server.addr()).expect("connect");
+    let mut hello = [0u8; 14];
+    fresh.read_exact(&mut hello).expect("HELLO");
+    assert!(hello.starts_with(b"HELLO chat/1 "));
+}
