@@ -52,7 +52,18 @@ fn resolve(addr: &str) -> Result<SocketAddr> {
         .ok_or_else(|| anyhow!("{addr} resolves to no address"))
 }
 
+/// Restores the default SIGPIPE action, so that `conformance ... | head` ends quietly instead of
+/// panicking on a closed stdout (Rust ignores SIGPIPE by default).
+fn default_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_DFL has no memory-safety preconditions.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> Result<ExitCode> {
+    default_sigpipe();
     let args = Args::parse();
     let selected: Vec<_> = cases(args.app)
         .iter()
