@@ -33,6 +33,34 @@ macro_rules! per_variant {
 
 per_variant!(chat_churn_returns_to_baseline);
 
+/// The long soak, not run by default: `cargo test -p conformance --test churn -- --ignored soak`
+/// (`SOAK_CYCLES`, default 200 000, sets the length).
+mod soak {
+    #[test]
+    #[ignore = "long soak; run by hand"]
+    fn soak_threads() {
+        super::soak("threads")
+    }
+    #[test]
+    #[ignore = "long soak; run by hand"]
+    fn soak_tokio() {
+        super::soak("tokio")
+    }
+    #[test]
+    #[ignore = "long soak; run by hand"]
+    fn soak_async_std() {
+        super::soak("async-std")
+    }
+}
+
+fn soak(imp: &str) {
+    let cycles = std::env::var("SOAK_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    churn(imp, cycles);
+}
+
 /// One cycle; `kind` picks how it ends.
 fn cycle(addr: std::net::SocketAddr, i: usize) {
     let mut stream: TcpStream = connect(addr).expect("connect");
@@ -76,16 +104,20 @@ fn run_cycles(addr: std::net::SocketAddr, range: std::ops::Range<usize>) {
 }
 
 fn chat_churn_returns_to_baseline(imp: &str) {
+    churn(imp, CYCLES);
+}
+
+fn churn(imp: &str, cycles: usize) {
     let server = ServeCommand::new(imp, "chat").spawn().expect("spawn serve");
     let pid = server.pid();
     run_cycles(server.addr(), 0..WARMUP);
     let baseline = settle(pid, footprint(pid), Duration::from_secs(10));
     let started = Instant::now();
-    run_cycles(server.addr(), WARMUP..WARMUP + CYCLES);
+    run_cycles(server.addr(), WARMUP..WARMUP + cycles);
     let elapsed = started.elapsed();
     let after = settle(pid, baseline, Duration::from_secs(20));
     eprintln!(
-        "churn {imp}: {CYCLES} cycles in {elapsed:.1?}; fds {} -> {}, threads {} -> {}, RSS {} KiB -> {} KiB",
+        "churn {imp}: {cycles} cycles in {elapsed:.1?}; fds {} -> {}, threads {} -> {}, RSS {} KiB -> {} KiB",
         baseline.fds, after.fds, baseline.threads, after.threads, baseline.rss_kib, after.rss_kib
     );
     assert!(
