@@ -11,7 +11,8 @@
 //! entry point the `serve` binary uses. Server and client therefore share the machine's cores: the figures
 //! are for comparing variants with each other, not absolute capacities.
 //!
-//! Quick mode: set `BENCH_QUICK=1` to shorten warm-up and measurement (see [`criterion_config`]).
+//! Quick mode: set `BENCH_QUICK=1` to shorten warm-up and measurement and skip the plots (see
+//! [`criterion_config`]).
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -33,12 +34,15 @@ pub fn quick() -> bool {
 }
 
 /// The criterion configuration of every bench in this package: criterion's defaults, or in quick mode
-/// 10 samples over 0.3 s of warm-up and 1.5 s of measurement per benchmark. Command-line options
-/// (`--warm-up-time`, `--measurement-time`, `--sample-size`, `--save-baseline`, ...) still apply on top.
+/// 10 samples over 0.3 s of warm-up and 1.5 s of measurement per benchmark, and no plots or HTML report
+/// (drawing them takes criterion several seconds per benchmark, longer than measuring it; the estimates
+/// are still saved, so baselines work). Command-line options (`--warm-up-time`, `--measurement-time`,
+/// `--sample-size`, `--save-baseline`, ...) still apply on top.
 pub fn criterion_config() -> Criterion {
     let c = Criterion::default();
     if quick() {
-        c.sample_size(10)
+        c.without_plots()
+            .sample_size(10)
             .warm_up_time(Duration::from_millis(300))
             .measurement_time(Duration::from_millis(1500))
     } else {
