@@ -23,6 +23,9 @@ pub enum Command {
     Echo(EchoArgs),
     /// Open many connections, hold them while probing each, then close them.
     Conns(ConnsArgs),
+    /// Chat fan-out: rooms of members, senders on a schedule, every
+    /// receipt checked for order and completeness.
+    Chat(crate::cli_ext::ChatArgs),
 }
 
 /// A parsed `--cpus` list (a newtype so clap takes it as one value).

@@ -16,6 +16,7 @@
 //! * [`hist`] summarises, merges and (de)serializes histograms;
 //! * [`output`] prints tables and writes JSON and CSV.
 
+pub mod chat;
 pub mod conns;
 mod driver;
 pub mod echo;

@@ -2,6 +2,8 @@
 
 mod bar;
 mod cli;
+mod cli_ext;
+mod cmd_ext;
 
 use std::process::ExitCode;
 
@@ -62,6 +64,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<(u64, bool)> {
             save(&args.common, &record)?;
             Ok((errors, args.common.allow_errors))
         }
+        cli::Command::Chat(args) => cmd_ext::chat(&args),
     }
 }
 
