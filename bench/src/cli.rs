@@ -26,6 +26,12 @@ pub enum Command {
     /// Chat fan-out: rooms of members, senders on a schedule, every
     /// receipt checked for order and completeness.
     Chat(crate::cli_ext::ChatArgs),
+    /// Start every server variant, run the scenario matrix against each
+    /// (interleaved), write results.json, results.csv, report.md and charts.
+    Compare(crate::cli_ext::CompareArgs),
+    /// Regenerate report.md and the charts from results.json (several
+    /// directories are merged).
+    Report(crate::cli_ext::ReportArgs),
 }
 
 /// A parsed `--cpus` list (a newtype so clap takes it as one value).

@@ -86,3 +86,43 @@ impl ChatArgs {
         s
     }
 }
+
+/// `loadgen compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Our variants to compare, in the order they run at each point.
+    #[arg(long, value_delimiter = ',', default_value = "threads,tokio,async-std")]
+    pub impls: Vec<String>,
+    /// The scenario matrix: quick (about 3 minutes), full (3 repeats), tiny
+    /// (seconds, for tests) or a JSON file.
+    #[arg(long, default_value = "quick")]
+    pub matrix: String,
+    /// Output directory [default: results/<date>-<host>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// CPUs of the servers (empty string: no pinning).
+    #[arg(long, default_value = "0")]
+    pub server_cpus: String,
+    /// CPUs of the generator.
+    #[arg(long, default_value = "1")]
+    pub client_cpus: String,
+    /// Another server to run on the echo scenarios: NAME='COMMAND {addr}'
+    /// ({addr} becomes a free 127.0.0.1 port). Repeatable.
+    #[arg(long)]
+    pub external: Vec<String>,
+    /// The serve binary [default: the one next to loadgen].
+    #[arg(long)]
+    pub serve_bin: Option<PathBuf>,
+}
+
+/// `loadgen report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Result directories (each with a results.json); several are merged.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write report.md, results.csv and the charts [default: the
+    /// first directory].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}

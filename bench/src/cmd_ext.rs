@@ -27,3 +27,80 @@ pub fn chat(args: &ChatArgs) -> anyhow::Result<(u64, bool)> {
     }
     Ok((errors, args.allow_errors))
 }
+
+/// Runs `loadgen compare`; returns the number of runs with problems.
+pub fn compare(args: &crate::cli_ext::CompareArgs) -> anyhow::Result<(u64, bool)> {
+    use loadgen::compare::{self, CompareSettings, matrix::Matrix};
+    let matrix = Matrix::load(&args.matrix)?;
+    let parse = |s: &str| loadgen::util::parse_cpus(s).map_err(anyhow::Error::msg);
+    let (mut server_cpus, mut client_cpus) = (parse(&args.server_cpus)?, parse(&args.client_cpus)?);
+    let avail = loadgen::limits::current_affinity().unwrap_or_default();
+    let mut pinning_note = None;
+    if avail.len() < 2 {
+        pinning_note = Some(format!(
+            "only {} CPU(s) available: server and generator not pinned apart",
+            avail.len()
+        ));
+        server_cpus.clear();
+        client_cpus.clear();
+    } else if let Some(c) = server_cpus
+        .iter()
+        .chain(client_cpus.iter())
+        .find(|c| !avail.contains(c))
+    {
+        anyhow::bail!("CPU {c} is not available (this process may use {avail:?})");
+    }
+    let mut externals = Vec::new();
+    for e in &args.external {
+        let (n, c) = e.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!("--external wants NAME='COMMAND {{addr}}', got {e:?}")
+        })?;
+        if !c.contains("{addr}") {
+            anyhow::bail!("--external {n}: the command must contain {{addr}}");
+        }
+        externals.push((n.to_string(), c.to_string()));
+    }
+    let serve_bin = match &args.serve_bin {
+        Some(p) => p.clone(),
+        None => compare::default_serve_bin()?,
+    };
+    let settings = CompareSettings {
+        variants: CompareSettings::variants(&args.impls, &externals),
+        matrix,
+        serve_bin,
+        server_cpus,
+        client_cpus,
+        pinning_note,
+    };
+    let out = match &args.out {
+        Some(o) => o.clone(),
+        None => {
+            let meta = RunMeta::collect();
+            std::path::PathBuf::from("results").join(format!(
+                "{}-{}",
+                loadgen::report::text::day(meta.unix_time),
+                meta.machine.hostname
+            ))
+        }
+    };
+    let results = compare::run(&settings, &mut |line| eprintln!("{line}"))?;
+    loadgen::report::write_all(&out, std::slice::from_ref(&results), true)
+        .with_context(|| format!("writing {}", out.display()))?;
+    let problems = results
+        .runs
+        .iter()
+        .filter(|r| loadgen::report::Figures::of(&r.result).is_none_or(|f| f.errors > 0))
+        .count() as u64;
+    eprintln!("wrote {}", out.join("report.md").display());
+    // Limits hit by a variant are results, not failures of the comparison.
+    Ok((problems, true))
+}
+
+/// Runs `loadgen report`.
+pub fn report(args: &crate::cli_ext::ReportArgs) -> anyhow::Result<(u64, bool)> {
+    let dirs: Vec<&std::path::Path> = args.dirs.iter().map(|d| d.as_path()).collect();
+    let out = args.out.clone().unwrap_or_else(|| args.dirs[0].clone());
+    loadgen::report::regenerate(&dirs, &out)?;
+    eprintln!("wrote {}", out.join("report.md").display());
+    Ok((0, true))
+}

@@ -17,6 +17,7 @@
 //! * [`output`] prints tables and writes JSON and CSV.
 
 pub mod chat;
+pub mod compare;
 pub mod conns;
 mod driver;
 pub mod echo;
@@ -30,6 +31,7 @@ pub mod output;
 pub mod pattern;
 pub mod proc_stats;
 pub mod progress;
+pub mod report;
 pub mod schedule;
 pub mod stats;
 pub mod util;

@@ -65,6 +65,8 @@ fn run(cli: cli::Cli) -> anyhow::Result<(u64, bool)> {
             Ok((errors, args.common.allow_errors))
         }
         cli::Command::Chat(args) => cmd_ext::chat(&args),
+        cli::Command::Compare(args) => cmd_ext::compare(&args),
+        cli::Command::Report(args) => cmd_ext::report(&args),
     }
 }
 

@@ -1,0 +1,345 @@
+//! Starting, pinning and stopping the server processes under test.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How long a server may take to print its listening line (or, external,
+/// to accept a connection).
+pub const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a server may take to exit after SIGTERM (its drain timeout is
+/// 5 s by default).
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// One server variant: ours (the `serve` binary) or an external command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    /// Name shown in the report (`threads`, `tokio`, ..., or the external
+    /// name).
+    pub name: String,
+    /// `serve`: an implementation of ours; `external`: any command.
+    pub kind: VariantKind,
+    /// External: the command, `{addr}` replaced by the listen address.
+    pub command: Option<String>,
+}
+
+/// Ours or somebody else's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VariantKind {
+    /// `serve --impl <name>`.
+    Serve,
+    /// A shell command.
+    External,
+}
+
+/// What happened to a server process over one run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerRun {
+    /// Process id.
+    pub pid: u32,
+    /// The address it listened on.
+    pub addr: String,
+    /// The command line.
+    pub command: Vec<String>,
+    /// CPUs it was pinned to (empty: not pinned).
+    pub cpus: Vec<usize>,
+    /// Seconds from spawn to listening.
+    pub start_s: f64,
+    /// Exit status after SIGTERM (`None`: killed, or ended by a signal).
+    pub exit_code: Option<i32>,
+    /// Whether it exited within the stop timeout after SIGTERM.
+    pub exited_in_time: bool,
+    /// Seconds from SIGTERM to exit.
+    pub stop_s: f64,
+    /// Whether it had already exited before SIGTERM (crashed).
+    pub died_early: bool,
+    /// The last lines of its stderr.
+    pub stderr_tail: String,
+}
+
+/// A running server process; killed (SIGKILL) on drop if still running.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Option<Child>,
+    log: PathBuf,
+    /// What is known so far.
+    pub info: ServerRun,
+    /// Its address.
+    pub addr: SocketAddr,
+}
+
+fn pin_set(cpus: &[usize]) -> std::io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; indices are checked against
+    // CPU_SETSIZE; pid 0 is the calling thread. Only async-signal-safe calls
+    // (this runs between fork and exec).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &c in cpus {
+            if c < libc::CPU_SETSIZE as usize {
+                libc::CPU_SET(c, &mut set);
+            }
+        }
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Pins the calling thread (and threads it spawns later) to `cpus`.
+pub fn pin_current(cpus: &[usize]) -> std::io::Result<()> {
+    if cpus.is_empty() {
+        return Ok(());
+    }
+    pin_set(cpus)
+}
+
+fn raise_nofile_in_child() {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit on a valid struct; async-signal-safe.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
+fn configure(cmd: &mut Command, cpus: &[usize], log: &Path) -> Result<()> {
+    let file = std::fs::File::create(log)
+        .map_err(|e| Error::io(format!("creating {}", log.display()), e))?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(file));
+    let cpus = cpus.to_vec();
+    // SAFETY: the closure only calls async-signal-safe functions
+    // (sched_setaffinity, getrlimit, setrlimit) and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            raise_nofile_in_child();
+            if !cpus.is_empty() {
+                pin_set(&cpus)?;
+            }
+            Ok(())
+        });
+    }
+    Ok(())
+}
+
+fn log_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "loadgen-compare-{}-{}.log",
+        std::process::id(),
+        tag.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    ))
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(5)..].join("\n")
+}
+
+/// A free loopback address (bind port 0, read it, close it).
+pub fn free_addr() -> Result<SocketAddr> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("finding a free port", e))?;
+    l.local_addr()
+        .map_err(|e| Error::io("finding a free port", e))
+}
+
+impl ServerProcess {
+    /// Starts `serve --impl <imp> --app <app> --addr 127.0.0.1:0` and waits
+    /// for its listening line.
+    pub fn start_serve(
+        serve_bin: &Path,
+        imp: &str,
+        app: &str,
+        extra: &[String],
+        cpus: &[usize],
+    ) -> Result<ServerProcess> {
+        let mut args: Vec<String> = [
+            "--impl",
+            imp,
+            "--app",
+            app,
+            "--addr",
+            "127.0.0.1:0",
+            "--max-conns",
+            "15000",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().cloned());
+        let mut cmd = Command::new(serve_bin);
+        cmd.args(&args).env("RUST_LOG", "warn");
+        let log = log_path(&format!("{imp}-{app}"));
+        configure(&mut cmd, cpus, &log)?;
+        let t = Instant::now();
+        let mut child = cmd.spawn().map_err(|e| {
+            Error::io(
+                format!(
+                    "starting {} (build it with: cargo build --release -p serve)",
+                    serve_bin.display()
+                ),
+                e,
+            )
+        })?;
+        let Some(stdout) = child.stdout.take() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::InvalidSettings("server stdout not captured".into()));
+        };
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let r = BufReader::new(stdout).read_line(&mut line).map(|_| line);
+            let _ = tx.send(r);
+        });
+        let line = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(Ok(l)) => l,
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::InvalidSettings(format!(
+                    "{imp} {app} server printed no listening line ({other:?}); stderr: {}",
+                    tail(&log)
+                )));
+            }
+        };
+        let addr: SocketAddr = line
+            .split_whitespace()
+            .nth(3)
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| {
+                let _ = child.kill();
+                let _ = child.wait();
+                Error::InvalidSettings(format!("unexpected listening line {line:?}"))
+            })?;
+        let mut command = vec![serve_bin.display().to_string()];
+        command.extend(args);
+        Ok(ServerProcess {
+            info: ServerRun {
+                pid: child.id(),
+                addr: addr.to_string(),
+                command,
+                cpus: cpus.to_vec(),
+                start_s: t.elapsed().as_secs_f64(),
+                ..ServerRun::default()
+            },
+            child: Some(child),
+            log,
+            addr,
+        })
+    }
+
+    /// Starts an external command (`{addr}` replaced by a free loopback
+    /// address) through `sh -c 'exec ...'` and waits until it accepts.
+    pub fn start_external(name: &str, command: &str, cpus: &[usize]) -> Result<ServerProcess> {
+        let addr = free_addr()?;
+        let line = command.replace("{addr}", &addr.to_string());
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(format!("exec {line}"));
+        let log = log_path(name);
+        configure(&mut cmd, cpus, &log)?;
+        cmd.stdout(Stdio::null());
+        let t = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::io(format!("starting external {name}: {line}"), e))?;
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                break;
+            }
+            let exited = matches!(child.try_wait(), Ok(Some(_)));
+            if exited || t.elapsed() > START_TIMEOUT {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::InvalidSettings(format!(
+                    "external {name} ({line}) did not accept on {addr}; stderr: {}",
+                    tail(&log)
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(ServerProcess {
+            info: ServerRun {
+                pid: child.id(),
+                addr: addr.to_string(),
+                command: vec!["sh".into(), "-c".into(), format!("exec {line}")],
+                cpus: cpus.to_vec(),
+                start_s: t.elapsed().as_secs_f64(),
+                ..ServerRun::default()
+            },
+            child: Some(child),
+            log,
+            addr,
+        })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.info.pid
+    }
+
+    /// Sends SIGTERM, waits up to [`STOP_TIMEOUT`] (SIGKILL after that) and
+    /// records how it ended.
+    pub fn stop(mut self) -> ServerRun {
+        let mut info = self.info.clone();
+        if let Some(mut child) = self.child.take() {
+            if let Ok(Some(st)) = child.try_wait() {
+                info.died_early = true;
+                info.exit_code = st.code();
+            } else {
+                let t = Instant::now();
+                // SAFETY: kill(2) on our own child's pid, not yet reaped.
+                unsafe {
+                    libc::kill(info.pid as libc::pid_t, libc::SIGTERM);
+                }
+                loop {
+                    match child.try_wait() {
+                        Ok(Some(st)) => {
+                            info.exit_code = st.code();
+                            info.exited_in_time = true;
+                            break;
+                        }
+                        Ok(None) if t.elapsed() < STOP_TIMEOUT => {
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        _ => {
+                            let _ = child.kill();
+                            let _ = child.wait();
+                            break;
+                        }
+                    }
+                }
+                info.stop_s = t.elapsed().as_secs_f64();
+            }
+        }
+        info.stderr_tail = tail(&self.log);
+        let _ = std::fs::remove_file(&self.log);
+        info
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+            let _ = std::fs::remove_file(&self.log);
+        }
+    }
+}

@@ -1,0 +1,575 @@
+//! Comparison results: the `results.json` model, aggregation over repeats
+//! and result sets (histograms merged, not averaged), and the generated
+//! `results.csv`, `report.md` and SVG charts.
+
+pub mod charts;
+pub mod text;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::chat::ChatReport;
+use crate::compare::CompareSettings;
+use crate::compare::matrix::{Group, Scenario};
+use crate::compare::server::ServerRun;
+use crate::conns::ConnsReport;
+use crate::echo::EchoReport;
+use crate::error::{Error, Result};
+use crate::hist::{self, HistogramReport, LatencySummary};
+use crate::machine::RunMeta;
+
+/// The format tag of `results.json`.
+pub const FORMAT: &str = "loadgen-compare/1";
+
+/// Everything a comparison produced: what `results.json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultsFile {
+    /// [`FORMAT`].
+    pub format: String,
+    /// Machine, commit, command line.
+    pub meta: RunMeta,
+    /// Variants, matrix, pinning.
+    pub settings: CompareSettings,
+    /// Wall-clock seconds of the whole comparison.
+    pub elapsed_s: f64,
+    /// Every run, in the order they ran.
+    pub runs: Vec<RunRecord>,
+}
+
+/// One run of one variant at one point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The point id ([`Scenario::id`]).
+    pub point: String,
+    /// The variant name.
+    pub variant: String,
+    /// Repetition number, from 0.
+    pub repeat: u32,
+    /// The server process: pid, pinning, how it stopped.
+    pub server: Option<ServerRun>,
+    /// The scenario's report, or why there is none.
+    pub result: RunResult,
+}
+
+/// A scenario report, or why there is none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum RunResult {
+    /// An echo run (closed or open loop).
+    Echo(Box<EchoReport>),
+    /// An idle-connection run.
+    Conns(Box<ConnsReport>),
+    /// A chat run.
+    Chat(Box<ChatReport>),
+    /// Not run: the point cannot fit on this machine.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+    /// The run failed as a whole.
+    Failed {
+        /// The error.
+        error: String,
+    },
+}
+
+impl RunResult {
+    /// A one-line summary for progress output.
+    pub fn one_line(&self) -> String {
+        match Figures::of(self) {
+            Some(f) => {
+                let mut s = String::new();
+                if let Some(t) = f.throughput {
+                    s += &format!("{t:.0}/s ");
+                }
+                if let Some(l) = &f.latency {
+                    s += &format!("p99 {} us ", l.summary.p99_us);
+                }
+                if let Some(r) = f.rss_per_conn {
+                    s += &format!("rss/conn {:.1} KiB ", r / 1024.0);
+                }
+                if let Some(t) = f.threads_peak {
+                    s += &format!("threads {t} ");
+                }
+                s += &format!("errors {}", f.errors);
+                s
+            }
+            None => match self {
+                RunResult::Skipped { reason } => format!("skipped: {reason}"),
+                RunResult::Failed { error } => format!("FAILED: {error}"),
+                _ => String::new(),
+            },
+        }
+    }
+}
+
+/// The comparable figures of one run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Figures {
+    /// Echo: messages/s; chat: deliveries/s; idle: none.
+    pub throughput: Option<f64>,
+    /// Open loop: the target rate.
+    pub target_rate: Option<f64>,
+    /// Echo: latency (open loop: corrected); idle: probe round trip; chat:
+    /// fan-out latency.
+    pub latency: Option<HistogramReport>,
+    /// Server CPU-µs per message (chat: per delivery).
+    pub cpu_us_per_msg: Option<f64>,
+    /// Server cores busy.
+    pub server_cores: Option<f64>,
+    /// Server RSS growth per connection, bytes.
+    pub rss_per_conn: Option<f64>,
+    /// Server peak RSS, bytes.
+    pub rss_peak: Option<u64>,
+    /// Server peak thread count.
+    pub threads_peak: Option<u64>,
+    /// Connections requested.
+    pub requested: usize,
+    /// Connections established (chat: joined).
+    pub established: usize,
+    /// Errors counted (connect failures, verification, loss, ...).
+    pub errors: u64,
+    /// Connect failures by cause, described.
+    pub connect_failures: Option<String>,
+    /// Chat: slow-consumer cut-offs.
+    pub cutoffs: u64,
+    /// The first error.
+    pub first_error: Option<String>,
+}
+
+fn failures_text(f: &crate::stats::ConnectFailures) -> Option<String> {
+    if f.total() == 0 {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for (n, what) in [
+        (f.refused, "refused"),
+        (f.timed_out, "timed out"),
+        (f.addr_unavailable, "out of local ports (EADDRNOTAVAIL)"),
+        (f.fd_limit, "out of file descriptors (EMFILE/ENFILE)"),
+        (f.other, "other"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    Some(parts.join(", "))
+}
+
+impl Figures {
+    /// Extracts the figures (`None` for skipped and failed runs).
+    pub fn of(r: &RunResult) -> Option<Figures> {
+        let server = |s: &Option<crate::proc_stats::ServerStats>, f: &mut Figures| {
+            if let Some(s) = s {
+                f.cpu_us_per_msg = Some(s.cpu_us_per_msg);
+                f.server_cores = Some(s.cpu_cores);
+                f.rss_per_conn = Some(s.rss_per_conn_bytes);
+                f.rss_peak = Some(s.rss_peak_bytes);
+                f.threads_peak = Some(s.threads_peak);
+            }
+        };
+        let mut f = Figures::default();
+        match r {
+            RunResult::Echo(e) => {
+                f.throughput = Some(e.msgs_per_s);
+                f.target_rate = e.target_rate;
+                f.latency = Some(e.latency_corrected.clone().unwrap_or(e.latency.clone()));
+                server(&e.server, &mut f);
+                f.requested = e.connect.requested;
+                f.established = e.connect.established;
+                f.errors = e.error_count();
+                f.connect_failures = failures_text(&e.connect.failures);
+                f.first_error = e.first_error.clone();
+            }
+            RunResult::Conns(c) => {
+                f.latency = Some(c.probe_latency.clone());
+                server(&c.server, &mut f);
+                f.cpu_us_per_msg = None;
+                f.requested = c.connect.requested;
+                f.established = c.connect.established;
+                f.errors = c.error_count();
+                f.connect_failures = failures_text(&c.connect.failures);
+                f.first_error = c.first_error.clone();
+            }
+            RunResult::Chat(c) => {
+                f.throughput = Some(c.deliveries_per_s);
+                f.latency = Some(c.latency.clone());
+                server(&c.server, &mut f);
+                f.rss_per_conn = None;
+                f.requested = c.clients;
+                f.established = c.joined;
+                f.errors = c.error_count();
+                f.cutoffs = c.slow_consumer_cutoffs;
+                f.first_error = c.first_error.clone();
+            }
+            RunResult::Skipped { .. } | RunResult::Failed { .. } => return None,
+        }
+        Some(f)
+    }
+}
+
+/// A median with its spread over repeats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    /// Median.
+    pub median: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+    /// Values.
+    pub n: usize,
+}
+
+impl Spread {
+    /// Of some values (`None` if there are none).
+    pub fn of(mut v: Vec<f64>) -> Option<Spread> {
+        v.retain(|x| x.is_finite());
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        Some(Spread {
+            median,
+            min: v[0],
+            max: v[n - 1],
+            n,
+        })
+    }
+
+    /// Half the range as a share of the median, in percent.
+    pub fn pct(&self) -> f64 {
+        if self.median.abs() > 0.0 {
+            50.0 * (self.max - self.min) / self.median.abs()
+        } else {
+            0.0
+        }
+    }
+}
+
+/// One variant at one point, over all its runs.
+#[derive(Debug, Clone, Default)]
+pub struct Cell {
+    /// Runs recorded.
+    pub runs: usize,
+    /// Runs that produced a report.
+    pub ok: usize,
+    /// Throughput over repeats.
+    pub throughput: Option<Spread>,
+    /// Open loop: the target rate.
+    pub target_rate: Option<f64>,
+    /// Latency of all repeats, histograms merged.
+    pub latency: Option<LatencySummary>,
+    /// The merged histogram.
+    pub histogram: Option<Histogram<u64>>,
+    /// Server CPU-µs per message.
+    pub cpu_us_per_msg: Option<Spread>,
+    /// Server cores busy.
+    pub server_cores: Option<Spread>,
+    /// RSS per connection, bytes.
+    pub rss_per_conn: Option<Spread>,
+    /// Peak RSS, bytes (largest).
+    pub rss_peak: Option<u64>,
+    /// Peak threads (largest).
+    pub threads_peak: Option<u64>,
+    /// Connections requested.
+    pub requested: usize,
+    /// Fewest connections established in a run.
+    pub established_min: Option<usize>,
+    /// Errors over all runs.
+    pub errors: u64,
+    /// Slow-consumer cut-offs over all runs.
+    pub cutoffs: u64,
+    /// Problems, described (skips, failures, first errors, stop trouble).
+    pub notes: Vec<String>,
+}
+
+/// The aggregated view: points in order, variants in order, cells.
+#[derive(Debug, Clone, Default)]
+pub struct Aggregate {
+    /// Points, in matrix order.
+    pub points: Vec<Scenario>,
+    /// Variant names, in order.
+    pub variants: Vec<String>,
+    /// (point id, variant) → cell.
+    pub cells: BTreeMap<(String, String), Cell>,
+    /// How many result sets were merged.
+    pub sources: usize,
+}
+
+impl Aggregate {
+    /// The cell of a point and variant.
+    pub fn cell(&self, point: &str, variant: &str) -> Option<&Cell> {
+        self.cells.get(&(point.to_string(), variant.to_string()))
+    }
+
+    /// Points of a group, in order.
+    pub fn group(&self, g: Group) -> Vec<&Scenario> {
+        self.points.iter().filter(|p| p.group() == g).collect()
+    }
+}
+
+/// Aggregates one or more result sets of the same matrix.
+pub fn aggregate(files: &[ResultsFile]) -> Result<Aggregate> {
+    let mut a = Aggregate {
+        sources: files.len(),
+        ..Aggregate::default()
+    };
+    for f in files {
+        for p in &f.settings.matrix.points {
+            if !a.points.iter().any(|q| q.id() == p.id()) {
+                a.points.push(p.clone());
+            }
+        }
+        for v in &f.settings.variants {
+            if !a.variants.contains(&v.name) {
+                a.variants.push(v.name.clone());
+            }
+        }
+    }
+    type Runs<'a> = Vec<(&'a RunRecord, Option<Figures>)>;
+    let mut raw: BTreeMap<(String, String), Runs<'_>> = BTreeMap::new();
+    for f in files {
+        for r in &f.runs {
+            raw.entry((r.point.clone(), r.variant.clone()))
+                .or_default()
+                .push((r, Figures::of(&r.result)));
+        }
+    }
+    for (key, runs) in raw {
+        let mut c = Cell {
+            runs: runs.len(),
+            ..Cell::default()
+        };
+        let figs: Vec<&Figures> = runs.iter().filter_map(|(_, f)| f.as_ref()).collect();
+        c.ok = figs.len();
+        c.throughput = Spread::of(figs.iter().filter_map(|f| f.throughput).collect());
+        c.target_rate = figs.iter().find_map(|f| f.target_rate);
+        c.cpu_us_per_msg = Spread::of(figs.iter().filter_map(|f| f.cpu_us_per_msg).collect());
+        c.server_cores = Spread::of(figs.iter().filter_map(|f| f.server_cores).collect());
+        c.rss_per_conn = Spread::of(figs.iter().filter_map(|f| f.rss_per_conn).collect());
+        c.rss_peak = figs.iter().filter_map(|f| f.rss_peak).max();
+        c.threads_peak = figs.iter().filter_map(|f| f.threads_peak).max();
+        c.requested = figs.iter().map(|f| f.requested).max().unwrap_or(0);
+        c.established_min = figs.iter().map(|f| f.established).min();
+        c.errors = figs.iter().map(|f| f.errors).sum();
+        c.cutoffs = figs.iter().map(|f| f.cutoffs).sum();
+        let mut merged: Option<Histogram<u64>> = None;
+        for f in &figs {
+            if let Some(l) = &f.latency {
+                let h = l.histogram()?;
+                match merged.as_mut() {
+                    Some(m) => hist::merge(m, &h)?,
+                    None => merged = Some(h),
+                }
+            }
+        }
+        c.latency = merged
+            .as_ref()
+            .filter(|h| !h.is_empty())
+            .map(LatencySummary::of);
+        c.histogram = merged;
+        for (r, f) in &runs {
+            let rep = r.repeat + 1;
+            match &r.result {
+                RunResult::Skipped { reason } => {
+                    push_note(&mut c.notes, format!("not run: {reason}"))
+                }
+                RunResult::Failed { error } => {
+                    push_note(&mut c.notes, format!("run {rep} failed: {error}"))
+                }
+                _ => {}
+            }
+            if let Some(f) = f {
+                if f.established < f.requested {
+                    push_note(
+                        &mut c.notes,
+                        format!(
+                            "run {rep}: {} of {} connections established{}",
+                            f.established,
+                            f.requested,
+                            f.connect_failures
+                                .as_ref()
+                                .map(|s| format!(" ({s})"))
+                                .unwrap_or_default()
+                        ),
+                    );
+                }
+                if f.errors > 0 {
+                    if let Some(e) = &f.first_error {
+                        push_note(
+                            &mut c.notes,
+                            format!("run {rep}: {} error(s), first: {e}", f.errors),
+                        );
+                    } else {
+                        push_note(&mut c.notes, format!("run {rep}: {} error(s)", f.errors));
+                    }
+                }
+                if f.cutoffs > 0 {
+                    push_note(
+                        &mut c.notes,
+                        format!(
+                            "run {rep}: {} client(s) cut off as slow consumers",
+                            f.cutoffs
+                        ),
+                    );
+                }
+            }
+            if let Some(s) = &r.server {
+                if s.died_early {
+                    push_note(
+                        &mut c.notes,
+                        format!(
+                            "run {rep}: the server had exited before SIGTERM (status {:?}); stderr: {}",
+                            s.exit_code, s.stderr_tail
+                        ),
+                    );
+                } else if !s.exited_in_time {
+                    push_note(
+                        &mut c.notes,
+                        format!(
+                            "run {rep}: the server did not exit within the stop timeout after SIGTERM (killed)"
+                        ),
+                    );
+                } else if s.exit_code != Some(0) {
+                    push_note(
+                        &mut c.notes,
+                        format!(
+                            "run {rep}: the server exited with {:?} after SIGTERM",
+                            s.exit_code
+                        ),
+                    );
+                }
+            }
+        }
+        a.cells.insert(key, c);
+    }
+    Ok(a)
+}
+
+fn push_note(notes: &mut Vec<String>, n: String) {
+    if notes.len() < 6 && !notes.contains(&n) {
+        notes.push(n);
+    }
+}
+
+/// Reads a `results.json`.
+pub fn read_results(path: &Path) -> Result<ResultsFile> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let f: ResultsFile = serde_json::from_str(&text)
+        .map_err(|e| Error::InvalidSettings(format!("{}: {e}", path.display())))?;
+    if f.format != FORMAT {
+        return Err(Error::InvalidSettings(format!(
+            "{}: format {:?}, expected {FORMAT:?}",
+            path.display(),
+            f.format
+        )));
+    }
+    Ok(f)
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
+/// One CSV row per run.
+pub fn to_csv(files: &[ResultsFile]) -> String {
+    let mut out = String::from(
+        "point,group,variant,repeat,x,status,throughput_per_s,target_rate,p50_us,p99_us,p999_us,max_us,\
+         server_cpu_us_per_msg,server_cores,rss_per_conn_bytes,rss_peak_bytes,threads_peak,requested,\
+         established,errors,slow_consumer_cutoffs,server_exit_code,server_exited_in_time\n",
+    );
+    let opt = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
+    for f in files {
+        for r in &f.runs {
+            let p = f.settings.matrix.points.iter().find(|p| p.id() == r.point);
+            let group = p
+                .and_then(|p| serde_json::to_value(p.group()).ok())
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            let x = p.map(|p| p.x().to_string()).unwrap_or_default();
+            let status = match &r.result {
+                RunResult::Skipped { .. } => "skipped",
+                RunResult::Failed { .. } => "failed",
+                _ => "ok",
+            };
+            let fg = Figures::of(&r.result).unwrap_or_default();
+            let l = fg.latency.as_ref().map(|l| l.summary.clone());
+            let lat = |g: fn(&LatencySummary) -> u64| {
+                l.as_ref().map(|s| g(s).to_string()).unwrap_or_default()
+            };
+            out += &format!(
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                r.point,
+                group,
+                r.variant,
+                r.repeat,
+                x,
+                status,
+                opt(fg.throughput),
+                opt(fg.target_rate),
+                lat(|s| s.p50_us),
+                lat(|s| s.p99_us),
+                lat(|s| s.p999_us),
+                lat(|s| s.max_us),
+                opt(fg.cpu_us_per_msg),
+                opt(fg.server_cores),
+                opt(fg.rss_per_conn),
+                fg.rss_peak.map(|v| v.to_string()).unwrap_or_default(),
+                fg.threads_peak.map(|v| v.to_string()).unwrap_or_default(),
+                fg.requested,
+                fg.established,
+                fg.errors,
+                fg.cutoffs,
+                r.server
+                    .as_ref()
+                    .and_then(|s| s.exit_code)
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+                r.server
+                    .as_ref()
+                    .map(|s| s.exited_in_time.to_string())
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    out
+}
+
+/// Writes `results.json` (first file only), `results.csv`, `report.md`
+/// and the charts into `dir`.
+pub fn write_all(dir: &Path, files: &[ResultsFile], write_json: bool) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    if write_json {
+        if let Some(f) = files.first() {
+            let json = serde_json::to_string_pretty(f)
+                .map_err(|e| Error::InvalidSettings(format!("encoding results: {e}")))?;
+            write(&dir.join("results.json"), &json)?;
+        }
+    }
+    write(&dir.join("results.csv"), &to_csv(files))?;
+    let agg = aggregate(files)?;
+    let charts = charts::write_charts(dir, &agg)?;
+    write(&dir.join("report.md"), &text::report(files, &agg, &charts))?;
+    Ok(())
+}
+
+/// Regenerates the report of one or more result directories into `out`.
+pub fn regenerate(dirs: &[&Path], out: &Path) -> Result<()> {
+    let files = dirs
+        .iter()
+        .map(|d| read_results(&d.join("results.json")))
+        .collect::<Result<Vec<_>>>()?;
+    write_all(out, &files, false)
+}

@@ -1,0 +1,613 @@
+//! `report.md`: tables side by side with ratios to the best, and plain-word
+//! findings generated from the data.
+
+use std::fmt::Write as _;
+
+use super::charts::Chart;
+use super::{Aggregate, Cell, ResultsFile, Spread};
+use crate::compare::matrix::{Group, Scenario};
+
+/// A metric shown in a table.
+pub struct Metric {
+    /// Column caption.
+    pub name: &'static str,
+    /// The value of a cell.
+    pub get: fn(&Cell) -> Option<f64>,
+    /// Its spread over repeats, if any.
+    pub spread: fn(&Cell) -> Option<Spread>,
+    /// Whether more is better.
+    pub higher_better: bool,
+    /// Formatting of a value.
+    pub fmt: fn(f64) -> String,
+}
+
+/// Formats a number compactly: 1234567 → 1.23M.
+pub fn num(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn kib(v: f64) -> String {
+    format!("{:.1} KiB", v / 1024.0)
+}
+
+fn us(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.1} ms", v / 1000.0)
+    } else {
+        format!("{v:.0} µs")
+    }
+}
+
+fn none(_: &Cell) -> Option<Spread> {
+    None
+}
+
+fn throughput() -> Metric {
+    Metric {
+        name: "throughput (/s)",
+        get: |c| c.throughput.map(|s| s.median),
+        spread: |c| c.throughput,
+        higher_better: true,
+        fmt: num,
+    }
+}
+
+fn lat(name: &'static str, get: fn(&Cell) -> Option<f64>) -> Metric {
+    Metric {
+        name,
+        get,
+        spread: none,
+        higher_better: false,
+        fmt: us,
+    }
+}
+
+fn p50() -> Metric {
+    lat("p50 latency", |c| {
+        c.latency.as_ref().map(|l| l.p50_us as f64)
+    })
+}
+
+fn p99() -> Metric {
+    lat("p99 latency", |c| {
+        c.latency.as_ref().map(|l| l.p99_us as f64)
+    })
+}
+
+fn p999() -> Metric {
+    lat("p99.9 latency", |c| {
+        c.latency.as_ref().map(|l| l.p999_us as f64)
+    })
+}
+
+fn cpu() -> Metric {
+    Metric {
+        name: "server CPU-µs per message",
+        get: |c| c.cpu_us_per_msg.map(|s| s.median),
+        spread: |c| c.cpu_us_per_msg,
+        higher_better: false,
+        fmt: num,
+    }
+}
+
+fn rss() -> Metric {
+    Metric {
+        name: "server RSS per connection",
+        get: |c| c.rss_per_conn.map(|s| s.median),
+        spread: |c| c.rss_per_conn,
+        higher_better: false,
+        fmt: kib,
+    }
+}
+
+fn threads() -> Metric {
+    Metric {
+        name: "server threads (peak)",
+        get: |c| c.threads_peak.map(|t| t as f64),
+        spread: none,
+        higher_better: false,
+        fmt: |v| format!("{v:.0}"),
+    }
+}
+
+fn cores() -> Metric {
+    Metric {
+        name: "server cores busy",
+        get: |c| c.server_cores.map(|s| s.median),
+        spread: |c| c.server_cores,
+        higher_better: false,
+        fmt: |v| format!("{v:.2}"),
+    }
+}
+
+/// A short row label of a point.
+pub fn label(p: &Scenario) -> String {
+    match p {
+        Scenario::EchoClosed { conns, .. } | Scenario::Idle { conns, .. } => {
+            format!("{conns} conns")
+        }
+        Scenario::EchoOpen { conns, rate, .. } => format!("{conns} conns @ {} msg/s", num(*rate)),
+        Scenario::Chat {
+            rooms,
+            members,
+            senders,
+            rate,
+            ..
+        } => format!(
+            "{rooms} × {members} members, {senders} senders @ {} msg/s",
+            num(*rate)
+        ),
+    }
+}
+
+fn best(a: &Aggregate, p: &Scenario, m: &Metric) -> Option<(String, f64)> {
+    a.variants
+        .iter()
+        .filter_map(|v| Some((v.clone(), (m.get)(a.cell(&p.id(), v)?)?)))
+        .filter(|(_, x)| x.is_finite())
+        .reduce(|x, y| {
+            let better = if m.higher_better {
+                y.1 > x.1
+            } else {
+                y.1 < x.1
+            };
+            if better { y } else { x }
+        })
+}
+
+fn ratio(v: f64, best: f64) -> f64 {
+    if best == 0.0 {
+        if v == 0.0 { 1.0 } else { f64::INFINITY }
+    } else {
+        v / best
+    }
+}
+
+/// A Markdown table: one row per point, one column per variant, each cell
+/// the value with its ratio to the row's best (best in bold).
+pub fn table(a: &Aggregate, points: &[&Scenario], m: &Metric) -> String {
+    let mut t = String::new();
+    let _ = write!(t, "| {} |", m.name);
+    for v in &a.variants {
+        let _ = write!(t, " {v} |");
+    }
+    t.push_str("\n|---|");
+    for _ in &a.variants {
+        t.push_str("---:|");
+    }
+    t.push('\n');
+    for p in points {
+        let _ = write!(t, "| {} |", label(p));
+        let b = best(a, p, m);
+        for v in &a.variants {
+            let cell = a.cell(&p.id(), v);
+            let text = match cell.and_then(|c| (m.get)(c).map(|x| (c, x))) {
+                Some((c, x)) => {
+                    let mut s = (m.fmt)(x);
+                    if let Some(sp) = (m.spread)(c).filter(|s| s.n > 1) {
+                        let _ = write!(s, " ±{:.0}%", sp.pct());
+                    }
+                    match &b {
+                        Some((bv, bx)) if bv == v => format!("**{s}** (1.00×)"),
+                        Some((_, bx)) => format!("{s} ({:.2}×)", ratio(x, *bx)),
+                        None => s,
+                    }
+                }
+                None => match cell {
+                    Some(c) if c.ok == 0 && c.runs > 0 => "not run ¹".to_string(),
+                    _ => "—".to_string(),
+                },
+            };
+            let _ = write!(t, " {text} |");
+        }
+        t.push('\n');
+    }
+    t
+}
+
+/// Plain-word findings for one metric over a group.
+pub fn finding(a: &Aggregate, g: Group, m: &Metric) -> Option<String> {
+    let points = a.group(g);
+    let mut wins: Vec<(String, usize)> = a.variants.iter().map(|v| (v.clone(), 0)).collect();
+    let mut counted = 0;
+    for p in &points {
+        if let Some((v, _)) = best(a, p, m) {
+            counted += 1;
+            if let Some(w) = wins.iter_mut().find(|w| w.0 == v) {
+                w.1 += 1;
+            }
+        }
+    }
+    if counted == 0 {
+        return None;
+    }
+    wins.sort_by_key(|w| std::cmp::Reverse(w.1));
+    let mut s = format!(
+        "**{}** — by {} ({} is better): ",
+        g.title(),
+        m.name,
+        if m.higher_better { "higher" } else { "lower" }
+    );
+    let parts: Vec<String> = wins
+        .iter()
+        .filter(|w| w.1 > 0)
+        .map(|(v, n)| format!("{v} was best at {n} of {counted} point(s)"))
+        .collect();
+    s += &parts.join(", ");
+    s.push('.');
+    // The largest point with data: how the others compare there.
+    if let Some(p) = points.iter().rev().find(|p| best(a, p, m).is_some()) {
+        if let Some((bv, bx)) = best(a, p, m) {
+            let _ = write!(s, " At {}: {bv} {}", label(p), (m.fmt)(bx));
+            for v in a.variants.iter().filter(|v| **v != bv) {
+                match a.cell(&p.id(), v).and_then(|c| (m.get)(c)) {
+                    Some(x) => {
+                        let _ = write!(s, ", {v} {} ({:.2}× the best)", (m.fmt)(x), ratio(x, bx));
+                    }
+                    None => {
+                        let _ = write!(s, ", {v} has no figure (see limits below)");
+                    }
+                }
+            }
+            s.push('.');
+        }
+    }
+    if points.len() > 1 {
+        // How a figure changes from the smallest to the largest point.
+        let (first, last) = (points[0], points[points.len() - 1]);
+        let mut trend = Vec::new();
+        for v in &a.variants {
+            let f = a.cell(&first.id(), v).and_then(|c| (m.get)(c));
+            let l = a.cell(&last.id(), v).and_then(|c| (m.get)(c));
+            if let (Some(f), Some(l)) = (f, l) {
+                if f > 0.0 {
+                    trend.push(format!("{v} {:.2}×", l / f));
+                }
+            }
+        }
+        if !trend.is_empty() {
+            let _ = write!(
+                s,
+                " From {} to {} the figure changes by: {}.",
+                label(first),
+                label(last),
+                trend.join(", ")
+            );
+        }
+    }
+    Some(s)
+}
+
+fn threads_finding(a: &Aggregate) -> Option<String> {
+    let idle = a.group(Group::Idle);
+    let p = idle.iter().rev().find(|p| {
+        a.variants
+            .iter()
+            .any(|v| a.cell(&p.id(), v).and_then(|c| c.threads_peak).is_some())
+    })?;
+    let n = p.conns() as f64;
+    let parts: Vec<String> = a
+        .variants
+        .iter()
+        .filter_map(|v| {
+            let c = a.cell(&p.id(), v)?;
+            let t = c.threads_peak? as f64;
+            let est = c.established_min.unwrap_or(0);
+            let per = t / n;
+            let model = if per > 0.5 {
+                "about one OS thread per connection"
+            } else {
+                "a fixed set of threads, independent of the connection count"
+            };
+            Some(format!(
+                "{v} peaked at {t:.0} threads with {est} connections open ({per:.3} per connection: {model})"
+            ))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "**Threads** — with {} idle connections: {}.",
+            p.conns(),
+            parts.join("; ")
+        )
+    })
+}
+
+fn date(unix: u64) -> String {
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
+}
+
+/// The date (YYYY-MM-DD) of a Unix time, UTC.
+pub fn day(unix: u64) -> String {
+    date(unix)[..10].to_string()
+}
+
+fn cpus(c: &[usize]) -> String {
+    if c.is_empty() {
+        "not pinned".into()
+    } else {
+        format!(
+            "CPU {}",
+            c.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+    }
+}
+
+/// The whole `report.md`.
+pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String {
+    let mut t = String::new();
+    let Some(f) = files.first() else {
+        return "# Comparison\n\nNo results.\n".into();
+    };
+    let meta = &f.meta;
+    let mach = &meta.machine;
+    let s = &f.settings;
+    let _ = writeln!(t, "# Comparison: {}\n", a.variants.join(" vs "));
+    let _ = writeln!(
+        t,
+        "Generated by `loadgen report` from `results.json`{}. Every figure below is computed from the \
+         recorded runs; the text is generated from the same data.\n",
+        if files.len() > 1 {
+            format!(
+                " — {} result sets merged (histograms merged, other figures: median over all runs)",
+                files.len()
+            )
+        } else {
+            String::new()
+        }
+    );
+    t.push_str("## Set-up\n\n| | |\n|---|---|\n");
+    let _ = writeln!(t, "| date | {} |", date(meta.unix_time));
+    let _ = writeln!(t, "| host | {} |", mach.hostname);
+    let _ = writeln!(
+        t,
+        "| machine | {} — {} CPUs online, {} available to the generator, {:.1} GiB RAM |",
+        mach.cpu_model,
+        mach.cpus_online,
+        mach.cpus_available,
+        mach.mem_total_bytes as f64 / (1u64 << 30) as f64
+    );
+    let _ = writeln!(t, "| kernel | {} |", mach.kernel_release);
+    let _ = writeln!(
+        t,
+        "| open-file limit | soft {} / hard {} per process (generator and each server) |",
+        mach.nofile_soft, mach.nofile_hard
+    );
+    let _ = writeln!(
+        t,
+        "| commit | `{}` |",
+        meta.git_commit.as_deref().unwrap_or("unknown")
+    );
+    let _ = writeln!(t, "| command | `{}` |", meta.command_line.join(" "));
+    let _ = writeln!(
+        t,
+        "| matrix | `{}`, {} run(s) per point and variant, variants interleaved per point ({}) |",
+        s.matrix.name,
+        s.matrix.repeats,
+        s.variants
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" → ")
+    );
+    let _ = writeln!(
+        t,
+        "| generator | the loadgen library in-process (mio event loops, {} worker thread(s)), {} |",
+        s.client_cpus.len().max(1),
+        cpus(&s.client_cpus)
+    );
+    let _ = writeln!(
+        t,
+        "| servers | a fresh process per run, {} (sched_setaffinity in the child before exec), stopped with SIGTERM |",
+        cpus(&s.server_cpus)
+    );
+    if let Some(n) = &s.pinning_note {
+        let _ = writeln!(t, "| pinning | {n} |");
+    }
+    for v in &s.variants {
+        let cmd = match &v.command {
+            Some(c) => format!("external: `{c}`"),
+            None => format!(
+                "`{} --impl {} --app echo|chat --addr 127.0.0.1:0 --max-conns 15000`",
+                s.serve_bin
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                v.name
+            ),
+        };
+        let _ = writeln!(t, "| variant {} | {cmd} |", v.name);
+    }
+    let _ = writeln!(t, "| duration | {:.0} s in all |", f.elapsed_s);
+    // Server stops.
+    let runs: Vec<_> = files.iter().flat_map(|f| f.runs.iter()).collect();
+    let servers: Vec<_> = runs.iter().filter_map(|r| r.server.as_ref()).collect();
+    let clean = servers
+        .iter()
+        .filter(|s| s.exited_in_time && s.exit_code == Some(0) && !s.died_early)
+        .count();
+    let slowest = servers.iter().map(|s| s.stop_s).fold(0.0, f64::max);
+    let _ = writeln!(
+        t,
+        "| server stops | {clean} of {} servers exited 0 after SIGTERM within the stop timeout (slowest {slowest:.2} s) |\n",
+        servers.len()
+    );
+
+    // Findings.
+    t.push_str("## What the numbers show\n\n");
+    let mut findings = Vec::new();
+    findings.extend(finding(a, Group::EchoClosed, &throughput()));
+    findings.extend(finding(a, Group::EchoClosed, &p99()));
+    findings.extend(finding(a, Group::EchoClosed, &cpu()));
+    findings.extend(finding(a, Group::EchoOpen, &p99()));
+    findings.extend(finding(a, Group::Idle, &rss()));
+    findings.extend(threads_finding(a));
+    findings.extend(finding(a, Group::ChatFanout, &throughput()));
+    findings.extend(finding(a, Group::ChatFanout, &p99()));
+    findings.extend(finding(a, Group::ChatRooms, &p99()));
+    for x in &findings {
+        let _ = writeln!(t, "- {x}");
+    }
+    // Limits.
+    let mut limits = Vec::new();
+    for p in &a.points {
+        for v in &a.variants {
+            if let Some(c) = a.cell(&p.id(), v) {
+                for n in &c.notes {
+                    limits.push(format!("**{v}** at {} ({}): {n}", p.id(), label(p)));
+                }
+            }
+        }
+    }
+    if limits.is_empty() {
+        t.push_str(
+            "- **Limits** — every point ran for every variant without errors, lost connections or \
+             messages.\n",
+        );
+    } else {
+        let _ = writeln!(
+            t,
+            "- **Limits** — {} problem(s) were recorded; each is listed under *Limits and errors* below.",
+            limits.len()
+        );
+    }
+    t.push('\n');
+
+    // Tables per group.
+    let groups: [(Group, Vec<Metric>); 5] = [
+        (
+            Group::EchoClosed,
+            vec![
+                throughput(),
+                p50(),
+                p99(),
+                p999(),
+                cpu(),
+                cores(),
+                threads(),
+            ],
+        ),
+        (
+            Group::EchoOpen,
+            vec![throughput(), p50(), p99(), p999(), cpu(), threads()],
+        ),
+        (Group::Idle, vec![rss(), threads(), p99()]),
+        (
+            Group::ChatFanout,
+            vec![throughput(), p50(), p99(), p999(), cpu(), threads()],
+        ),
+        (
+            Group::ChatRooms,
+            vec![throughput(), p50(), p99(), p999(), cpu(), threads()],
+        ),
+    ];
+    for (g, metrics) in &groups {
+        let points = a.group(*g);
+        if points.is_empty() {
+            continue;
+        }
+        let _ = writeln!(t, "## {}\n", g.title());
+        for p in &points {
+            let _ = writeln!(t, "- `{}`: {}", p.id(), p.describe());
+        }
+        t.push('\n');
+        match g {
+            Group::EchoOpen => t.push_str(
+                "Throughput is the achieved rate; latency is measured from each message's intended \
+                 send time (coordinated omission corrected).\n\n",
+            ),
+            Group::Idle => t.push_str(
+                "RSS per connection is (peak RSS − RSS before connecting) / connections; latency is \
+                 the round trip of one echo probe per connection.\n\n",
+            ),
+            Group::ChatFanout | Group::ChatRooms => t.push_str(
+                "Throughput is deliveries per second (one per receiving member); latency runs from \
+                 the send to each receipt; CPU is per delivery.\n\n",
+            ),
+            _ => {}
+        }
+        for m in metrics {
+            t.push_str(&table(a, &points, m));
+            t.push('\n');
+        }
+        if matches!(g, Group::ChatFanout | Group::ChatRooms) {
+            let _ = writeln!(t, "| loss checks | {} |", a.variants.join(" | "));
+            let _ = writeln!(t, "|---|{}", "---:|".repeat(a.variants.len()));
+            for p in &points {
+                let _ = write!(t, "| {} |", label(p));
+                for v in &a.variants {
+                    match a.cell(&p.id(), v) {
+                        Some(c) if c.ok > 0 => {
+                            let _ = write!(t, " {} errors, {} cut off |", c.errors, c.cutoffs);
+                        }
+                        _ => t.push_str(" — |"),
+                    }
+                }
+                t.push('\n');
+            }
+            t.push('\n');
+        }
+    }
+    if !charts.is_empty() {
+        t.push_str("## Charts\n\n");
+        for c in charts {
+            let _ = writeln!(t, "### {}\n\n![{}]({})\n", c.title, c.title, c.file);
+        }
+    }
+    t.push_str("## Limits and errors\n\n");
+    if limits.is_empty() {
+        t.push_str("None recorded.\n\n");
+    } else {
+        for l in &limits {
+            let _ = writeln!(t, "- {l}");
+        }
+        t.push_str("\n¹ not run: see the reason above.\n\n");
+    }
+    t.push_str(
+        "## How to read this\n\n\
+         - Each cell is the median over the runs of that point (± half the min–max range when there \
+         were several); latency percentiles come from the runs' HdrHistograms merged, never averaged.\n\
+         - The ratio in parentheses is to the best variant of the row (bold): above 1 for \"lower is \
+         better\" figures means worse, below 1 for throughput means slower.\n\
+         - Server cost comes from /proc of the server process over the measured window (utime + \
+         stime of all threads; threads and RSS sampled every 100 ms). On loopback part of the TCP \
+         work runs in softirq context and is charged to no process, so CPU per message understates \
+         the full cost equally for every variant.\n\
+         - The generator and the server share one machine; with pinning each has its own core, so a \
+         saturated figure may be the generator's limit rather than the server's — compare the server \
+         cores busy with 1.0.\n\
+         - Raw figures per run: `results.csv`; everything (settings, per-run reports, histograms): \
+         `results.json`.\n",
+    );
+    t
+}
