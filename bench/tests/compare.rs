@@ -1,0 +1,180 @@
+//! `loadgen compare` end to end on the tiny matrix (real `serve` processes,
+//! all three variants), `loadgen report` merging two result sets, and the
+//! chat scenario against every variant in-process.
+
+#![allow(clippy::unwrap_used)] // test code: failures should panic
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serve::{App, Config, Impl, RunningServer};
+use support::{TempDir, loadgen, show};
+
+/// Builds the serve binary with this test's profile (once) and returns it.
+fn serve_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            if let Some(p) = std::env::var_os("SERVE_BIN") {
+                return PathBuf::from(p);
+            }
+            let exe = std::env::current_exe().unwrap();
+            let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
+            let cargo = option_env!("CARGO").unwrap_or("cargo");
+            let mut build = Command::new(cargo);
+            build.args(["build", "--quiet", "-p", "serve", "--bin", "serve"]);
+            if !cfg!(debug_assertions) {
+                build.arg("--release");
+            }
+            let status = build
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .unwrap();
+            assert!(status.success(), "building serve failed: {status}");
+            let p = profile_dir.join("serve");
+            assert!(p.exists(), "{} missing", p.display());
+            p
+        })
+        .clone()
+}
+
+fn read(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn tiny_matrix_end_to_end_and_merged_report() {
+    let serve = serve_binary();
+    let dir = TempDir::new("compare");
+    let out = dir.path("run");
+    let out_s = out.to_str().unwrap();
+    let o = loadgen(
+        &[
+            "compare",
+            "--matrix",
+            "tiny",
+            "--out",
+            out_s,
+            "--serve-bin",
+            serve.to_str().unwrap(),
+        ],
+        Duration::from_secs(180),
+    );
+    assert!(o.status.success(), "{}", show(&o));
+    for f in [
+        "results.json",
+        "results.csv",
+        "report.md",
+        "throughput_vs_conns.svg",
+        "p99_vs_conns.svg",
+        "rss_per_conn.svg",
+        "cpu_per_msg.svg",
+        "chat_fanout_latency.svg",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing: {}", show(&o));
+    }
+    let v = read(&out.join("results.json"));
+    assert_eq!(v["format"], "loadgen-compare/1");
+    assert!(v["meta"]["machine"]["cpus_online"].as_u64().unwrap() >= 1);
+    assert!(v["meta"]["command_line"].as_array().unwrap().len() > 3);
+    let points = v["settings"]["matrix"]["points"].as_array().unwrap().len();
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), points * 3);
+    for imp in ["threads", "tokio", "async-std"] {
+        let mine: Vec<_> = runs.iter().filter(|r| r["variant"] == imp).collect();
+        assert_eq!(mine.len(), points, "{imp}");
+        for r in mine {
+            let kind = r["result"]["type"].as_str().unwrap();
+            assert!(
+                ["echo", "conns", "chat"].contains(&kind),
+                "{imp} {}: {}",
+                r["point"],
+                r["result"]
+            );
+            let s = &r["server"];
+            assert_eq!(s["exit_code"], 0, "{imp}: {s}");
+            assert_eq!(s["exited_in_time"], true, "{imp}: {s}");
+            assert!(
+                !s["cpus"].as_array().unwrap().is_empty()
+                    || v["settings"]["pinning_note"].is_string()
+            );
+            if kind == "chat" {
+                let c = &r["result"];
+                assert_eq!(c["lost"], 0, "{c}");
+                assert_eq!(c["reordered"], 0, "{c}");
+                assert_eq!(c["duplicated"], 0, "{c}");
+                assert!(c["deliveries"].as_u64().unwrap() > 0, "{c}");
+                assert!(!c["latency"]["v2_base64"].as_str().unwrap().is_empty());
+            }
+        }
+    }
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + points * 3);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for needle in [
+        "## Set-up",
+        "## What the numbers show",
+        "| throughput (/s) | threads | tokio | async-std |",
+        "(1.00×)",
+        "Chat fan-out, one room",
+        "Idle connection scale",
+        "![",
+    ] {
+        assert!(md.contains(needle), "report.md lacks {needle:?}:\n{md}");
+    }
+
+    // Two result sets merged: histograms add up.
+    let merged = dir.path("merged");
+    let o = loadgen(
+        &["report", out_s, out_s, "--out", merged.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    assert!(o.status.success(), "{}", show(&o));
+    let md2 = std::fs::read_to_string(merged.join("report.md")).unwrap();
+    assert!(md2.contains("2 result sets merged"), "{md2}");
+    let csv2 = std::fs::read_to_string(merged.join("results.csv")).unwrap();
+    assert_eq!(csv2.lines().count(), 1 + 2 * points * 3);
+    let one = loadgen::report::read_results(&out.join("results.json")).unwrap();
+    let agg1 = loadgen::report::aggregate(std::slice::from_ref(&one)).unwrap();
+    let agg2 = loadgen::report::aggregate(&[one.clone(), one]).unwrap();
+    for (k, c1) in &agg1.cells {
+        let c2 = &agg2.cells[k];
+        assert_eq!(c2.runs, 2 * c1.runs);
+        if let (Some(h1), Some(h2)) = (&c1.histogram, &c2.histogram) {
+            assert_eq!(h2.len(), 2 * h1.len(), "{k:?}");
+            assert_eq!(h2.value_at_quantile(0.99), h1.value_at_quantile(0.99));
+        }
+    }
+    // Regenerating in place works too.
+    let o = loadgen(&["report", out_s], Duration::from_secs(60));
+    assert!(o.status.success(), "{}", show(&o));
+}
+
+#[test]
+fn chat_scenario_checks_every_variant() {
+    for imp in [Impl::Threads, Impl::Tokio, Impl::AsyncStd] {
+        let server = RunningServer::start(imp, App::Chat, Config::default()).unwrap();
+        let mut s = loadgen::chat::ChatSettings::new(server.addr());
+        s.rooms = 2;
+        s.members = 4;
+        s.senders = 3;
+        s.rate = 600.0;
+        s.warmup = Duration::from_millis(100);
+        s.duration = Duration::from_millis(400);
+        s.server_pid = Some(std::process::id());
+        let r = loadgen::chat::run(&s).unwrap();
+        assert_eq!(r.joined, 8, "{imp}: {r:?}");
+        assert_eq!(r.error_count(), 0, "{imp}: {:?}", r.first_error);
+        assert!(r.drained, "{imp}");
+        assert!(r.sent_total > 0);
+        // Each message reaches the other 3 members of its room.
+        assert_eq!(r.deliveries_total, r.sent_total * 3, "{imp}");
+        assert_eq!(r.deliveries_expected, r.sent_total * 3, "{imp}");
+        assert!(r.latency.summary.count > 0);
+        assert!(r.server.is_some());
+    }
+}
