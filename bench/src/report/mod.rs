@@ -573,3 +573,87 @@ pub fn regenerate(dirs: &[&Path], out: &Path) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     write_all(out, &files, false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::matrix::Matrix;
+    use crate::compare::server::{Variant, VariantKind};
+
+    fn file(runs: Vec<RunRecord>) -> ResultsFile {
+        ResultsFile {
+            format: FORMAT.into(),
+            meta: RunMeta::default(),
+            settings: CompareSettings {
+                variants: vec![Variant {
+                    name: "x".into(),
+                    kind: VariantKind::Serve,
+                    command: None,
+                }],
+                matrix: Matrix::tiny(),
+                serve_bin: "serve".into(),
+                server_cpus: vec![0],
+                client_cpus: vec![1],
+                pinning_note: None,
+            },
+            elapsed_s: 1.0,
+            runs,
+        }
+    }
+
+    #[test]
+    fn skipped_and_failed_runs_become_notes_and_csv_rows() {
+        let id = Matrix::tiny().points[0].id();
+        let runs = vec![
+            RunRecord {
+                point: id.clone(),
+                variant: "x".into(),
+                repeat: 0,
+                server: Some(ServerRun {
+                    exit_code: Some(1),
+                    exited_in_time: true,
+                    ..ServerRun::default()
+                }),
+                result: RunResult::Failed {
+                    error: "boom".into(),
+                },
+            },
+            RunRecord {
+                point: id.clone(),
+                variant: "x".into(),
+                repeat: 1,
+                server: None,
+                result: RunResult::Skipped {
+                    reason: "fd limit".into(),
+                },
+            },
+        ];
+        let f = file(runs);
+        let a = aggregate(std::slice::from_ref(&f)).unwrap();
+        let c = a.cell(&id, "x").unwrap();
+        assert_eq!((c.runs, c.ok), (2, 0));
+        assert!(c.notes.iter().any(|n| n.contains("boom")), "{:?}", c.notes);
+        assert!(
+            c.notes.iter().any(|n| n.contains("fd limit")),
+            "{:?}",
+            c.notes
+        );
+        assert!(
+            c.notes.iter().any(|n| n.contains("exited with Some(1)")),
+            "{:?}",
+            c.notes
+        );
+        let csv = to_csv(&[f.clone()]);
+        assert_eq!(csv.lines().count(), 3);
+        assert!(
+            csv.contains(",failed,") && csv.contains(",skipped,"),
+            "{csv}"
+        );
+        // JSON round trip.
+        let json = serde_json::to_string(&f).unwrap();
+        let back: ResultsFile = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, f);
+        let md = text::report(&[f], &a, &[]);
+        assert!(md.contains("boom"), "{md}");
+    }
+}

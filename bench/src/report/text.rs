@@ -611,3 +611,88 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
     );
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn agg() -> Aggregate {
+        let pts: Vec<Scenario> = [1usize, 100, 1000]
+            .iter()
+            .map(|&conns| Scenario::EchoClosed {
+                conns,
+                size: 64,
+                warmup: Duration::ZERO,
+                duration: Duration::from_secs(1),
+            })
+            .collect();
+        let mut a = Aggregate {
+            points: pts.clone(),
+            variants: vec!["a".into(), "b".into()],
+            sources: 1,
+            ..Aggregate::default()
+        };
+        for (i, p) in pts.iter().enumerate() {
+            for (v, tput) in [("a", 100.0 * (i + 1) as f64), ("b", 50.0 * (i + 1) as f64)] {
+                let c = Cell {
+                    runs: 3,
+                    ok: 3,
+                    throughput: Spread::of(vec![tput * 0.9, tput, tput * 1.1]),
+                    ..Cell::default()
+                };
+                a.cells.insert((p.id(), v.to_string()), c);
+            }
+        }
+        // b failed at the largest point.
+        a.cells.insert(
+            (pts[2].id(), "b".into()),
+            Cell {
+                runs: 1,
+                notes: vec!["run 1 failed: out of threads".into()],
+                ..Cell::default()
+            },
+        );
+        a
+    }
+
+    #[test]
+    fn table_shows_ratios_to_the_best_and_missing_cells() {
+        let a = agg();
+        let pts = a.group(Group::EchoClosed);
+        let t = table(&a, &pts, &throughput());
+        assert!(t.starts_with("| throughput (/s) | a | b |"), "{t}");
+        assert!(
+            t.contains("| 1 conns | **100 ±10%** (1.00×) | 50.0 ±10% (0.50×) |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| 1000 conns | **300 ±10%** (1.00×) | not run ¹ |"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn findings_come_from_the_data() {
+        let a = agg();
+        let f = finding(&a, Group::EchoClosed, &throughput()).unwrap();
+        assert!(f.contains("a was best at 3 of 3 point(s)"), "{f}");
+        assert!(f.contains("b has no figure"), "{f}");
+        assert!(f.contains("a 3.00×"), "{f}");
+        assert!(finding(&a, Group::Idle, &rss()).is_none());
+    }
+
+    #[test]
+    fn spread_dates_and_numbers() {
+        let s = Spread::of(vec![3.0, 1.0, 2.0, f64::NAN]).unwrap();
+        assert_eq!((s.median, s.min, s.max, s.n), (2.0, 1.0, 3.0, 3));
+        assert_eq!(s.pct(), 50.0);
+        assert_eq!(Spread::of(vec![1.0, 3.0]).unwrap().median, 2.0);
+        assert!(Spread::of(vec![]).is_none());
+        assert_eq!(date(0), "1970-01-01 00:00 UTC");
+        assert_eq!(day(1_795_000_000), "2026-11-18");
+        assert_eq!(num(1_234_567.0), "1.23M");
+        assert_eq!(num(12_345.0), "12.3k");
+        assert_eq!(num(5.0), "5.00");
+    }
+}
