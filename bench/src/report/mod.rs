@@ -643,7 +643,7 @@ mod tests {
             "{:?}",
             c.notes
         );
-        let csv = to_csv(&[f.clone()]);
+        let csv = to_csv(std::slice::from_ref(&f));
         assert_eq!(csv.lines().count(), 3);
         assert!(
             csv.contains(",failed,") && csv.contains(",skipped,"),
