@@ -138,6 +138,41 @@ pub struct Figures {
     pub cutoffs: u64,
     /// The first error.
     pub first_error: Option<String>,
+    /// Errors by kind, described.
+    pub error_kinds: Option<String>,
+    /// Every CPU's busy share over the window.
+    pub cores: Vec<crate::proc_stats::CoreUsage>,
+}
+
+fn errors_text(e: &crate::stats::ErrorCounts) -> Option<String> {
+    let mut parts = Vec::new();
+    for (n, what) in [
+        (e.mismatches, "echoed bytes differed from those sent"),
+        (e.resets, "connections reset by the server"),
+        (e.unexpected_eof, "connections closed early by the server"),
+        (e.timeouts, "messages not echoed within the timeout"),
+        (e.incomplete, "connections closed with bytes missing"),
+        (
+            e.drain_timeouts,
+            "connections the server had not finished and closed within the drain timeout after \
+             the generator's half-close",
+        ),
+        (e.other_io, "other I/O errors"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// Busy share of the busiest of `cpus` in `cores` (`None` if unknown).
+pub fn busy_of(cores: &[crate::proc_stats::CoreUsage], cpus: &[usize]) -> Option<f64> {
+    cores
+        .iter()
+        .filter(|c| cpus.contains(&c.cpu))
+        .map(|c| c.busy)
+        .reduce(f64::max)
 }
 
 fn failures_text(f: &crate::stats::ConnectFailures) -> Option<String> {
@@ -183,6 +218,8 @@ impl Figures {
                 f.errors = e.error_count();
                 f.connect_failures = failures_text(&e.connect.failures);
                 f.first_error = e.first_error.clone();
+                f.error_kinds = errors_text(&e.errors);
+                f.cores = e.cores.clone();
             }
             RunResult::Conns(c) => {
                 f.latency = Some(c.probe_latency.clone());
@@ -193,6 +230,8 @@ impl Figures {
                 f.errors = c.error_count();
                 f.connect_failures = failures_text(&c.connect.failures);
                 f.first_error = c.first_error.clone();
+                f.error_kinds = errors_text(&c.errors);
+                f.cores = c.cores.clone();
             }
             RunResult::Chat(c) => {
                 f.throughput = Some(c.deliveries_per_s);
@@ -204,6 +243,21 @@ impl Figures {
                 f.errors = c.error_count();
                 f.cutoffs = c.slow_consumer_cutoffs;
                 f.first_error = c.first_error.clone();
+                f.cores = c.cores.clone();
+                let mut kinds = Vec::new();
+                for (n, what) in [
+                    (c.lost, "deliveries lost"),
+                    (c.duplicated, "duplicated"),
+                    (c.reordered, "reordered"),
+                    (c.corrupt, "corrupt lines"),
+                    (c.join_failures as u64, "clients could not join"),
+                    (c.disconnects, "clients disconnected"),
+                ] {
+                    if n > 0 {
+                        kinds.push(format!("{n} {what}"));
+                    }
+                }
+                f.error_kinds = (!kinds.is_empty()).then(|| kinds.join("; "));
             }
             RunResult::Skipped { .. } | RunResult::Failed { .. } => return None,
         }
@@ -289,6 +343,11 @@ pub struct Cell {
     pub errors: u64,
     /// Slow-consumer cut-offs over all runs.
     pub cutoffs: u64,
+    /// Busy share of the server's core(s) (all processes and interrupts,
+    /// from /proc/stat), median.
+    pub server_core_busy: Option<Spread>,
+    /// Busy share of the generator's core(s), median.
+    pub client_core_busy: Option<Spread>,
     /// Problems, described (skips, failures, first errors, stop trouble).
     pub notes: Vec<String>,
 }
@@ -338,6 +397,22 @@ pub fn aggregate(files: &[ResultsFile]) -> Result<Aggregate> {
     }
     type Runs<'a> = Vec<(&'a RunRecord, Option<Figures>)>;
     let mut raw: BTreeMap<(String, String), Runs<'_>> = BTreeMap::new();
+    let mut busy: BTreeMap<(String, String), (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for f in files {
+        for r in &f.runs {
+            if let (Some(fg), Some(sv)) = (Figures::of(&r.result), &r.server) {
+                let e = busy
+                    .entry((r.point.clone(), r.variant.clone()))
+                    .or_default();
+                if !sv.cpus.is_empty() {
+                    e.0.extend(busy_of(&fg.cores, &sv.cpus));
+                }
+                if !f.settings.client_cpus.is_empty() {
+                    e.1.extend(busy_of(&fg.cores, &f.settings.client_cpus));
+                }
+            }
+        }
+    }
     for f in files {
         for r in &f.runs {
             raw.entry((r.point.clone(), r.variant.clone()))
@@ -363,6 +438,10 @@ pub fn aggregate(files: &[ResultsFile]) -> Result<Aggregate> {
         c.established_min = figs.iter().map(|f| f.established).min();
         c.errors = figs.iter().map(|f| f.errors).sum();
         c.cutoffs = figs.iter().map(|f| f.cutoffs).sum();
+        if let Some((sb, cb)) = busy.remove(&key) {
+            c.server_core_busy = Spread::of(sb);
+            c.client_core_busy = Spread::of(cb);
+        }
         let mut merged: Option<Histogram<u64>> = None;
         for f in &figs {
             if let Some(l) = &f.latency {
@@ -403,6 +482,9 @@ pub fn aggregate(files: &[ResultsFile]) -> Result<Aggregate> {
                                 .unwrap_or_default()
                         ),
                     );
+                }
+                if let Some(k) = &f.error_kinds {
+                    push_note(&mut c.notes, format!("run {rep}: {k}"));
                 }
                 if f.errors > 0 {
                     if let Some(e) = &f.first_error {

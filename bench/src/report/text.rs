@@ -131,6 +131,77 @@ fn cores() -> Metric {
     }
 }
 
+fn server_core() -> Metric {
+    Metric {
+        name: "server's core busy (/proc/stat, incl. irq)",
+        get: |c| c.server_core_busy.map(|s| s.median * 100.0),
+        spread: none,
+        higher_better: false,
+        fmt: |v| format!("{v:.0}%"),
+    }
+}
+
+fn client_core() -> Metric {
+    Metric {
+        name: "generator's core busy",
+        get: |c| c.client_core_busy.map(|s| s.median * 100.0),
+        spread: none,
+        higher_better: false,
+        fmt: |v| format!("{v:.0}%"),
+    }
+}
+
+fn saturation_finding(a: &Aggregate) -> Option<String> {
+    let mut gen_sat = Vec::new();
+    let mut srv_sat = Vec::new();
+    for p in &a.points {
+        for v in &a.variants {
+            let Some(c) = a.cell(&p.id(), v) else {
+                continue;
+            };
+            if let Some(b) = c.client_core_busy.filter(|b| b.median > 0.9) {
+                gen_sat.push(format!("{} with {v} ({:.0}%)", p.id(), b.median * 100.0));
+            }
+            if let Some(b) = c.server_core_busy.filter(|b| b.median > 0.9) {
+                srv_sat.push(format!("{} with {v} ({:.0}%)", p.id(), b.median * 100.0));
+            }
+        }
+    }
+    if gen_sat.is_empty() && srv_sat.is_empty() {
+        return None;
+    }
+    let list = |v: &[String]| {
+        let mut s = v.iter().take(8).cloned().collect::<Vec<_>>().join(", ");
+        if v.len() > 8 {
+            let _ = write!(s, " and {} more", v.len() - 8);
+        }
+        s
+    };
+    let mut s = String::from("**Saturation** — ");
+    if !srv_sat.is_empty() {
+        let _ = write!(
+            s,
+            "the server's core was over 90% busy at {} run cell(s): {}. ",
+            srv_sat.len(),
+            list(&srv_sat)
+        );
+    }
+    if gen_sat.is_empty() {
+        s.push_str(
+            "The generator's core never exceeded 90%, so the throughput figures are the servers'.",
+        );
+    } else {
+        let _ = write!(
+            s,
+            "The generator's core was over 90% busy at {} run cell(s): {}; there the figures may \
+             be bounded by the generator as much as by the server (a lower bound for the server).",
+            gen_sat.len(),
+            list(&gen_sat)
+        );
+    }
+    Some(s)
+}
+
 /// A short row label of a point.
 pub fn label(p: &Scenario) -> String {
     match p {
@@ -475,6 +546,7 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
     findings.extend(finding(a, Group::ChatFanout, &throughput()));
     findings.extend(finding(a, Group::ChatFanout, &p99()));
     findings.extend(finding(a, Group::ChatRooms, &p99()));
+    findings.extend(saturation_finding(a));
     for x in &findings {
         let _ = writeln!(t, "- {x}");
     }
@@ -504,32 +576,25 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
     t.push('\n');
 
     // Tables per group.
+    let load = || {
+        vec![
+            throughput(),
+            p50(),
+            p99(),
+            p999(),
+            cpu(),
+            cores(),
+            server_core(),
+            client_core(),
+            threads(),
+        ]
+    };
     let groups: [(Group, Vec<Metric>); 5] = [
-        (
-            Group::EchoClosed,
-            vec![
-                throughput(),
-                p50(),
-                p99(),
-                p999(),
-                cpu(),
-                cores(),
-                threads(),
-            ],
-        ),
-        (
-            Group::EchoOpen,
-            vec![throughput(), p50(), p99(), p999(), cpu(), threads()],
-        ),
-        (Group::Idle, vec![rss(), threads(), p99()]),
-        (
-            Group::ChatFanout,
-            vec![throughput(), p50(), p99(), p999(), cpu(), threads()],
-        ),
-        (
-            Group::ChatRooms,
-            vec![throughput(), p50(), p99(), p999(), cpu(), threads()],
-        ),
+        (Group::EchoClosed, load()),
+        (Group::EchoOpen, load()),
+        (Group::Idle, vec![rss(), threads(), p99(), server_core()]),
+        (Group::ChatFanout, load()),
+        (Group::ChatRooms, load()),
     ];
     for (g, metrics) in &groups {
         let points = a.group(*g);
