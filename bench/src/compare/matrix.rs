@@ -217,7 +217,7 @@ impl Matrix {
     pub fn load(spec: &str) -> Result<Matrix> {
         match spec {
             "quick" => Ok(Matrix::standard("quick", 1, ms(500), ms(1500))),
-            "full" => Ok(Matrix::standard("full", 3, ms(1000), ms(3000))),
+            "full" => Ok(Matrix::standard("full", 3, ms(1000), ms(2500))),
             "tiny" => Ok(Matrix::tiny()),
             path => {
                 let text = std::fs::read_to_string(path)
