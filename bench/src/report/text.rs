@@ -650,6 +650,23 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
         }
     }
     t.push_str("## Limits and errors\n\n");
+    if let Some(big) = a.points.iter().max_by_key(|p| p.conns()) {
+        let ran = a
+            .variants
+            .iter()
+            .filter(|v| a.cell(&big.id(), v).is_some_and(|c| c.ok > 0))
+            .count();
+        let _ = writeln!(
+            t,
+            "File descriptors: the largest point, `{}`, needs {} sockets in the generator (plus a \
+             reserve of 64) and as many in the server, against an open-file limit of {} per process; \
+             it produced figures for {ran} of {} variant(s).\n",
+            big.id(),
+            big.conns(),
+            mach.nofile_hard,
+            a.variants.len()
+        );
+    }
     if limits.is_empty() {
         t.push_str("None recorded.\n\n");
     } else {
