@@ -1,0 +1,414 @@
+//! Graceful shutdown under load, against the `serve` binary of every variant: (a) echo while the
+//! `loadgen` binary drives 50 connections; (b) chat while 100 clients in a few rooms send and read
+//! continuously. SIGTERM mid-stream: the server exits 0 within the drain timeout (plus a margin for a
+//! loaded 2-core machine), nothing panicked, and for chat every client's last line is
+//! `ERR shutting-down` and no `LEFT` is broadcast.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use conformance::client::{connect, is_timeout, preview};
+use conformance::process::{ServeCommand, ServeProcess, proc_fd_count, serve_binary};
+
+/// `--drain-timeout` of the servers, seconds.
+const DRAIN_SECS: u64 = 2;
+/// How much later than the drain timeout the process may exit on a loaded machine.
+const EXIT_MARGIN: Duration = Duration::from_secs(5);
+/// Chat clients.
+const CHAT_CLIENTS: usize = 100;
+/// Chat rooms (each client joins one).
+const CHAT_ROOMS: usize = 4;
+/// Threads driving the chat clients.
+const CHAT_THREADS: usize = 4;
+/// How often a driver thread lets a fifth of its clients send.
+const SEND_PERIOD: Duration = Duration::from_millis(10);
+/// Load before the signal.
+const LOAD_BEFORE_SIGNAL: Duration = Duration::from_secs(1);
+
+macro_rules! per_variant {
+    ($($test:ident),+ $(,)?) => {
+        mod threads { $( #[test] fn $test() { super::$test("threads") } )+ }
+        mod tokio { $( #[test] fn $test() { super::$test("tokio") } )+ }
+        mod async_std { $( #[test] fn $test() { super::$test("async-std") } )+ }
+    };
+}
+
+per_variant!(echo_sigterm_under_loadgen, chat_sigterm_mid_stream);
+
+/// The `loadgen` binary, built once per test process with the test's profile, next to `serve`.
+/// `LOADGEN_BIN` overrides the path.
+fn loadgen_binary() -> Result<PathBuf> {
+    static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build_loadgen().map_err(|err| format!("{err:#}")))
+        .clone()
+        .map_err(|err| anyhow!(err))
+}
+
+fn build_loadgen() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("LOADGEN_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let serve = serve_binary()?;
+    let dir = serve
+        .parent()
+        .ok_or_else(|| anyhow!("serve binary has no directory"))?;
+    let cargo = option_env!("CARGO").unwrap_or("cargo");
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "-p", "loadgen", "--bin", "loadgen"]);
+    if !cfg!(debug_assertions) {
+        build.arg("--release");
+    }
+    let status = build
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .context("cannot run cargo to build loadgen")?;
+    if !status.success() {
+        bail!("building loadgen failed: {status}");
+    }
+    let path = dir.join("loadgen");
+    if !path.exists() {
+        bail!("built loadgen but {} does not exist", path.display());
+    }
+    Ok(path)
+}
+
+/// Signals SIGTERM, then requires exit status 0 within the drain timeout plus [`EXIT_MARGIN`] and no
+/// panic in stderr; returns how long the exit took.
+fn terminate(server: &mut ServeProcess, imp: &str) -> Duration {
+    let signalled = Instant::now();
+    server.signal(libc::SIGTERM).expect("SIGTERM");
+    let limit = Duration::from_secs(DRAIN_SECS) + EXIT_MARGIN;
+    let status = server.wait_timeout(limit).expect("wait").unwrap_or_else(|| {
+        panic!(
+            "{imp}: still running {limit:?} after SIGTERM (drain timeout {DRAIN_SECS} s); stderr:\n{}",
+            server.stderr_text()
+        )
+    });
+    let took = signalled.elapsed();
+    let stderr = server.stderr_text();
+    assert!(
+        status.success(),
+        "{imp}: exit status {status}; stderr:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "{imp}: panic in stderr:\n{stderr}"
+    );
+    took
+}
+
+/// (a) echo: SIGTERM ~1 s into a `loadgen echo` run of 50 connections.
+fn echo_sigterm_under_loadgen(imp: &str) {
+    let started = Instant::now();
+    let loadgen = loadgen_binary().expect("loadgen binary");
+    let mut server = ServeCommand::new(imp, "echo")
+        .args(["--drain-timeout", &DRAIN_SECS.to_string()])
+        .spawn()
+        .expect("spawn serve");
+    let idle_fds = proc_fd_count(server.pid()).expect("fds");
+    let mut load = Command::new(loadgen)
+        .args([
+            "echo",
+            "--addr",
+            &server.addr().to_string(),
+            "--conns",
+            "50",
+            "--duration",
+            "4s",
+            "--warmup",
+            "0s",
+            "--threads",
+            "1",
+            "--allow-errors",
+            "--quiet",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn loadgen");
+    let load_stderr = load.stderr.take().expect("stderr pipe");
+    let collected = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = { load_stderr }.read_to_string(&mut text);
+        text
+    });
+    std::thread::sleep(LOAD_BEFORE_SIGNAL);
+    let loaded_fds = proc_fd_count(server.pid()).expect("fds");
+    assert!(
+        load.try_wait().expect("try_wait").is_none(),
+        "{imp}: loadgen ended before the signal: {}",
+        collected.join().unwrap_or_default()
+    );
+    assert!(
+        loaded_fds >= idle_fds + 50,
+        "{imp}: the server holds {loaded_fds} fds under load (idle {idle_fds}): loadgen's 50 connections are not up"
+    );
+    let took = terminate(&mut server, imp);
+    // loadgen notices its connections closing and ends within its duration plus its own drain timeout.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let load_status = loop {
+        if let Some(status) = load.try_wait().expect("try_wait") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if load_status.is_none() {
+        let _ = load.kill();
+        let _ = load.wait();
+    }
+    let load_stderr = collected.join().unwrap_or_default();
+    eprintln!(
+        "shutdown_under_load {imp} echo: loadgen 50 conns, SIGTERM after {LOAD_BEFORE_SIGNAL:?}; server fds idle {idle_fds}, \
+         under load {loaded_fds}; exit 0 {took:.2?} after SIGTERM (drain timeout {DRAIN_SECS} s); loadgen {load_status:?}; \
+         test wall time {:.1?}",
+        started.elapsed()
+    );
+    assert!(
+        load_status.is_some(),
+        "{imp}: loadgen still running 20 s after the server exited; stderr:\n{load_stderr}"
+    );
+    assert!(
+        !load_stderr.contains("panicked"),
+        "{imp}: loadgen panicked:\n{load_stderr}"
+    );
+}
+
+/// One chat client driven by a thread: non-blocking socket, line buffer, everything it read.
+struct Member {
+    stream: TcpStream,
+    nick: String,
+    room: String,
+    buf: Vec<u8>,
+    lines: Vec<String>,
+    closed: bool,
+    sent: usize,
+}
+
+impl Member {
+    /// Reads what is available; returns false on EOF or reset.
+    fn pump(&mut self, chunk: &mut [u8]) -> Result<()> {
+        loop {
+            match self.stream.read(chunk) {
+                Ok(0) => {
+                    self.closed = true;
+                    break;
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if is_timeout(&err) => break,
+                Err(err) if err.kind() == io::ErrorKind::ConnectionReset => {
+                    bail!(
+                        "{}: connection reset after {} lines",
+                        self.nick,
+                        self.lines.len()
+                    )
+                }
+                Err(err) => return Err(err).context("read"),
+            }
+        }
+        let mut start = 0;
+        while let Some(len) = self.buf[start..].iter().position(|&b| b == b'\n') {
+            let line = String::from_utf8(self.buf[start..start + len].to_vec())
+                .with_context(|| format!("{}: non-UTF-8 line", self.nick))?;
+            self.lines.push(line);
+            start += len + 1;
+        }
+        self.buf.drain(..start);
+        Ok(())
+    }
+}
+
+/// Connects, reads HELLO and joins `room` (blocking), then switches to non-blocking.
+fn chat_member(addr: std::net::SocketAddr, room: String) -> Member {
+    let mut stream = connect(addr).expect("connect");
+    stream
+        .write_all(format!("JOIN {room}\n").as_bytes())
+        .expect("JOIN");
+    let mut member = Member {
+        stream: stream.try_clone().expect("clone"),
+        nick: String::new(),
+        room,
+        buf: Vec::new(),
+        lines: Vec::new(),
+        closed: false,
+        sent: 0,
+    };
+    // HELLO, then OK JOIN (JOINED lines of later members may follow; they stay in the buffer).
+    let mut chunk = [0u8; 4096];
+    while member.lines.len() < 2 {
+        let n = stream.read(&mut chunk).expect("read");
+        assert!(n > 0, "EOF before OK JOIN");
+        member.buf.extend_from_slice(&chunk[..n]);
+        let mut start = 0;
+        while let Some(len) = member.buf[start..].iter().position(|&b| b == b'\n') {
+            let line = String::from_utf8_lossy(&member.buf[start..start + len]).into_owned();
+            member.lines.push(line);
+            start += len + 1;
+        }
+        member.buf.drain(..start);
+    }
+    member.nick = member.lines[0]
+        .rsplit(' ')
+        .next()
+        .expect("HELLO nick")
+        .to_owned();
+    assert!(member.lines[0].starts_with("HELLO chat/1 "));
+    assert_eq!(member.lines[1], format!("OK JOIN {}", member.room));
+    member.stream.set_nonblocking(true).expect("nonblocking");
+    member
+}
+
+/// Drives `members` until every one is closed by the server: until `signalled`, every
+/// [`SEND_PERIOD`] a fifth of them (in turn) sends a `MSG`; all read everything all the time. The pace
+/// keeps a debug build's broker ahead of the load, so that nobody becomes a slow consumer.
+fn drive(members: &mut [Member], signalled: &AtomicBool) -> Result<()> {
+    let mut chunk = vec![0u8; 64 * 1024];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last_send = Instant::now();
+    let mut round = 0usize;
+    loop {
+        if Instant::now() > deadline {
+            let open = members.iter().filter(|m| !m.closed).count();
+            bail!("{open} members still open 30 s after the start");
+        }
+        let sending = !signalled.load(Ordering::Acquire) && last_send.elapsed() >= SEND_PERIOD;
+        if sending {
+            last_send = Instant::now();
+            round += 1;
+        }
+        let mut open = 0;
+        for (i, member) in members.iter_mut().enumerate() {
+            if member.closed {
+                continue;
+            }
+            open += 1;
+            if sending && (i + round) % 5 == 0 {
+                let line = format!("MSG {} {} says {}\n", member.room, member.nick, member.sent);
+                // Non-blocking: a full socket buffer just skips this round.
+                if let Ok(n) = (&member.stream).write(line.as_bytes()) {
+                    if n < line.len() {
+                        bail!("{}: partial write of a MSG", member.nick);
+                    }
+                    member.sent += 1;
+                }
+            }
+            member.pump(&mut chunk)?;
+        }
+        if open == 0 {
+            return Ok(());
+        }
+        wait_any(members);
+    }
+}
+
+/// Waits up to 5 ms until one of the open members is readable.
+#[allow(unsafe_code)]
+fn wait_any(members: &[Member]) {
+    let mut fds: Vec<libc::pollfd> = members
+        .iter()
+        .filter(|m| !m.closed)
+        .map(|m| libc::pollfd {
+            fd: m.stream.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let count = libc::nfds_t::try_from(fds.len()).expect("fd count");
+    // SAFETY: `fds` is a valid, exclusively borrowed array of `count` pollfd structs.
+    let _ = unsafe { libc::poll(fds.as_mut_ptr(), count, 5) };
+}
+
+/// (b) chat: 100 clients in 4 rooms sending and reading continuously; SIGTERM mid-stream.
+fn chat_sigterm_mid_stream(imp: &str) {
+    let started = Instant::now();
+    let mut server = ServeCommand::new(imp, "chat")
+        .args(["--drain-timeout", &DRAIN_SECS.to_string()])
+        .spawn()
+        .expect("spawn serve");
+    let addr = server.addr();
+    let idle_fds = proc_fd_count(server.pid()).expect("fds");
+    let mut members: Vec<Member> = (0..CHAT_CLIENTS)
+        .map(|i| chat_member(addr, format!("load{}", i % CHAT_ROOMS)))
+        .collect();
+    let loaded_fds = proc_fd_count(server.pid()).expect("fds");
+    assert!(
+        loaded_fds >= idle_fds + CHAT_CLIENTS,
+        "{imp}: {loaded_fds} fds held"
+    );
+    let signalled = AtomicBool::new(false);
+    let took = std::thread::scope(|scope| {
+        let per_thread = CHAT_CLIENTS.div_ceil(CHAT_THREADS);
+        let drivers: Vec<_> = members
+            .chunks_mut(per_thread)
+            .map(|chunk| {
+                let signalled = &signalled;
+                scope.spawn(move || drive(chunk, signalled))
+            })
+            .collect();
+        std::thread::sleep(LOAD_BEFORE_SIGNAL);
+        signalled.store(true, Ordering::Release);
+        let took = terminate(&mut server, imp);
+        for driver in drivers {
+            driver
+                .join()
+                .expect("driver panicked")
+                .unwrap_or_else(|err| panic!("{imp}: {err:#}"));
+        }
+        took
+    });
+    let mut lines = 0;
+    let mut msgs_sent = 0;
+    for member in &members {
+        lines += member.lines.len();
+        msgs_sent += member.sent;
+        assert!(
+            member.buf.is_empty(),
+            "{imp}: {} ended in the middle of a line: {}",
+            member.nick,
+            preview(&member.buf)
+        );
+        assert_eq!(
+            member.lines.last().map(String::as_str),
+            Some("ERR shutting-down"),
+            "{imp}: {}'s last line (of {}) is not ERR shutting-down",
+            member.nick,
+            member.lines.len()
+        );
+        let shutting = member
+            .lines
+            .iter()
+            .filter(|l| l.starts_with("ERR shutting-down"))
+            .count();
+        assert_eq!(shutting, 1, "{imp}: {}", member.nick);
+        // Nobody left before the signal, and no LEFT is broadcast during shutdown: no LEFT at all.
+        if let Some(left) = member.lines.iter().find(|l| l.starts_with("LEFT ")) {
+            panic!("{imp}: {} received {left:?}", member.nick);
+        }
+        for line in &member.lines[2..member.lines.len() - 1] {
+            assert!(
+                line.starts_with(&format!("MSG {} ", member.room))
+                    || line.starts_with(&format!("JOINED {} ", member.room)),
+                "{imp}: {} received unexpected {line:?}",
+                member.nick
+            );
+        }
+    }
+    eprintln!(
+        "shutdown_under_load {imp} chat: {CHAT_CLIENTS} clients in {CHAT_ROOMS} rooms, {msgs_sent} MSGs sent, {lines} lines \
+         received, SIGTERM after {LOAD_BEFORE_SIGNAL:?}; server fds idle {idle_fds}, loaded {loaded_fds}; exit 0 {took:.2?} \
+         after SIGTERM (drain timeout {DRAIN_SECS} s); every client's last line ERR shutting-down; test wall time {:.1?}",
+        started.elapsed()
+    );
+}
