@@ -343,6 +343,8 @@ pub struct Cell {
     pub errors: u64,
     /// Slow-consumer cut-offs over all runs.
     pub cutoffs: u64,
+    /// Per-run p99 latency over repeats (µs), to show run-to-run noise.
+    pub p99_runs: Option<Spread>,
     /// Busy share of the server's core(s) (all processes and interrupts,
     /// from /proc/stat), median.
     pub server_core_busy: Option<Spread>,
@@ -438,6 +440,13 @@ pub fn aggregate(files: &[ResultsFile]) -> Result<Aggregate> {
         c.established_min = figs.iter().map(|f| f.established).min();
         c.errors = figs.iter().map(|f| f.errors).sum();
         c.cutoffs = figs.iter().map(|f| f.cutoffs).sum();
+        c.p99_runs = Spread::of(
+            figs.iter()
+                .filter_map(|f| f.latency.as_ref())
+                .filter(|l| l.summary.count > 0)
+                .map(|l| l.summary.p99_us as f64)
+                .collect(),
+        );
         if let Some((sb, cb)) = busy.remove(&key) {
             c.server_core_busy = Spread::of(sb);
             c.client_core_busy = Spread::of(cb);

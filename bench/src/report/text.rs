@@ -17,6 +17,8 @@ pub struct Metric {
     pub spread: fn(&Cell) -> Option<Spread>,
     /// Whether more is better.
     pub higher_better: bool,
+    /// Show the spread as the runs' range instead of ±%.
+    pub show_range: bool,
     /// Formatting of a value.
     pub fmt: fn(f64) -> String,
 }
@@ -59,6 +61,7 @@ fn throughput() -> Metric {
         get: |c| c.throughput.map(|s| s.median),
         spread: |c| c.throughput,
         higher_better: true,
+        show_range: false,
         fmt: num,
     }
 }
@@ -69,6 +72,7 @@ fn lat(name: &'static str, get: fn(&Cell) -> Option<f64>) -> Metric {
         get,
         spread: none,
         higher_better: false,
+        show_range: false,
         fmt: us,
     }
 }
@@ -80,9 +84,13 @@ fn p50() -> Metric {
 }
 
 fn p99() -> Metric {
-    lat("p99 latency", |c| {
-        c.latency.as_ref().map(|l| l.p99_us as f64)
-    })
+    Metric {
+        spread: |c| c.p99_runs,
+        show_range: true,
+        ..lat("p99 latency", |c| {
+            c.latency.as_ref().map(|l| l.p99_us as f64)
+        })
+    }
 }
 
 fn p999() -> Metric {
@@ -97,6 +105,7 @@ fn cpu() -> Metric {
         get: |c| c.cpu_us_per_msg.map(|s| s.median),
         spread: |c| c.cpu_us_per_msg,
         higher_better: false,
+        show_range: false,
         fmt: num,
     }
 }
@@ -107,6 +116,7 @@ fn rss() -> Metric {
         get: |c| c.rss_per_conn.map(|s| s.median),
         spread: |c| c.rss_per_conn,
         higher_better: false,
+        show_range: false,
         fmt: kib,
     }
 }
@@ -117,6 +127,7 @@ fn threads() -> Metric {
         get: |c| c.threads_peak.map(|t| t as f64),
         spread: none,
         higher_better: false,
+        show_range: false,
         fmt: |v| format!("{v:.0}"),
     }
 }
@@ -127,6 +138,7 @@ fn cores() -> Metric {
         get: |c| c.server_cores.map(|s| s.median),
         spread: |c| c.server_cores,
         higher_better: false,
+        show_range: false,
         fmt: |v| format!("{v:.2}"),
     }
 }
@@ -137,6 +149,7 @@ fn server_core() -> Metric {
         get: |c| c.server_core_busy.map(|s| s.median * 100.0),
         spread: none,
         higher_better: false,
+        show_range: false,
         fmt: |v| format!("{v:.0}%"),
     }
 }
@@ -147,6 +160,7 @@ fn client_core() -> Metric {
         get: |c| c.client_core_busy.map(|s| s.median * 100.0),
         spread: none,
         higher_better: false,
+        show_range: false,
         fmt: |v| format!("{v:.0}%"),
     }
 }
@@ -237,6 +251,22 @@ fn best(a: &Aggregate, p: &Scenario, m: &Metric) -> Option<(String, f64)> {
         })
 }
 
+/// Values within this share of the best count as a tie in the findings.
+const TIE: f64 = 0.02;
+
+fn is_tie(a: &Aggregate, p: &Scenario, m: &Metric, best: f64) -> bool {
+    let vals: Vec<f64> = a
+        .variants
+        .iter()
+        .filter_map(|v| (m.get)(a.cell(&p.id(), v)?))
+        .collect();
+    vals.len() == a.variants.len()
+        && vals.len() > 1
+        && vals
+            .iter()
+            .all(|&x| (x - best).abs() <= TIE * best.abs().max(f64::MIN_POSITIVE))
+}
+
 fn ratio(v: f64, best: f64) -> f64 {
     if best == 0.0 {
         if v == 0.0 { 1.0 } else { f64::INFINITY }
@@ -267,7 +297,11 @@ pub fn table(a: &Aggregate, points: &[&Scenario], m: &Metric) -> String {
                 Some((c, x)) => {
                     let mut s = (m.fmt)(x);
                     if let Some(sp) = (m.spread)(c).filter(|s| s.n > 1) {
-                        let _ = write!(s, " ±{:.0}%", sp.pct());
+                        if m.show_range {
+                            let _ = write!(s, " [runs {}–{}]", (m.fmt)(sp.min), (m.fmt)(sp.max));
+                        } else {
+                            let _ = write!(s, " ±{:.0}%", sp.pct());
+                        }
                     }
                     match &b {
                         Some((bv, bx)) if bv == v => format!("**{s}** (1.00×)"),
@@ -292,10 +326,13 @@ pub fn finding(a: &Aggregate, g: Group, m: &Metric) -> Option<String> {
     let points = a.group(g);
     let mut wins: Vec<(String, usize)> = a.variants.iter().map(|v| (v.clone(), 0)).collect();
     let mut counted = 0;
+    let mut ties = 0;
     for p in &points {
-        if let Some((v, _)) = best(a, p, m) {
+        if let Some((v, bx)) = best(a, p, m) {
             counted += 1;
-            if let Some(w) = wins.iter_mut().find(|w| w.0 == v) {
+            if is_tie(a, p, m, bx) {
+                ties += 1;
+            } else if let Some(w) = wins.iter_mut().find(|w| w.0 == v) {
                 w.1 += 1;
             }
         }
@@ -316,6 +353,23 @@ pub fn finding(a: &Aggregate, g: Group, m: &Metric) -> Option<String> {
         .map(|(v, n)| format!("{v} was best at {n} of {counted} point(s)"))
         .collect();
     s += &parts.join(", ");
+    if ties > 0 {
+        if !parts.is_empty() {
+            s += "; ";
+        }
+        let _ = write!(
+            s,
+            "at {ties} of {counted} point(s) every variant was within {:.0}% of the best (a tie{})",
+            TIE * 100.0,
+            if matches!(g, Group::EchoOpen | Group::ChatFanout | Group::ChatRooms)
+                && m.higher_better
+            {
+                ": the offered rate, not the server, set this figure"
+            } else {
+                ""
+            }
+        );
+    }
     s.push('.');
     // The largest point with data: how the others compare there.
     if let Some(p) = points.iter().rev().find(|p| best(a, p, m).is_some()) {
