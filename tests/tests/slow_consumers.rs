@@ -542,7 +542,13 @@ fn stalled_members_cut_off_readers_get_everything(imp: &str) {
     let inbox = 4096 * (MAX_LINE + 64);
     let slack = 16 << 20;
     let bound = baseline_rss + (CLIENTS * per_conn + inbox + slack) as u64;
-    let bytes_sent = sent * (format!("MSG {ROOM} 0000 \n").len() + TEXT_LEN);
+    let line_len = format!("MSG {ROOM} {sender_nick} 0000 \n").len() + TEXT_LEN;
+    let bytes_sent = sent * line_len;
+    // The traffic itself (hundreds of MB delivered) may only cost what the queues can hold: growth from
+    // "all joined" to the peak is bounded by every queue full, a full broker inbox of these lines, and
+    // 8 MiB of allocator slack.
+    let flood_growth = peak.saturating_sub(connected_rss);
+    let flood_bound = (CLIENTS * QUEUE_BYTES + 4096 * (line_len + 64) + (8 << 20)) as u64;
     let delivered = (CLIENTS - STALLED - 1) * sent;
 
     // Everyone leaves; the server's descriptors return to the idle baseline.
@@ -554,12 +560,14 @@ fn stalled_members_cut_off_readers_get_everything(imp: &str) {
         "slow_consumers {imp}: {CLIENTS} clients ({STALLED} stalled), queue-bytes {QUEUE_BYTES}; sender sent {sent} MSGs \
          (~{bytes_sent} B), {delivered} MSG lines delivered to readers in {flood_time:.1?}; {STALLED} cut off, {with_err} of \
          them read ERR slow-consumer last; RSS idle {} KiB, all joined {} KiB, peak {} KiB, bound {} KiB \
-         (per conn {per_conn} B); fds idle {} / held {} / after {}; threads idle {} / held {} / after {}; \
+         (per conn {per_conn} B), flood growth {} KiB (bound {} KiB); fds idle {} / held {} / after {}; threads idle {} / held {} / after {}; \
          test wall time {:.1?}",
         baseline_rss / 1024,
         connected_rss / 1024,
         peak / 1024,
         bound / 1024,
+        flood_growth / 1024,
+        flood_bound / 1024,
         idle.fds,
         held.fds,
         after.fds,
@@ -575,6 +583,15 @@ fn stalled_members_cut_off_readers_get_everything(imp: &str) {
         peak / 1024,
         bound / 1024,
         baseline_rss / 1024
+    );
+    assert!(
+        flood_growth <= flood_bound,
+        "{imp}: server RSS grew by {} KiB during the flood ({} KiB delivered), over {} KiB = {CLIENTS} x queue \
+         {QUEUE_BYTES} + inbox 4096 x {} + 8 MiB",
+        flood_growth / 1024,
+        delivered * line_len / 1024,
+        flood_bound / 1024,
+        line_len + 64
     );
     assert!(
         after.fds <= idle.fds,
