@@ -159,6 +159,13 @@ pub struct ChatReport {
     pub msgs_per_s: f64,
     /// Fan-out latency, send to each receipt, of the window's messages.
     pub latency: HistogramReport,
+    /// The same from each message's intended send time on the fixed
+    /// schedule (corrected for coordinated omission: a sender held up by
+    /// the server does not hide the delay). It also includes the
+    /// generator's own lateness, up to about 1 ms here because the senders
+    /// are woken by epoll's millisecond timeout.
+    #[serde(default)]
+    pub latency_corrected: HistogramReport,
     /// Receipts missing at connected receivers (after the drain).
     pub lost: u64,
     /// Messages received twice.
@@ -254,6 +261,7 @@ enum Event {
 #[derive(Default)]
 struct Out {
     hist: Option<Histogram<u64>>,
+    corrected: Option<Histogram<u64>>,
     sent: u64,
     sent_total: u64,
     deliveries: u64,
@@ -388,6 +396,7 @@ pub fn run(settings: &ChatSettings) -> Result<ChatReport> {
         ..Out::default()
     };
     let mut hist = hist::new_latency();
+    let mut corrected = hist::new_latency();
     let mut first_connect = None::<Instant>;
     for h in handles {
         let o = h
@@ -397,6 +406,9 @@ pub fn run(settings: &ChatSettings) -> Result<ChatReport> {
         first_connect = Some(first_connect.map_or(started, |f: Instant| f.min(started)));
         if let Some(h) = &o.hist {
             hist::merge(&mut hist, h)?;
+        }
+        if let Some(h) = &o.corrected {
+            hist::merge(&mut corrected, h)?;
         }
         total.sent += o.sent;
         total.sent_total += o.sent_total;
@@ -452,6 +464,7 @@ pub fn run(settings: &ChatSettings) -> Result<ChatReport> {
         deliveries_per_s: per_s(total.deliveries),
         msgs_per_s: per_s(total.sent),
         latency: HistogramReport::of(&hist)?,
+        latency_corrected: HistogramReport::of(&corrected)?,
         lost: total.expected.saturating_sub(total.unique),
         duplicated: total.duplicated,
         reordered: total.reordered,
@@ -508,8 +521,12 @@ struct Worker {
     poll: Poll,
     clients: Vec<Client>,
     hist: Histogram<u64>,
+    corrected: Histogram<u64>,
     out: Out,
     window: Option<(u64, u64)>,
+    /// The schedule: (start, stagger per sender id, interval), ns after
+    /// the base instant.
+    schedule: (u64, u64, u64),
 }
 
 impl Worker {
@@ -659,6 +676,15 @@ impl Worker {
                         &mut self.hist,
                         now.saturating_duration_since(sent).as_nanos() as u64,
                     );
+                    let (t0, stagger, interval) = self.schedule;
+                    let intended = t0
+                        .saturating_add(stagger.saturating_mul(id as u64))
+                        .saturating_add(interval.saturating_mul(seq));
+                    let intended = self.plan.base + Duration::from_nanos(intended);
+                    hist::record_ns(
+                        &mut self.corrected,
+                        now.saturating_duration_since(intended).as_nanos() as u64,
+                    );
                 }
             }
             return;
@@ -714,8 +740,10 @@ fn worker(
         clients: Vec::with_capacity(plan.clients.len()),
         poll,
         hist: hist::new_latency(),
+        corrected: hist::new_latency(),
         out: Out::default(),
         window: None,
+        schedule: (0, 0, 0),
         plan,
     };
     let sender_of: HashMap<usize, usize> =
@@ -822,6 +850,12 @@ fn worker(
     let ns = move |t: Instant| t.saturating_duration_since(base).as_nanos() as u64;
     w.window = Some((ns(t_warm), ns(t_end)));
     let stagger = Duration::from_secs_f64(1.0 / s.rate);
+    let interval = Duration::from_secs_f64(s.senders as f64 / s.rate);
+    w.schedule = (
+        ns(t0),
+        stagger.as_nanos() as u64,
+        interval.as_nanos() as u64,
+    );
     for c in &mut w.clients {
         if let Some(snd) = c.sender.as_mut() {
             snd.due = t0 + stagger * (snd.id as u32);
@@ -944,6 +978,7 @@ fn worker(
         }
     }
     w.out.hist = Some(std::mem::replace(&mut w.hist, hist::new_latency()));
+    w.out.corrected = Some(std::mem::replace(&mut w.corrected, hist::new_latency()));
     Ok((w.out, started))
 }
 
@@ -996,6 +1031,12 @@ pub fn table(r: &ChatReport) -> String {
         t,
         "  slow consumers cut off {} (receipts they missed: {})",
         r.slow_consumer_cutoffs, r.lost_to_cutoffs
+    );
+    let c = &r.latency_corrected.summary;
+    let _ = writeln!(
+        t,
+        "  from intended send time (us)  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+        c.p50_us, c.p90_us, c.p99_us, c.p999_us, c.max_us
     );
     if let Some(sv) = &r.server {
         let _ = writeln!(

@@ -175,6 +175,9 @@ fn chat_scenario_checks_every_variant() {
         assert_eq!(r.deliveries_total, r.sent_total * 3, "{imp}");
         assert_eq!(r.deliveries_expected, r.sent_total * 3, "{imp}");
         assert!(r.latency.summary.count > 0);
+        assert_eq!(r.latency_corrected.summary.count, r.latency.summary.count);
+        // The intended send time is never after the actual one.
+        assert!(r.latency_corrected.summary.max_us + 1 >= r.latency.summary.max_us);
         assert!(r.server.is_some());
     }
 }
