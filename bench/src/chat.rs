@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -247,7 +247,6 @@ struct Plan {
     sender_pos: Arc<Vec<usize>>,
     final_sent: Arc<Vec<AtomicU64>>,
     senders_done: Arc<AtomicU64>,
-    abort: Arc<AtomicBool>,
 }
 
 enum Event {
@@ -309,7 +308,6 @@ pub fn run(settings: &ChatSettings) -> Result<ChatReport> {
     let final_sent: Arc<Vec<AtomicU64>> =
         Arc::new((0..settings.senders).map(|_| AtomicU64::new(0)).collect());
     let senders_done = Arc::new(AtomicU64::new(0));
-    let abort = Arc::new(AtomicBool::new(false));
     let base = Instant::now();
     let (ev_tx, ev_rx) = mpsc::channel();
     let mut handles = Vec::new();
@@ -324,7 +322,6 @@ pub fn run(settings: &ChatSettings) -> Result<ChatReport> {
             sender_pos: sender_pos.clone(),
             final_sent: final_sent.clone(),
             senders_done: senders_done.clone(),
-            abort: abort.clone(),
         };
         let (stx, srx) = mpsc::channel::<Option<Instant>>();
         let tx = ev_tx.clone();
@@ -923,7 +920,7 @@ fn worker(
                         w.out.drained = true;
                         break;
                     }
-                    if now >= dl || w.plan.abort.load(Ordering::Relaxed) {
+                    if now >= dl {
                         break;
                     }
                 }

@@ -32,6 +32,13 @@ pub fn chat(args: &ChatArgs) -> anyhow::Result<(u64, bool)> {
 pub fn compare(args: &crate::cli_ext::CompareArgs) -> anyhow::Result<(u64, bool)> {
     use loadgen::compare::{self, CompareSettings, matrix::Matrix};
     let matrix = Matrix::load(&args.matrix)?;
+    const OURS: [&str; 3] = ["threads", "tokio", "async-std"];
+    if let Some(bad) = args.impls.iter().find(|i| !OURS.contains(&i.as_str())) {
+        anyhow::bail!(
+            "unknown --impls entry {bad:?}: ours are {}",
+            OURS.join(", ")
+        );
+    }
     let parse = |s: &str| loadgen::util::parse_cpus(s).map_err(anyhow::Error::msg);
     let (mut server_cpus, mut client_cpus) = (parse(&args.server_cpus)?, parse(&args.client_cpus)?);
     let avail = loadgen::limits::current_affinity().unwrap_or_default();
