@@ -34,10 +34,13 @@ const MIN_MSGS: usize = 500;
 const MAX_MSGS: usize = 3000;
 /// Bytes of text per `MSG`.
 const TEXT_LEN: usize = 400;
-/// The sender stays at most this many messages ahead of the slowest reader, so that a reader's queue
-/// never holds more than `WINDOW` lines (~3.4 KB, well under [`QUEUE_BYTES`]): only stalled members
-/// can overflow, however the 2 cores are shared.
-const WINDOW: usize = 8;
+/// The sender stays less than this many messages ahead of the slowest reader (and sends half of it at
+/// a time), so that a reader's queue never holds more than 1.5 x `WINDOW` MSG lines (~3.4 KB) plus 50
+/// JOINED and 50 LEFT lines (~2.4 KB), under [`QUEUE_BYTES`]: only stalled members can overflow,
+/// however slowly the server's writers are scheduled on the 2 shared cores.
+const WINDOW: usize = 6;
+/// Members whose JOINs are pipelined at once.
+const JOIN_CHUNK: usize = 32;
 /// Threads polling the reading members.
 const POLL_THREADS: usize = 3;
 /// Bound on the whole flood.
@@ -410,7 +413,9 @@ fn stalled_members_cut_off_readers_get_everything(imp: &str) {
 
     // Connect and join: the sender, the readers, then the stalled members (last, so that they are
     // sent only the JOINED lines of later stalled members before the MSGs start).
-    // JOINs are pipelined per group; a member's first line after HELLO is its OK JOIN.
+    // The sender and the readers join in chunks of pipelined JOINs (a member's first line after HELLO
+    // is its OK JOIN); after each chunk every earlier member reads the chunk's JOINED lines, so that no
+    // reader's 8 KiB queue ever holds more than a chunk of them, however slowly its writer is scheduled.
     let mut conns: Vec<(Conn, bool)> = (0..CLIENTS)
         .map(|i| {
             (
@@ -419,16 +424,39 @@ fn stalled_members_cut_off_readers_get_everything(imp: &str) {
             )
         })
         .collect();
-    for group in [0..1, 1..CLIENTS - STALLED, CLIENTS - STALLED..CLIENTS] {
-        let group = &mut conns[group];
-        for (conn, _) in group.iter_mut() {
+    let mut joined = 0;
+    while joined < CLIENTS {
+        let end = if joined < CLIENTS - STALLED {
+            (joined + JOIN_CHUNK).min(CLIENTS - STALLED)
+        } else {
+            CLIENTS
+        };
+        for (conn, _) in &mut conns[joined..end] {
             conn.stream
                 .write_all(format!("JOIN {ROOM}\n").as_bytes())
                 .expect("JOIN");
         }
-        for (conn, _) in group.iter_mut() {
+        for (conn, _) in &mut conns[joined..end] {
             assert_eq!(conn.read_line_blocking(), format!("OK JOIN {ROOM}"));
         }
+        // The stalled members join last, all at once; readers get their 50 JOINED lines later.
+        if joined < CLIENTS - STALLED {
+            let chunk: HashSet<String> = conns[joined..end]
+                .iter()
+                .map(|(conn, _)| conn.nick.clone())
+                .collect();
+            for (conn, _) in &mut conns[..joined] {
+                let mut seen = 0;
+                while seen < chunk.len() {
+                    let line = conn.read_line_blocking();
+                    let nick = line
+                        .strip_prefix(&format!("JOINED {ROOM} "))
+                        .unwrap_or_else(|| panic!("{}: unexpected {line:?}", conn.nick));
+                    seen += usize::from(chunk.contains(nick));
+                }
+            }
+        }
+        joined = end;
     }
     let connected_rss = rss_bytes(pid);
     let held = footprint(pid);
