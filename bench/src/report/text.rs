@@ -251,6 +251,24 @@ fn best(a: &Aggregate, p: &Scenario, m: &Metric) -> Option<(String, f64)> {
         })
 }
 
+/// Variants whose run-to-run range (metrics shown with ranges only)
+/// overlaps the best variant's at a point.
+fn overlapping(a: &Aggregate, p: &Scenario, m: &Metric, best: &str) -> Vec<String> {
+    if !m.show_range {
+        return Vec::new();
+    }
+    let range = |v: &str| (m.spread)(a.cell(&p.id(), v)?).filter(|s| s.n > 1);
+    let Some(b) = range(best) else {
+        return Vec::new();
+    };
+    a.variants
+        .iter()
+        .filter(|v| v.as_str() != best)
+        .filter(|v| range(v).is_some_and(|r| r.min <= b.max && b.min <= r.max))
+        .cloned()
+        .collect()
+}
+
 /// Values within this share of the best count as a tie in the findings.
 const TIE: f64 = 0.02;
 
@@ -386,6 +404,15 @@ pub fn finding(a: &Aggregate, g: Group, m: &Metric) -> Option<String> {
                 }
             }
             s.push('.');
+            let overlap = overlapping(a, p, m, &bv);
+            if !overlap.is_empty() {
+                let _ = write!(
+                    s,
+                    " There the runs of {bv} overlap those of {} (the ranges in the table), so that \
+                     ranking is within run-to-run noise.",
+                    overlap.join(", ")
+                );
+            }
         }
     }
     if points.len() > 1 {
@@ -816,6 +843,30 @@ mod tests {
         assert!(f.contains("b has no figure"), "{f}");
         assert!(f.contains("a 3.00×"), "{f}");
         assert!(finding(&a, Group::Idle, &rss()).is_none());
+    }
+
+    #[test]
+    fn overlapping_run_ranges_are_called_noise() {
+        let mut a = agg();
+        let p = a.points[0].id();
+        for (v, p99, lo, hi) in [("a", 100, 90.0, 300.0), ("b", 120, 110.0, 130.0)] {
+            let c = a.cells.get_mut(&(p.clone(), v.to_string())).unwrap();
+            c.latency = Some(crate::hist::LatencySummary {
+                p99_us: p99,
+                ..Default::default()
+            });
+            c.p99_runs = Some(Spread {
+                median: p99 as f64,
+                min: lo,
+                max: hi,
+                n: 3,
+            });
+        }
+        // Only the first point has latencies: it is the largest with data.
+        let f = finding(&a, Group::EchoClosed, &p99()).unwrap();
+        assert!(f.contains("runs of a overlap those of b"), "{f}");
+        let t = table(&a, &a.group(Group::EchoClosed), &p99());
+        assert!(t.contains("[runs 90 µs–300 µs]"), "{t}");
     }
 
     #[test]
