@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::hist::{self, HistogramReport};
 use crate::proc_stats::{CoreUsage, CpuTimes, GeneratorStats, Sampler, SelfUsage, ServerStats};
+use crate::timer::{TIMER, Timer};
 use crate::util::serde_secs;
 
 /// Settings of a chat run.
@@ -721,76 +722,6 @@ impl Worker {
 }
 
 type WorkerOut = Result<(Out, Instant)>;
-
-/// Token of the worker's timerfd (clients use their index).
-const TIMER: Token = Token(usize::MAX);
-
-/// A `timerfd` for sub-millisecond send wake-ups (epoll's timeout has
-/// millisecond granularity); the same technique as the echo engine's.
-struct Timer {
-    fd: std::os::fd::OwnedFd,
-    armed: Option<u64>,
-}
-
-impl Timer {
-    fn new(poll: &Poll) -> io::Result<Timer> {
-        use std::os::fd::{AsRawFd, FromRawFd};
-        // SAFETY: plain syscall; the returned fd is owned from here on.
-        let raw = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh fd nobody else owns.
-        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
-        poll.registry().register(
-            &mut mio::unix::SourceFd(&fd.as_raw_fd()),
-            TIMER,
-            Interest::READABLE,
-        )?;
-        Ok(Timer { fd, armed: None })
-    }
-
-    /// Arms the timer for `deadline_ns`, `now_ns` being the present (both
-    /// after the run's base instant).
-    fn arm(&mut self, deadline_ns: u64, now_ns: u64) {
-        use std::os::fd::AsRawFd;
-        if self.armed == Some(deadline_ns) {
-            return;
-        }
-        let rel = deadline_ns.saturating_sub(now_ns).max(1);
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: (rel / 1_000_000_000) as libc::time_t,
-                tv_nsec: (rel % 1_000_000_000) as libc::c_long,
-            },
-        };
-        // SAFETY: valid fd and itimerspec; on failure the epoll timeout is
-        // the fallback.
-        let rc =
-            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        self.armed = (rc == 0).then_some(deadline_ns);
-    }
-
-    /// Consumes an expiration.
-    fn fired(&mut self) {
-        use std::os::fd::AsRawFd;
-        let mut buf = [0u8; 8];
-        // SAFETY: reads at most 8 bytes into `buf`; EAGAIN is harmless.
-        unsafe {
-            libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len());
-        }
-        self.armed = None;
-    }
-}
 
 fn worker(
     plan: Plan,

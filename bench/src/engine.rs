@@ -41,76 +41,7 @@ use crate::pattern;
 use crate::proc_stats::SelfUsage;
 use crate::schedule::{OpenLoop, Schedule};
 use crate::stats::{ConnectFailures, ErrorCounts};
-
-/// Token of the worker's timerfd (connections use their index).
-const TIMER: Token = Token(usize::MAX);
-
-/// A `timerfd` for wake-ups finer than epoll's millisecond timeout, which
-/// would otherwise make every open-loop send up to 1 ms late.
-struct Timer {
-    fd: std::os::fd::OwnedFd,
-    /// Deadline currently armed (ns since the load start).
-    armed: Option<u64>,
-}
-
-impl Timer {
-    fn new(poll: &Poll) -> io::Result<Timer> {
-        use std::os::fd::{AsRawFd, FromRawFd};
-        // SAFETY: plain syscall; the returned fd is owned from here on.
-        let raw = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh fd nobody else owns.
-        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
-        poll.registry().register(
-            &mut mio::unix::SourceFd(&fd.as_raw_fd()),
-            TIMER,
-            Interest::READABLE,
-        )?;
-        Ok(Timer { fd, armed: None })
-    }
-
-    /// Arms the timer to fire at `deadline_ns`, `now_ns` being the present.
-    fn arm(&mut self, deadline_ns: u64, now_ns: u64) {
-        use std::os::fd::AsRawFd;
-        if self.armed == Some(deadline_ns) {
-            return;
-        }
-        let rel = deadline_ns.saturating_sub(now_ns).max(1);
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: (rel / 1_000_000_000) as libc::time_t,
-                tv_nsec: (rel % 1_000_000_000) as libc::c_long,
-            },
-        };
-        // SAFETY: valid fd and itimerspec; failure leaves the epoll
-        // timeout as the fallback.
-        let rc =
-            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
-        self.armed = (rc == 0).then_some(deadline_ns);
-    }
-
-    /// Consumes an expiration.
-    fn fired(&mut self) {
-        use std::os::fd::AsRawFd;
-        let mut buf = [0u8; 8];
-        // SAFETY: reads at most 8 bytes into `buf`; EAGAIN is harmless.
-        unsafe {
-            libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len());
-        }
-        self.armed = None;
-    }
-}
+use crate::timer::{TIMER, Timer};
 
 /// Size of the per-worker read and write scratch buffers.
 const SCRATCH: usize = 64 * 1024;

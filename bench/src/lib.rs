@@ -34,6 +34,7 @@ pub mod progress;
 pub mod report;
 pub mod schedule;
 pub mod stats;
+mod timer;
 pub mod util;
 
 pub use error::{Error, Result};
