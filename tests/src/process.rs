@@ -78,9 +78,9 @@ pub struct ServeCommand {
 
 impl ServeCommand {
     /// `serve --impl imp --app app --addr 127.0.0.1:0`.
-    pub fn new(imp: &str, app: &str) -> ServeCommand {
+    pub fn new(imp: impl std::fmt::Display, app: &str) -> ServeCommand {
         ServeCommand {
-            imp: imp.to_owned(),
+            imp: imp.to_string(),
             app: app.to_owned(),
             args: Vec::new(),
             nofile_limit: None,

@@ -9,15 +9,8 @@ use std::time::{Duration, Instant};
 
 use conformance::client::{self, connect, roundtrip};
 use conformance::process::ServeCommand;
+use serve::Impl;
 use support::{footprint, settle};
-
-macro_rules! per_variant {
-    ($($test:ident),+ $(,)?) => {
-        mod threads { $( #[test] fn $test() { super::$test("threads") } )+ }
-        mod tokio { $( #[test] fn $test() { super::$test("tokio") } )+ }
-        mod async_std { $( #[test] fn $test() { super::$test("async-std") } )+ }
-    };
-}
 
 per_variant!(
     silent_and_reset_peers_neither_leak_nor_stall,
@@ -27,7 +20,7 @@ per_variant!(
 
 /// 200 clients that connect and send nothing, and 200 that send half a message and reset: a fresh
 /// client is served at once meanwhile; once the silent ones leave, fds and threads are back at baseline.
-fn silent_and_reset_peers_neither_leak_nor_stall(imp: &str) {
+fn silent_and_reset_peers_neither_leak_nor_stall(imp: Impl) {
     let server = ServeCommand::new(imp, "echo").spawn().expect("spawn serve");
     let pid = server.pid();
     // Warm up first: the runtime starts its threads and opens its descriptors lazily.
@@ -64,7 +57,7 @@ fn silent_and_reset_peers_neither_leak_nor_stall(imp: &str) {
 }
 
 /// With `--idle-timeout 1`, a silent echo client is closed; one that keeps talking is not.
-fn echo_idle_timeout(imp: &str) {
+fn echo_idle_timeout(imp: Impl) {
     let server = ServeCommand::new(imp, "echo")
         .args(["--idle-timeout", "1"])
         .spawn()
@@ -84,7 +77,7 @@ fn echo_idle_timeout(imp: &str) {
 }
 
 /// With `--idle-timeout 1`, a silent chat client is disconnected and its rooms are told it left.
-fn chat_idle_timeout(imp: &str) {
+fn chat_idle_timeout(imp: Impl) {
     let server = ServeCommand::new(imp, "chat")
         .args(["--idle-timeout", "1"])
         .spawn()

@@ -1,21 +1,15 @@
 //! Process-level chat cases: the `serve` binary as a child process, for what only a process shows
 //! (the listening line, SIGTERM, memory).
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use conformance::Target;
 use conformance::chat_client::{ChatClient, unique};
 use conformance::process::ServeCommand;
-
-/// Stamps one test per variant from a function taking the variant's name.
-macro_rules! per_variant {
-    ($($test:ident),+ $(,)?) => {
-        mod threads { $( #[test] fn $test() { super::$test("threads") } )+ }
-        mod tokio { $( #[test] fn $test() { super::$test("tokio") } )+ }
-        mod async_std { $( #[test] fn $test() { super::$test("async-std") } )+ }
-    };
-}
+use serve::Impl;
 
 per_variant!(
     listening_line_and_hello,
@@ -24,20 +18,20 @@ per_variant!(
 );
 
 /// The binary prints exactly `listening <impl> chat 127.0.0.1:<port>`, and HELLO names the same impl.
-fn listening_line_and_hello(imp: &str) {
+fn listening_line_and_hello(imp: Impl) {
     let server = ServeCommand::new(imp, "chat").spawn().expect("spawn serve");
     assert_eq!(
         server.listening_line(),
         format!("listening {imp} chat {}", server.addr())
     );
     let client = ChatClient::connect(&Target::new(server.addr())).expect("HELLO");
-    assert_eq!(client.imp, imp);
+    assert_eq!(client.imp, imp.name());
 }
 
 /// SIGTERM: every client receives what was already queued for it, then `ERR shutting-down` as its last
 /// line, then the connection closes; no `LEFT` is broadcast; the process exits 0 within the drain
 /// timeout although one client never reads (its queue and socket buffers full).
-fn sigterm_shutting_down(imp: &str) {
+fn sigterm_shutting_down(imp: Impl) {
     let mut server = ServeCommand::new(imp, "chat")
         .args(["--drain-timeout", "2", "--queue-bytes", "67108864"])
         .spawn()
@@ -118,7 +112,7 @@ fn rss_bytes(pid: u32) -> u64 {
 
 /// The slow-consumer case against a child process, sampling its RSS: a member that never reads while
 /// tens of MB go through its room costs the server its queue bound, not the traffic.
-fn slow_consumer_memory_bounded(imp: &str) {
+fn slow_consumer_memory_bounded(imp: Impl) {
     let server = ServeCommand::new(imp, "chat").spawn().expect("spawn serve");
     let pid = server.pid();
     let target = Target::new(server.addr());

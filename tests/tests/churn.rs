@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use conformance::client::{self, connect};
 use conformance::process::ServeCommand;
+use serve::Impl;
 use support::{footprint, settle};
 
 /// Cycles in the measured phase.
@@ -23,14 +24,6 @@ const WORKERS: usize = 8;
 /// 8 arenas per core), which is not a leak. A leak of even 100 bytes per cycle would exceed it.
 const RSS_MARGIN_KIB: u64 = 1024;
 
-macro_rules! per_variant {
-    ($($test:ident),+ $(,)?) => {
-        mod threads { $( #[test] fn $test() { super::$test("threads") } )+ }
-        mod tokio { $( #[test] fn $test() { super::$test("tokio") } )+ }
-        mod async_std { $( #[test] fn $test() { super::$test("async-std") } )+ }
-    };
-}
-
 per_variant!(chat_churn_returns_to_baseline);
 
 /// The long soak, not run by default: `cargo test -p conformance --test churn -- --ignored soak`
@@ -39,21 +32,21 @@ mod soak {
     #[test]
     #[ignore = "long soak; run by hand"]
     fn soak_threads() {
-        super::soak("threads")
+        super::soak(serve::Impl::Threads)
     }
     #[test]
     #[ignore = "long soak; run by hand"]
     fn soak_tokio() {
-        super::soak("tokio")
+        super::soak(serve::Impl::Tokio)
     }
     #[test]
     #[ignore = "long soak; run by hand"]
     fn soak_async_std() {
-        super::soak("async-std")
+        super::soak(serve::Impl::AsyncStd)
     }
 }
 
-fn soak(imp: &str) {
+fn soak(imp: Impl) {
     let cycles = std::env::var("SOAK_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -103,11 +96,11 @@ fn run_cycles(addr: std::net::SocketAddr, range: std::ops::Range<usize>) {
     });
 }
 
-fn chat_churn_returns_to_baseline(imp: &str) {
+fn chat_churn_returns_to_baseline(imp: Impl) {
     churn(imp, CYCLES);
 }
 
-fn churn(imp: &str, cycles: usize) {
+fn churn(imp: Impl, cycles: usize) {
     let server = ServeCommand::new(imp, "chat").spawn().expect("spawn serve");
     let pid = server.pid();
     run_cycles(server.addr(), 0..WARMUP);

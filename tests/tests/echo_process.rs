@@ -1,26 +1,20 @@
 //! Process-level echo cases: the `serve` binary as a child process, for what only a process shows
 //! (signals, descriptor limits, CPU time).
 
+mod support;
+
 use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
 use conformance::client::{self, connect, connect_with_timeout, roundtrip};
 use conformance::process::ServeCommand;
-
-/// Stamps one test per variant from a function taking the variant's name.
-macro_rules! per_variant {
-    ($($test:ident),+ $(,)?) => {
-        mod threads { $( #[test] fn $test() { super::$test("threads") } )+ }
-        mod tokio { $( #[test] fn $test() { super::$test("tokio") } )+ }
-        mod async_std { $( #[test] fn $test() { super::$test("async-std") } )+ }
-    };
-}
+use serve::Impl;
 
 per_variant!(listening_line, sigterm_with_clients, emfile_recovery);
 
 /// The binary prints exactly `listening <impl> echo 127.0.0.1:<port>` and serves there.
-fn listening_line(imp: &str) {
+fn listening_line(imp: Impl) {
     let server = ServeCommand::new(imp, "echo").spawn().expect("spawn serve");
     let line = server.listening_line();
     assert_eq!(line, format!("listening {imp} echo {}", server.addr()));
@@ -31,7 +25,7 @@ fn listening_line(imp: &str) {
 
 /// SIGTERM with clients connected (one of them never reading): every client sees its connection
 /// closed, and the process exits 0 within the drain timeout.
-fn sigterm_with_clients(imp: &str) {
+fn sigterm_with_clients(imp: Impl) {
     let mut server = ServeCommand::new(imp, "echo")
         .args(["--drain-timeout", "3"])
         .spawn()
@@ -78,7 +72,7 @@ fn sigterm_with_clients(imp: &str) {
 /// Started with a low RLIMIT_NOFILE and flooded past it: existing clients keep being served, the
 /// server burns almost no CPU while it cannot accept, and once descriptors are freed it accepts the
 /// connections that waited in the backlog.
-fn emfile_recovery(imp: &str) {
+fn emfile_recovery(imp: Impl) {
     const LIMIT: u64 = 48;
     let server = ServeCommand::new(imp, "echo")
         .nofile_limit(LIMIT)

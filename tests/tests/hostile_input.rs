@@ -33,14 +33,6 @@ const KNOWN_WORDS: [&str; 11] = [
     "HELLO", "OK", "ERR", "JOINED", "LEFT", "MSG", "NICK", "ROOMS", "WHO", "PONG", "BYE",
 ];
 
-macro_rules! per_variant {
-    ($($test:ident),+ $(,)?) => {
-        mod threads { $( #[test] fn $test() { super::$test(serve::Impl::Threads) } )+ }
-        mod tokio { $( #[test] fn $test() { super::$test(serve::Impl::Tokio) } )+ }
-        mod async_std { $( #[test] fn $test() { super::$test(serve::Impl::AsyncStd) } )+ }
-    };
-}
-
 per_variant!(chat_survives_hostile_input, echo_survives_hostile_input);
 
 /// How a hostile session ends.

@@ -4,6 +4,8 @@
 //! loaded 2-core machine), nothing panicked, and for chat every client's last line is
 //! `ERR shutting-down` and no `LEFT` is broadcast.
 
+mod support;
+
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use conformance::client::{connect, is_timeout, preview};
 use conformance::process::{ServeCommand, ServeProcess, proc_fd_count, serve_binary};
+use serve::Impl;
 
 /// `--drain-timeout` of the servers, seconds.
 const DRAIN_SECS: u64 = 2;
@@ -31,14 +34,6 @@ const CHAT_THREADS: usize = 4;
 const SEND_PERIOD: Duration = Duration::from_millis(10);
 /// Load before the signal.
 const LOAD_BEFORE_SIGNAL: Duration = Duration::from_secs(1);
-
-macro_rules! per_variant {
-    ($($test:ident),+ $(,)?) => {
-        mod threads { $( #[test] fn $test() { super::$test("threads") } )+ }
-        mod tokio { $( #[test] fn $test() { super::$test("tokio") } )+ }
-        mod async_std { $( #[test] fn $test() { super::$test("async-std") } )+ }
-    };
-}
 
 per_variant!(echo_sigterm_under_loadgen, chat_sigterm_mid_stream);
 
@@ -82,7 +77,7 @@ fn build_loadgen() -> Result<PathBuf> {
 
 /// Signals SIGTERM, then requires exit status 0 within the drain timeout plus [`EXIT_MARGIN`] and no
 /// panic in stderr; returns how long the exit took.
-fn terminate(server: &mut ServeProcess, imp: &str) -> Duration {
+fn terminate(server: &mut ServeProcess, imp: Impl) -> Duration {
     let signalled = Instant::now();
     server.signal(libc::SIGTERM).expect("SIGTERM");
     let limit = Duration::from_secs(DRAIN_SECS) + EXIT_MARGIN;
@@ -106,7 +101,7 @@ fn terminate(server: &mut ServeProcess, imp: &str) -> Duration {
 }
 
 /// (a) echo: SIGTERM ~1 s into a `loadgen echo` run of 50 connections.
-fn echo_sigterm_under_loadgen(imp: &str) {
+fn echo_sigterm_under_loadgen(imp: Impl) {
     let started = Instant::now();
     let loadgen = loadgen_binary().expect("loadgen binary");
     let mut server = ServeCommand::new(imp, "echo")
@@ -331,7 +326,7 @@ fn wait_any(members: &[Member]) {
 }
 
 /// (b) chat: 100 clients in 4 rooms sending and reading continuously; SIGTERM mid-stream.
-fn chat_sigterm_mid_stream(imp: &str) {
+fn chat_sigterm_mid_stream(imp: Impl) {
     let started = Instant::now();
     let mut server = ServeCommand::new(imp, "chat")
         .args(["--drain-timeout", &DRAIN_SECS.to_string()])

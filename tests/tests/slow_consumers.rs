@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use conformance::client::{IO_TIMEOUT, is_timeout, preview};
 use conformance::process::ServeCommand;
 use rand::{Rng, SeedableRng};
+use serve::Impl;
 use socket2::{Domain, Socket, Type};
 use support::{footprint, settle};
 
@@ -49,14 +50,6 @@ const DEADLINE: Duration = Duration::from_secs(90);
 const ROOM: &str = "crowd";
 /// Seed of the message texts.
 const SEED: u64 = 0x5EED_0001;
-
-macro_rules! per_variant {
-    ($($test:ident),+ $(,)?) => {
-        mod threads { $( #[test] fn $test() { super::$test("threads") } )+ }
-        mod tokio { $( #[test] fn $test() { super::$test("tokio") } )+ }
-        mod async_std { $( #[test] fn $test() { super::$test("async-std") } )+ }
-    };
-}
 
 per_variant!(stalled_members_cut_off_readers_get_everything);
 
@@ -384,7 +377,7 @@ fn drain_stalled(conn: &mut Conn, texts: &[String], sender_nick: &str) -> Stalle
     }
 }
 
-fn stalled_members_cut_off_readers_get_everything(imp: &str) {
+fn stalled_members_cut_off_readers_get_everything(imp: Impl) {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -561,7 +554,7 @@ fn stalled_members_cut_off_readers_get_everything(imp: &str) {
     // membership), the broker's inbox (4096 events of at most a max_line line), and 16 MiB of allocator
     // slack (arenas keep freed memory) on top of the idle baseline.
     let framer = MAX_LINE + 2 + 8 * 1024;
-    let context = if imp == "threads" {
+    let context = if imp == Impl::Threads {
         2 * 64 * 1024
     } else {
         16 * 1024

@@ -43,6 +43,17 @@ pub fn run_case(imp: Impl, app: App, case: fn(&Target) -> anyhow::Result<()>) {
     }
 }
 
+/// Stamps out `mod threads`, `mod tokio` and `mod async_std`, each with one `#[test]` per listed
+/// function of the test file, calling it with that variant's [`Impl`].
+#[macro_export]
+macro_rules! per_variant {
+    ($($test:ident),+ $(,)?) => {
+        mod threads { $( #[test] fn $test() { super::$test(serve::Impl::Threads) } )+ }
+        mod tokio { $( #[test] fn $test() { super::$test(serve::Impl::Tokio) } )+ }
+        mod async_std { $( #[test] fn $test() { super::$test(serve::Impl::AsyncStd) } )+ }
+    };
+}
+
 /// Stamps out `mod threads`, `mod tokio` and `mod async_std`, each with one `#[test]` per listed case
 /// of `conformance::$cases`, plus a test that the list names every registered case.
 #[macro_export]
