@@ -7,39 +7,14 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serve::{App, Config, Impl, RunningServer};
 use support::{TempDir, loadgen, show};
 
-/// Builds the serve binary with this test's profile (once) and returns it.
+/// The serve binary, built with this test's profile (once).
 fn serve_binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            if let Some(p) = std::env::var_os("SERVE_BIN") {
-                return PathBuf::from(p);
-            }
-            let exe = std::env::current_exe().unwrap();
-            let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
-            let cargo = option_env!("CARGO").unwrap_or("cargo");
-            let mut build = Command::new(cargo);
-            build.args(["build", "--quiet", "-p", "serve", "--bin", "serve"]);
-            if !cfg!(debug_assertions) {
-                build.arg("--release");
-            }
-            let status = build
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .unwrap();
-            assert!(status.success(), "building serve failed: {status}");
-            let p = profile_dir.join("serve");
-            assert!(p.exists(), "{} missing", p.display());
-            p
-        })
-        .clone()
+    conformance::process::serve_binary().unwrap()
 }
 
 fn read(path: &std::path::Path) -> serde_json::Value {

@@ -19,16 +19,28 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 pub fn serve_binary() -> Result<PathBuf> {
     static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
     BUILT
-        .get_or_init(|| build_serve().map_err(|err| format!("{err:#}")))
+        .get_or_init(|| build_binary("serve", "SERVE_BIN").map_err(|err| format!("{err:#}")))
         .clone()
         .map_err(|err| anyhow!(err))
 }
 
-fn build_serve() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("SERVE_BIN") {
+/// The `loadgen` binary of this workspace, built (once per test process) with the same profile as
+/// the running tests. `LOADGEN_BIN` overrides the path.
+pub fn loadgen_binary() -> Result<PathBuf> {
+    static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build_binary("loadgen", "LOADGEN_BIN").map_err(|err| format!("{err:#}")))
+        .clone()
+        .map_err(|err| anyhow!(err))
+}
+
+/// Builds binary `name` of the workspace package of the same name with the running test's profile
+/// (unless the environment variable `override_var` names a binary to use instead).
+fn build_binary(name: &str, override_var: &str) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(override_var) {
         return Ok(PathBuf::from(path));
     }
-    // target/<profile>/deps/<test-binary> -> target/<profile>/serve
+    // target/<profile>/deps/<test-binary> -> target/<profile>/<name>
     let exe = std::env::current_exe().context("cannot locate the test binary")?;
     let profile_dir = exe
         .parent()
@@ -36,20 +48,20 @@ fn build_serve() -> Result<PathBuf> {
         .ok_or_else(|| anyhow!("unexpected test binary path {}", exe.display()))?;
     let cargo = option_env!("CARGO").unwrap_or("cargo");
     let mut build = Command::new(cargo);
-    build.args(["build", "--quiet", "-p", "serve", "--bin", "serve"]);
+    build.args(["build", "--quiet", "-p", name, "--bin", name]);
     if !cfg!(debug_assertions) {
         build.arg("--release");
     }
     let status = build
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
-        .context("cannot run cargo to build the serve binary")?;
+        .with_context(|| format!("cannot run cargo to build the {name} binary"))?;
     if !status.success() {
-        bail!("building the serve binary failed: {status}");
+        bail!("building the {name} binary failed: {status}");
     }
-    let path = profile_dir.join("serve");
+    let path = profile_dir.join(name);
     if !path.exists() {
-        bail!("built serve but {} does not exist", path.display());
+        bail!("built {name} but {} does not exist", path.display());
     }
     Ok(path)
 }

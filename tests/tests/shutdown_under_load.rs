@@ -9,15 +9,13 @@ mod support;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use conformance::client::{connect, is_timeout, preview};
-use conformance::process::{ServeCommand, ServeProcess, proc_fd_count, serve_binary};
+use conformance::process::{ServeCommand, ServeProcess, loadgen_binary, proc_fd_count};
 use serve::Impl;
 
 /// `--drain-timeout` of the servers, seconds.
@@ -36,44 +34,6 @@ const SEND_PERIOD: Duration = Duration::from_millis(10);
 const LOAD_BEFORE_SIGNAL: Duration = Duration::from_secs(1);
 
 per_variant!(echo_sigterm_under_loadgen, chat_sigterm_mid_stream);
-
-/// The `loadgen` binary, built once per test process with the test's profile, next to `serve`.
-/// `LOADGEN_BIN` overrides the path.
-fn loadgen_binary() -> Result<PathBuf> {
-    static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| build_loadgen().map_err(|err| format!("{err:#}")))
-        .clone()
-        .map_err(|err| anyhow!(err))
-}
-
-fn build_loadgen() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("LOADGEN_BIN") {
-        return Ok(PathBuf::from(path));
-    }
-    let serve = serve_binary()?;
-    let dir = serve
-        .parent()
-        .ok_or_else(|| anyhow!("serve binary has no directory"))?;
-    let cargo = option_env!("CARGO").unwrap_or("cargo");
-    let mut build = Command::new(cargo);
-    build.args(["build", "--quiet", "-p", "loadgen", "--bin", "loadgen"]);
-    if !cfg!(debug_assertions) {
-        build.arg("--release");
-    }
-    let status = build
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .context("cannot run cargo to build loadgen")?;
-    if !status.success() {
-        bail!("building loadgen failed: {status}");
-    }
-    let path = dir.join("loadgen");
-    if !path.exists() {
-        bail!("built loadgen but {} does not exist", path.display());
-    }
-    Ok(path)
-}
 
 /// Signals SIGTERM, then requires exit status 0 within the drain timeout plus [`EXIT_MARGIN`] and no
 /// panic in stderr; returns how long the exit took.
