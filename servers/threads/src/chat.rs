@@ -100,6 +100,8 @@ pub(crate) fn serve(
     let _ = broker.join();
     if !chat.writers.wait_idle_blocking(deadline) {
         chat.hard_stop.trigger();
+        // Writers blocked on clients that do not read fail at once instead of at their next tick.
+        registry.close_all(SocketShutdown::Both);
     }
     Ok(())
 }
