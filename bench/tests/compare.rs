@@ -96,6 +96,7 @@ fn tiny_matrix_end_to_end_and_merged_report() {
         "| throughput (/s) | threads | tokio | async-std |",
         "(1.00×)",
         "Chat fan-out, one room",
+        "| p99 latency from the intended send time | threads | tokio | async-std |",
         "Idle connection scale",
         "![",
     ] {

@@ -116,6 +116,9 @@ pub struct Figures {
     /// Echo: latency (open loop: corrected); idle: probe round trip; chat:
     /// fan-out latency.
     pub latency: Option<HistogramReport>,
+    /// Chat: fan-out latency from each message's intended send time on the
+    /// senders' schedule (coordinated omission corrected).
+    pub latency_intended: Option<HistogramReport>,
     /// Server CPU-µs per message (chat: per delivery).
     pub cpu_us_per_msg: Option<f64>,
     /// Server cores busy.
@@ -236,6 +239,7 @@ impl Figures {
             RunResult::Chat(c) => {
                 f.throughput = Some(c.deliveries_per_s);
                 f.latency = Some(c.latency.clone());
+                f.latency_intended = Some(c.latency_corrected.clone());
                 server(&c.server, &mut f);
                 f.rss_per_conn = None;
                 f.requested = c.clients;
@@ -325,6 +329,8 @@ pub struct Cell {
     pub latency: Option<LatencySummary>,
     /// The merged histogram.
     pub histogram: Option<Histogram<u64>>,
+    /// Chat: latency from the intended send time, all repeats merged.
+    pub latency_intended: Option<LatencySummary>,
     /// Server CPU-µs per message.
     pub cpu_us_per_msg: Option<Spread>,
     /// Server cores busy.
@@ -451,21 +457,15 @@ pub fn aggregate(files: &[ResultsFile]) -> Result<Aggregate> {
             c.server_core_busy = Spread::of(sb);
             c.client_core_busy = Spread::of(cb);
         }
-        let mut merged: Option<Histogram<u64>> = None;
-        for f in &figs {
-            if let Some(l) = &f.latency {
-                let h = l.histogram()?;
-                match merged.as_mut() {
-                    Some(m) => hist::merge(m, &h)?,
-                    None => merged = Some(h),
-                }
-            }
-        }
+        let merged = merge_all(figs.iter().filter_map(|f| f.latency.as_ref()))?;
         c.latency = merged
             .as_ref()
             .filter(|h| !h.is_empty())
             .map(LatencySummary::of);
         c.histogram = merged;
+        c.latency_intended = merge_all(figs.iter().filter_map(|f| f.latency_intended.as_ref()))?
+            .filter(|h| !h.is_empty())
+            .map(|h| LatencySummary::of(&h));
         for (r, f) in &runs {
             let rep = r.repeat + 1;
             match &r.result {
@@ -545,6 +545,21 @@ pub fn aggregate(files: &[ResultsFile]) -> Result<Aggregate> {
         a.cells.insert(key, c);
     }
     Ok(a)
+}
+
+/// Merges the histograms of `reports` (`None` when there are none).
+fn merge_all<'a>(
+    reports: impl Iterator<Item = &'a HistogramReport>,
+) -> Result<Option<Histogram<u64>>> {
+    let mut merged: Option<Histogram<u64>> = None;
+    for l in reports {
+        let h = l.histogram()?;
+        match merged.as_mut() {
+            Some(m) => hist::merge(m, &h)?,
+            None => merged = Some(h),
+        }
+    }
+    Ok(merged)
 }
 
 fn push_note(notes: &mut Vec<String>, n: String) {
