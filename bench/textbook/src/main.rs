@@ -1,0 +1,47 @@
+//! `textbook MODEL ADDR`: the minimal echo server of each concurrency model, as the runtimes' own
+//! documentation writes it, with nothing of ours in it (no limits, no shutdown, no idle timeout, no
+//! `TCP_NODELAY`).
+//!
+//! It is the yardstick for the project's variants: under the same generator, a variant should cost no
+//! more server CPU per message than the textbook server of its model (`bench/README.md`, "Against the
+//! textbook servers"). Run it beside ours with
+//! `loadgen compare --external 'textbook-tokio=target/release/textbook tokio {addr}'`.
+
+mod async_std_echo;
+mod threads_echo;
+mod tokio_echo;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+/// Buffer size of every textbook server (the same as our variants', so only the model differs).
+const BUF_SIZE: usize = 16 * 1024;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (model, addr) = match args.as_slice() {
+        [model, addr] => match addr.parse::<SocketAddr>() {
+            Ok(addr) => (model.as_str(), addr),
+            Err(err) => return usage(&format!("bad address {addr:?}: {err}")),
+        },
+        _ => return usage("expected two arguments"),
+    };
+    let served = match model {
+        "threads" => threads_echo::serve(addr),
+        "tokio" => tokio_echo::serve(addr),
+        "async-std" => async_std_echo::serve(addr),
+        other => return usage(&format!("unknown model {other:?}")),
+    };
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("textbook {model}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("textbook: {problem}\nusage: textbook threads|tokio|async-std 127.0.0.1:PORT");
+    ExitCode::from(2)
+}
