@@ -110,6 +110,11 @@ pub struct CompareArgs {
     /// ({addr} becomes a free 127.0.0.1 port). Repeatable.
     #[arg(long)]
     pub external: Vec<String>,
+    /// Also run the textbook echo server of each compared model
+    /// (`textbook-threads`, ...: the `textbook` binary next to loadgen) on
+    /// the echo scenarios, as the yardstick of each variant's cost.
+    #[arg(long)]
+    pub textbook: bool,
     /// The serve binary [default: the one next to loadgen].
     #[arg(long)]
     pub serve_bin: Option<PathBuf>,

@@ -67,6 +67,13 @@ pub fn compare(args: &crate::cli_ext::CompareArgs) -> anyhow::Result<(u64, bool)
         }
         externals.push((n.to_string(), c.to_string()));
     }
+    if args.textbook {
+        let bin = compare::default_textbook_bin()?;
+        let bin = bin.display().to_string().replace('\'', r"'\''");
+        for imp in &args.impls {
+            externals.push((format!("textbook-{imp}"), format!("'{bin}' {imp} {{addr}}")));
+        }
+    }
     let serve_bin = match &args.serve_bin {
         Some(p) => p.clone(),
         None => compare::default_serve_bin()?,

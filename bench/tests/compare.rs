@@ -131,6 +131,51 @@ fn tiny_matrix_end_to_end_and_merged_report() {
 }
 
 #[test]
+fn textbook_servers_join_the_echo_points() {
+    let serve = serve_binary();
+    // `compare --textbook` looks for the textbook binary next to loadgen.
+    conformance::process::build_binary("textbook", None).unwrap();
+    let dir = TempDir::new("compare-textbook");
+    let out = dir.path("run");
+    let o = loadgen(
+        &[
+            "compare",
+            "--matrix",
+            "tiny",
+            "--impls",
+            "tokio",
+            "--textbook",
+            "--out",
+            out.to_str().unwrap(),
+            "--serve-bin",
+            serve.to_str().unwrap(),
+        ],
+        Duration::from_secs(180),
+    );
+    assert!(o.status.success(), "{}", show(&o));
+    let v = read(&out.join("results.json"));
+    let points = v["settings"]["matrix"]["points"].as_array().unwrap();
+    let echo_points = points.iter().filter(|p| p["kind"] != "chat").count();
+    let runs = v["runs"].as_array().unwrap();
+    let textbook: Vec<_> = runs
+        .iter()
+        .filter(|r| r["variant"] == "textbook-tokio")
+        .collect();
+    assert_eq!(textbook.len(), echo_points, "{}", show(&o));
+    for r in textbook {
+        let kind = r["result"]["type"].as_str().unwrap();
+        assert!(
+            ["echo", "conns"].contains(&kind),
+            "{}: {}",
+            r["point"],
+            r["result"]
+        );
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("| variant textbook-tokio | external:"), "{md}");
+}
+
+#[test]
 fn chat_scenario_checks_every_variant() {
     for imp in [Impl::Threads, Impl::Tokio, Impl::AsyncStd] {
         let server = RunningServer::start(imp, App::Chat, Config::default()).unwrap();

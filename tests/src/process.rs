@@ -19,7 +19,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 pub fn serve_binary() -> Result<PathBuf> {
     static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
     BUILT
-        .get_or_init(|| build_binary("serve", "SERVE_BIN").map_err(|err| format!("{err:#}")))
+        .get_or_init(|| build_binary("serve", Some("SERVE_BIN")).map_err(|err| format!("{err:#}")))
         .clone()
         .map_err(|err| anyhow!(err))
 }
@@ -29,15 +29,18 @@ pub fn serve_binary() -> Result<PathBuf> {
 pub fn loadgen_binary() -> Result<PathBuf> {
     static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
     BUILT
-        .get_or_init(|| build_binary("loadgen", "LOADGEN_BIN").map_err(|err| format!("{err:#}")))
+        .get_or_init(|| {
+            build_binary("loadgen", Some("LOADGEN_BIN")).map_err(|err| format!("{err:#}"))
+        })
         .clone()
         .map_err(|err| anyhow!(err))
 }
 
 /// Builds binary `name` of the workspace package of the same name with the running test's profile
-/// (unless the environment variable `override_var` names a binary to use instead).
-fn build_binary(name: &str, override_var: &str) -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os(override_var) {
+/// (unless the environment variable `override_var`, if given, names a binary to use instead) and
+/// returns its path, `target/<profile>/<name>`.
+pub fn build_binary(name: &str, override_var: Option<&str>) -> Result<PathBuf> {
+    if let Some(path) = override_var.and_then(std::env::var_os) {
         return Ok(PathBuf::from(path));
     }
     // target/<profile>/deps/<test-binary> -> target/<profile>/<name>

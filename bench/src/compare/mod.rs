@@ -59,19 +59,31 @@ impl CompareSettings {
 
 /// The `serve` binary next to the running executable (same target dir).
 pub fn default_serve_bin() -> Result<PathBuf> {
+    sibling_bin("serve")
+}
+
+/// The `textbook` binary (the textbook echo servers) next to the running
+/// executable.
+pub fn default_textbook_bin() -> Result<PathBuf> {
+    sibling_bin("textbook")
+}
+
+/// Binary `name` (of the workspace package of that name) next to the running
+/// executable, or in the directory above (test binaries live in
+/// `target/<profile>/deps`).
+fn sibling_bin(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe().map_err(|e| Error::io("locating loadgen", e))?;
     let dir = exe
         .parent()
         .ok_or_else(|| Error::InvalidSettings("loadgen has no parent directory".into()))?;
-    // Test binaries live in target/<profile>/deps.
     for d in [Some(dir), dir.parent()].into_iter().flatten() {
-        let p = d.join("serve");
+        let p = d.join(name);
         if p.is_file() {
             return Ok(p);
         }
     }
     Err(Error::InvalidSettings(format!(
-        "no serve binary next to {} (build it with: cargo build --release -p serve)",
+        "no {name} binary next to {} (build it with: cargo build --release -p {name})",
         exe.display()
     )))
 }
