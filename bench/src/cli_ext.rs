@@ -97,7 +97,8 @@ pub struct CompareArgs {
     /// (seconds, for tests) or a JSON file.
     #[arg(long, default_value = "quick")]
     pub matrix: String,
-    /// Output directory [default: results/<date>-<host>].
+    /// Output directory [default: results/<date>-<host>, or with -2, -3, ...
+    /// appended if that already holds results].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// CPUs of the servers (empty string: no pinning).

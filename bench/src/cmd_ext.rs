@@ -28,6 +28,19 @@ pub fn chat(args: &ChatArgs) -> anyhow::Result<(u64, bool)> {
     Ok((errors, args.allow_errors))
 }
 
+/// `base`, or `base-2`, `base-3`, ... if it already holds results: the default
+/// output directory never overwrites an earlier run (an explicit `--out` does).
+fn unused_dir(base: &std::path::Path) -> std::path::PathBuf {
+    let taken = |d: &std::path::Path| d.join("results.json").exists();
+    if !taken(base) {
+        return base.to_path_buf();
+    }
+    (2..)
+        .map(|n| std::path::PathBuf::from(format!("{}-{n}", base.display())))
+        .find(|d| !taken(d))
+        .unwrap_or_else(|| base.to_path_buf())
+}
+
 /// Runs `loadgen compare`; returns the number of runs with problems.
 pub fn compare(args: &crate::cli_ext::CompareArgs) -> anyhow::Result<(u64, bool)> {
     use loadgen::compare::{self, CompareSettings, matrix::Matrix};
@@ -90,11 +103,11 @@ pub fn compare(args: &crate::cli_ext::CompareArgs) -> anyhow::Result<(u64, bool)
         Some(o) => o.clone(),
         None => {
             let meta = RunMeta::collect();
-            std::path::PathBuf::from("results").join(format!(
+            unused_dir(&std::path::PathBuf::from("results").join(format!(
                 "{}-{}",
                 loadgen::report::text::day(meta.unix_time),
                 meta.machine.hostname
-            ))
+            )))
         }
     };
     let results = compare::run(&settings, &mut |line| eprintln!("{line}"))?;
@@ -117,4 +130,33 @@ pub fn report(args: &crate::cli_ext::ReportArgs) -> anyhow::Result<(u64, bool)> 
     loadgen::report::regenerate(&dirs, &out)?;
     eprintln!("wrote {}", out.join("report.md").display());
     Ok((0, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unused_dir;
+
+    #[test]
+    fn default_output_never_overwrites_a_run() {
+        let base = std::env::temp_dir().join(format!("loadgen-unused-dir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        assert_eq!(unused_dir(&base), base);
+        std::fs::create_dir_all(&base).unwrap();
+        // An empty directory (or one without results) is fine to use.
+        assert_eq!(unused_dir(&base), base);
+        std::fs::write(base.join("results.json"), "{}").unwrap();
+        let second = unused_dir(&base);
+        assert_eq!(
+            second.display().to_string(),
+            format!("{}-2", base.display())
+        );
+        std::fs::create_dir_all(&second).unwrap();
+        std::fs::write(second.join("results.json"), "{}").unwrap();
+        assert_eq!(
+            unused_dir(&base).display().to_string(),
+            format!("{}-3", base.display())
+        );
+        std::fs::remove_dir_all(&base).unwrap();
+        std::fs::remove_dir_all(&second).unwrap();
+    }
 }
