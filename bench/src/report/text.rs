@@ -678,9 +678,18 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
         ]
     };
     let chat = || {
-        let mut m = load();
-        m.insert(3, p99_intended());
-        m
+        vec![
+            throughput(),
+            p50(),
+            p99(),
+            p99_intended(),
+            p999(),
+            cpu(),
+            cores(),
+            server_core(),
+            client_core(),
+            threads(),
+        ]
     };
     let groups: [(Group, Vec<Metric>); 5] = [
         (Group::EchoClosed, load()),
