@@ -92,12 +92,10 @@ pub fn drive(data: &[u8]) {
             }
         }
         check_outbox(&out, cause, &known);
-        for id in &out.closes {
-            framers.remove(id);
-            assert!(
-                !chat.is_connected(*id),
-                "closed client {id} still connected"
-            );
+        for closing in &out.closes {
+            let id = closing.to;
+            framers.remove(&id);
+            assert!(!chat.is_connected(id), "closed client {id} still connected");
         }
         out.clear();
         if let Err(broken) = chat.check_invariants() {
@@ -147,20 +145,21 @@ fn feed(
 /// Checks the shape of every outgoing line, that it goes to a `known` client, and that nothing `cause`
 /// sent carries control characters to another client.
 fn check_outbox(out: &Outbox, cause: Option<ClientId>, known: &[ClientId]) {
-    for sent in &out.sends {
-        assert!(
-            known.contains(&sent.to),
-            "line to unknown client {}",
-            sent.to
-        );
-        let line = sent.line.as_bytes();
+    let last_lines = out
+        .closes
+        .iter()
+        .filter_map(|c| Some((c.to, c.close.last_line.as_ref()?)));
+    let sent = out.sends.iter().map(|s| (s.to, &s.line));
+    for (to, line) in sent.chain(last_lines) {
+        assert!(known.contains(&to), "line to unknown client {to}");
+        let line = line.as_bytes();
         assert!(line.len() >= 2, "empty line {line:?}");
         assert_eq!(line.last(), Some(&b'\n'), "line without LF: {line:?}");
         assert!(
             !line[..line.len() - 1].contains(&b'\n'),
             "line with inner LF: {line:?}"
         );
-        if cause.is_some_and(|c| c != sent.to) {
+        if cause.is_some_and(|c| c != to) {
             let body = &line[..line.len() - 1];
             assert!(
                 !body.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f),

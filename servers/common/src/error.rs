@@ -18,12 +18,6 @@ pub enum ServerError {
     /// The listening socket could not be prepared for this runtime.
     #[error("cannot prepare the listening socket")]
     Listener(#[source] io::Error),
-    /// This variant does not implement the application yet.
-    #[error("the {app} app is not implemented by this variant")]
-    Unsupported {
-        /// The application asked for.
-        app: crate::App,
-    },
     /// A thread could not be spawned.
     #[error("cannot spawn the {what} thread")]
     Spawn {

@@ -1,8 +1,9 @@
 //! The `chat/1` state machine: clients, nicks, rooms and membership, and every reply and broadcast.
 //!
-//! The caller feeds events ([`ChatState::connect`], [`ChatState::frame`] / [`ChatState::line`],
-//! [`ChatState::disconnect`], [`ChatState::slow_consumer`], [`ChatState::shutdown`]) and performs what
-//! lands in its [`Outbox`]. Events for unknown client ids are ignored, so a late line from a client that
+//! The caller feeds events ([`ChatState::connect`], [`ChatState::input`] / [`ChatState::frame`] /
+//! [`ChatState::line`], [`ChatState::disconnect`], [`ChatState::slow_consumer`],
+//! [`ChatState::shutdown`]) and performs what lands in its [`Outbox`]: lines to send, and close
+//! instructions ([`Close`]) that carry the client's last line, so no caller ever composes protocol text. Events for unknown client ids are ignored, so a late line from a client that
 //! was already closed is harmless. Nothing here allocates per broadcast recipient: a broadcast builds its
 //! [`Line`] once and clones the pointer.
 
@@ -10,8 +11,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::code::ErrorCode;
 use crate::command::{Command, parse};
-use crate::framing::Frame;
-use crate::outbox::{Line, Outbox};
+use crate::framing::{Frame, Input};
+use crate::outbox::{Line, Outbox, Queued};
+
+#[cfg(doc)]
+use crate::outbox::Close;
 
 /// A client's identity, chosen by the caller (unique among connected clients).
 pub type ClientId = u64;
@@ -125,13 +129,18 @@ impl ChatState {
         );
     }
 
-    /// One framing result from the client: a line is executed, `BadUtf8` answered, `TooLong` answered
-    /// and the client closed.
+    /// One input from the client's reader: see [`frame`](Self::frame).
+    pub fn input(&mut self, id: ClientId, input: &Input, out: &mut Outbox) {
+        self.frame(id, input.as_frame(), out);
+    }
+
+    /// One framing result from the client: a line is executed, `BadUtf8` answered, `TooLong` closes
+    /// the client with `ERR line-too-long` as its last line.
     pub fn frame(&mut self, id: ClientId, frame: Frame<'_>, out: &mut Outbox) {
         match frame {
             Frame::Line(line) => self.line(id, line, out),
             Frame::BadUtf8 => self.error(id, ErrorCode::BadUtf8, out),
-            Frame::TooLong => self.kick(id, ErrorCode::LineTooLong, out),
+            Frame::TooLong => self.kick(id, ErrorCode::LineTooLong, Queued::Flush, out),
         }
     }
 
@@ -146,31 +155,30 @@ impl ChatState {
         }
     }
 
-    /// The client's connection ended (EOF, reset): it leaves every room, whose members are told.
+    /// The client's connection ended (EOF, reset): it leaves every room, whose members are told; its
+    /// connection is closed after what is queued for it, with no last line.
     pub fn disconnect(&mut self, id: ClientId, out: &mut Outbox) {
-        self.remove(id, out);
+        self.remove(id, Queued::Flush, None, out);
     }
 
-    /// The client's outbound queue overflowed: `ERR slow-consumer` (best effort, for the caller to
-    /// deliver as it can), close, and it leaves every room.
+    /// The client's outbound queue overflowed: it is closed at once, its queued lines dropped, with
+    /// `ERR slow-consumer` as a best-effort last line ([`Queued::Discard`]), and it leaves every room.
     pub fn slow_consumer(&mut self, id: ClientId, out: &mut Outbox) {
-        self.kick(id, ErrorCode::SlowConsumer, out);
+        self.kick(id, ErrorCode::SlowConsumer, Queued::Discard, out);
     }
 
-    /// Sends `ERR <code>` to the client, then closes it and removes it (its rooms are told it left).
-    pub fn kick(&mut self, id: ClientId, code: ErrorCode, out: &mut Outbox) {
-        if self.clients.contains_key(&id) {
-            self.error(id, code, out);
-            self.remove(id, out);
-        }
+    /// Closes the client with `ERR <code>` as its last line and removes it (its rooms are told it left).
+    fn kick(&mut self, id: ClientId, code: ErrorCode, queued: Queued, out: &mut Outbox) {
+        let last = self.error_line(code);
+        self.remove(id, queued, Some(last), out);
     }
 
-    /// Server shutdown: every client gets `ERR shutting-down` and is closed; no `LEFT` is sent.
+    /// Server shutdown: every client is closed after what is queued for it, with `ERR shutting-down` as
+    /// its last line; no `LEFT` is sent.
     pub fn shutdown(&mut self, out: &mut Outbox) {
         let line = self.error_line(ErrorCode::ShuttingDown);
         for &id in self.clients.keys() {
-            out.send(id, line.clone());
-            out.closes.push(id);
+            out.close(id, Queued::Flush, Some(line.clone()));
         }
         self.clients.clear();
         self.nicks.clear();
@@ -193,10 +201,7 @@ impl ChatState {
             Command::Who(room) => self.who(id, room, out),
             Command::Ping(None) => out.send(id, self.pong.clone()),
             Command::Ping(Some(token)) => out.send(id, build(&mut self.scratch, &["PONG ", token])),
-            Command::Quit => {
-                out.send(id, self.bye.clone());
-                self.remove(id, out);
-            }
+            Command::Quit => self.remove(id, Queued::Flush, Some(self.bye.clone()), out),
         }
     }
 
@@ -332,8 +337,8 @@ impl ChatState {
         out.send(id, Line::new(&self.scratch));
     }
 
-    /// Forgets the client, tells its rooms, and asks the caller to close it.
-    fn remove(&mut self, id: ClientId, out: &mut Outbox) {
+    /// Forgets the client, tells its rooms, and asks the caller to close it with `last_line` last.
+    fn remove(&mut self, id: ClientId, queued: Queued, last_line: Option<Line>, out: &mut Outbox) {
         let Some(client) = self.clients.remove(&id) else {
             return;
         };
@@ -348,7 +353,7 @@ impl ChatState {
                 out,
             );
         }
-        out.closes.push(id);
+        out.close(id, queued, last_line);
     }
 
     /// Checks every internal invariant; `Err` describes the first violation. For tests.

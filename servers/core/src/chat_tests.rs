@@ -1,8 +1,8 @@
 //! Unit tests of the chat state machine, one per rule of `chat/1`.
 
 use crate::chat::{ChatState, ClientId, MAX_ROOMS_PER_CLIENT};
-use crate::framing::Frame;
-use crate::outbox::Outbox;
+use crate::framing::{Frame, Input};
+use crate::outbox::{Closing, Outbox, Queued};
 
 struct H {
     state: ChatState,
@@ -19,14 +19,22 @@ impl H {
         }
     }
 
+    /// What the last event produced: every line each client is sent, its close's last line included
+    /// (sorted by recipient, stable within one), and the clients closed.
     fn take(&mut self) -> (Sent, Vec<ClientId>) {
-        let sends = self
+        let text = |line: &[u8]| String::from_utf8(line.to_vec()).unwrap();
+        let mut sends: Sent = self
             .out
             .sends
             .drain(..)
-            .map(|s| (s.to, String::from_utf8(s.line.to_vec()).unwrap()))
+            .map(|s| (s.to, text(&s.line)))
             .collect();
-        let closes = self.out.closes.drain(..).collect();
+        let mut closes = Vec::new();
+        for Closing { to, close } in self.out.closes.drain(..) {
+            sends.extend(close.last_line.map(|line| (to, text(&line))));
+            closes.push(to);
+        }
+        sends.sort_by_key(|s| s.0);
         self.state.check_invariants().unwrap();
         (sends, closes)
     }
@@ -275,10 +283,42 @@ fn slow_consumer_is_cut_off_and_rooms_told() {
     h.line(1, "JOIN r");
     h.line(2, "JOIN r");
     h.state.slow_consumer(2, &mut h.out);
+    assert_eq!(h.out.closes[0].close.queued, Queued::Discard);
     assert_eq!(
         h.take(),
-        (vec![s(2, "ERR slow-consumer"), s(1, "LEFT r c2")], vec![2])
+        (vec![s(1, "LEFT r c2"), s(2, "ERR slow-consumer")], vec![2])
     );
+}
+
+#[test]
+fn closes_carry_the_last_line() {
+    let mut h = H::with_clients(4);
+    let last = |h: &mut H| {
+        assert!(h.out.sends.iter().all(|s| s.to != 1), "no plain send");
+        let close = &h.out.closes[0].close;
+        let line = close.last_line.as_ref().map(|l| String::from_utf8_lossy(l).into_owned());
+        let queued = close.queued;
+        h.out.clear();
+        (line, queued)
+    };
+    h.state.line(1, "QUIT", &mut h.out);
+    assert_eq!(last(&mut h), (Some("BYE\n".into()), Queued::Flush));
+    h.state.input(2, &Input::TooLong, &mut h.out);
+    assert_eq!(last(&mut h).0.as_deref(), Some("ERR line-too-long\n"));
+    h.state.disconnect(3, &mut h.out);
+    assert_eq!(last(&mut h), (None, Queued::Flush));
+    h.state.shutdown(&mut h.out);
+    assert_eq!(last(&mut h), (Some("ERR shutting-down\n".into()), Queued::Flush));
+}
+
+#[test]
+fn input_is_applied_like_its_frame() {
+    let mut h = H::with_clients(1);
+    h.state.input(1, &Input::Line("PING x".into()), &mut h.out);
+    assert_eq!(h.take(), (vec![s(1, "PONG x")], vec![]));
+    h.state.input(1, &Input::BadUtf8, &mut h.out);
+    assert_eq!(h.take(), (vec![s(1, "ERR bad-utf8")], vec![]));
+    assert_eq!(Input::from(Frame::Line("a")).as_frame(), Frame::Line("a"));
 }
 
 #[test]

@@ -23,6 +23,40 @@ pub enum Frame<'a> {
     TooLong,
 }
 
+/// A [`Frame`] that owns its line: what a reader hands to the broker, which applies it to the
+/// [`ChatState`](crate::ChatState) with [`ChatState::input`](crate::ChatState::input). The reader's
+/// copy of the line is the only one; the broker borrows it back as a [`Frame`] for free.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A complete, non-empty, valid UTF-8 line without its terminator.
+    Line(Box<str>),
+    /// A complete line that was not valid UTF-8.
+    BadUtf8,
+    /// A line longer than the limit: the client is closed.
+    TooLong,
+}
+
+impl Input {
+    /// The same input as a borrowed [`Frame`] (no copy).
+    pub fn as_frame(&self) -> Frame<'_> {
+        match self {
+            Input::Line(line) => Frame::Line(line),
+            Input::BadUtf8 => Frame::BadUtf8,
+            Input::TooLong => Frame::TooLong,
+        }
+    }
+}
+
+impl From<Frame<'_>> for Input {
+    fn from(frame: Frame<'_>) -> Self {
+        match frame {
+            Frame::Line(line) => Input::Line(line.into()),
+            Frame::BadUtf8 => Input::BadUtf8,
+            Frame::TooLong => Input::TooLong,
+        }
+    }
+}
+
 /// A bounded line framer that works across arbitrary read splits.
 #[derive(Debug)]
 pub struct Framer {

@@ -4,7 +4,7 @@
 //! - [`framing`]: bytes in, complete lines (or framing errors) out, bounded and split-proof.
 //! - [`command`]: one line into a typed [`Command`] or an [`ErrorCode`].
 //! - [`chat`]: the [`ChatState`] machine: clients, nicks, rooms, replies and broadcasts.
-//! - [`outbox`]: what the state machine asks the caller to send and close.
+//! - [`outbox`]: what the state machine asks the caller to send, and how to close each connection.
 
 pub mod chat;
 pub mod code;
@@ -18,5 +18,5 @@ mod chat_tests;
 pub use chat::{ChatState, ClientId, MAX_ROOMS_PER_CLIENT};
 pub use code::ErrorCode;
 pub use command::{Command, parse};
-pub use framing::{Frame, Framer};
-pub use outbox::{Line, Outbox, Outgoing};
+pub use framing::{Frame, Framer, Input};
+pub use outbox::{Close, Closing, Line, Outbox, Outgoing, Queued};

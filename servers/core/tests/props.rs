@@ -204,12 +204,16 @@ proptest! {
                 prop_assert!(send.line.ends_with(b"\n"));
                 prop_assert_eq!(send.line.iter().filter(|&&b| b == b'\n').count(), 1);
             }
-            for id in &out.closes {
-                prop_assert!(before.contains(id));
-                prop_assert!(!state.is_connected(*id));
+            let closed: Vec<u64> = out.closes.iter().map(|c| c.to).collect();
+            for closing in &out.closes {
+                prop_assert!(before.contains(&closing.to));
+                prop_assert!(!state.is_connected(closing.to));
+                if let Some(line) = &closing.close.last_line {
+                    prop_assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+                }
             }
             for id in before {
-                prop_assert!(state.is_connected(id) || out.closes.contains(&id));
+                prop_assert!(state.is_connected(id) || closed.contains(&id));
             }
             // Every listed room is non-empty.
             if let Some(&id) = (0..6).filter(|id| state.is_connected(*id)).collect::<Vec<_>>().first() {
