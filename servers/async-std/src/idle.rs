@@ -5,17 +5,24 @@ use std::time::Duration;
 
 use async_std::io::{Read as AsyncRead, ReadExt};
 
-/// Reads into `buf`; with an idle timeout, fails with `TimedOut` when nothing arrives for that long.
-/// Without one (the default) this is a plain read: no timer is armed on the hot path.
+/// Reads into `buf` (retrying when interrupted); with an idle timeout, fails with `TimedOut` when
+/// nothing arrives for that long. Without one (the default) this is a plain read: no timer is armed on
+/// the hot path.
 pub(crate) async fn read<R: AsyncRead + Unpin>(
     stream: &mut R,
     buf: &mut [u8],
     idle: Option<Duration>,
 ) -> io::Result<usize> {
-    match idle {
-        None => stream.read(buf).await,
-        Some(limit) => async_std::future::timeout(limit, stream.read(buf))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))?,
+    loop {
+        let read = match idle {
+            None => stream.read(&mut *buf).await,
+            Some(limit) => async_std::future::timeout(limit, stream.read(&mut *buf))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))?,
+        };
+        match read {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            read => return read,
+        }
     }
 }

@@ -13,7 +13,7 @@ mod idle;
 use std::sync::Once;
 
 use async_std::net::TcpListener;
-use server_common::{App, Config, ConnLimit, ServerError, Shutdown};
+use server_common::{App, Config, ConnLimit, DrainDeadline, ServerError, Shutdown};
 
 /// The name this variant goes by on the command line and in the `listening` line.
 pub const NAME: &str = "async-std";
@@ -54,17 +54,19 @@ async fn serve(
         .map_err(ServerError::Listener)?;
     let listener = TcpListener::from(listener);
     let limit = ConnLimit::new(config.max_conns);
-    match app {
+    let deadline = match app {
         App::Echo => {
+            let idle = config.idle_timeout;
             accept::accept_loop(&listener, &limit, &shutdown, b"", move |stream| {
-                echo::serve_conn(stream, config.idle_timeout)
+                echo::serve_conn(stream, idle)
             })
-            .await
+            .await;
+            DrainDeadline::start(config.drain_timeout)
         }
         App::Chat => chat::serve(&listener, &limit, &config, &shutdown).await?,
-    }
+    };
     shutdown.trigger();
-    if async_std::future::timeout(config.drain_timeout, limit.wait_idle())
+    if async_std::future::timeout(deadline.remaining(), limit.wait_idle())
         .await
         .is_err()
     {

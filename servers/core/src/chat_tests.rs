@@ -296,7 +296,10 @@ fn closes_carry_the_last_line() {
     let last = |h: &mut H| {
         assert!(h.out.sends.iter().all(|s| s.to != 1), "no plain send");
         let close = &h.out.closes[0].close;
-        let line = close.last_line.as_ref().map(|l| String::from_utf8_lossy(l).into_owned());
+        let line = close
+            .last_line
+            .as_ref()
+            .map(|l| String::from_utf8_lossy(l).into_owned());
         let queued = close.queued;
         h.out.clear();
         (line, queued)
@@ -308,7 +311,10 @@ fn closes_carry_the_last_line() {
     h.state.disconnect(3, &mut h.out);
     assert_eq!(last(&mut h), (None, Queued::Flush));
     h.state.shutdown(&mut h.out);
-    assert_eq!(last(&mut h), (Some("ERR shutting-down\n".into()), Queued::Flush));
+    assert_eq!(
+        last(&mut h),
+        (Some("ERR shutting-down\n".into()), Queued::Flush)
+    );
 }
 
 #[test]

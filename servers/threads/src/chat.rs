@@ -1,320 +1,169 @@
-//! Chat, blocking: one broker thread owns the [`ChatState`]; each connection has a reader (its
-//! connection thread) and one writer thread fed by an unbounded queue bounded in bytes by an
-//! [`OutboundBudget`].
+//! Chat, blocking: a broker thread drives the shared [`Broker`]; each connection has two threads, a
+//! reader (its connection thread) and a writer fed by an unbounded crossbeam channel, bounded in bytes
+//! by the broker.
 //!
-//! Readers frame their socket's bytes and send owned lines to the broker's bounded inbox. The broker
-//! applies each event to the state machine and queues the resulting lines without ever blocking: a line
-//! that does not fit in a client's budget cuts that client off as a slow consumer. Writers gather queued
-//! lines into vectored writes. The shared lines are `Arc`s: a broadcast allocates once.
+//! Why two threads per connection: a blocked `read` cannot also wait for lines to send, and a blocked
+//! `write` (a client that does not read) must not stop the reader or anyone else. Each blocking call
+//! needs a thread of its own. Everything that is not blocking I/O lives in `server_common::chat`: the
+//! broker, the framing reader, the writer's batching and close instruction.
 //!
 //! Shutdown: the accept loop stops, the registry shuts every socket's reading side (readers end without
-//! telling the broker, so no `LEFT` is broadcast), the broker queues `ERR shutting-down` to everyone and
-//! closes every queue; writers flush and close. Writers still stuck at the drain deadline are stopped.
-//! The three variants' `chat.rs` read alike; only the concurrency primitives differ.
+//! telling the broker, so no `LEFT` is broadcast), the broker closes every client with
+//! `ERR shutting-down`; writers flush and close. A writer blocked on a client that does not read wakes
+//! every [`STALL_TICK`] (its write timeout) to notice that it was cut off or that the drain deadline
+//! passed; at the deadline the registry shuts every socket down so that no writer waits for its tick.
 
-use std::collections::HashMap;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
-use chat_core::{ChatState, ClientId, ErrorCode, Frame, Framer, Line, Outbox, Outgoing};
+use chat_core::{ErrorCode, Line};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
-use server_common::outbound::{BROKER_INBOX, CLOSE_LINGER, STALL_TICK, WRITE_BATCH};
-use server_common::{
-    Config, ConnGuard, ConnLimit, OutboundBudget, ServerError, Shutdown, WriteBatch,
+use server_common::chat::{
+    BROKER_INBOX, Broker, BrokerEvent, ChatHub, ClientReader, ClientWriter, Mailbox, STALL_TICK,
+    WRITE_BATCH, WriteBatch, WriterStop,
 };
+use server_common::{Config, ConnLimit, DrainDeadline, ServerError, Shutdown};
 
 use crate::accept;
 use crate::registry::Registry;
 
-/// What readers (and the server, at shutdown) tell the broker.
-enum Event {
-    /// A new client and the queue its writer drains.
-    Connect {
-        id: ClientId,
-        queue: Sender<Line>,
-        budget: Arc<OutboundBudget>,
-    },
-    /// One complete line.
-    Line { id: ClientId, line: Box<str> },
-    /// A line that was not UTF-8.
-    BadUtf8 { id: ClientId },
-    /// A line over the limit: the client is closed.
-    TooLong { id: ClientId },
-    /// The client's connection ended (EOF, reset).
-    Gone { id: ClientId },
-    /// The server is shutting down.
-    Shutdown,
+/// The broker's end of one writer's queue.
+struct Queue(Sender<Line>);
+
+impl Mailbox for Queue {
+    fn post(&mut self, line: Line) {
+        let _ = self.0.try_send(line); // unbounded: never full; fails only once the writer is gone
+    }
 }
 
-/// What every connection shares.
-struct Chat {
-    inbox: Sender<Event>,
-    next_id: AtomicU64,
-    max_line: usize,
-    queue_bytes: usize,
-    stack_size: usize,
-    shutdown: Shutdown,
-    /// Triggered at the drain deadline: writers give up on clients that do not read.
-    hard_stop: Shutdown,
-    /// Counts live writers, so that shutdown can wait until everything queued is flushed.
-    writers: ConnLimit,
-}
+type Event = BrokerEvent<Queue>;
+type Hub = ChatHub<Sender<Event>>;
 
-/// Serves chat until `shutdown`, then has every client told and flushed within the drain timeout.
+/// Serves chat until `shutdown`, then has every client told and flushed by the returned deadline.
 pub(crate) fn serve(
     listener: &TcpListener,
     limit: &ConnLimit,
     registry: &Registry,
     config: &Config,
     shutdown: &Shutdown,
-) -> Result<(), ServerError> {
+) -> Result<DrainDeadline, ServerError> {
     let (inbox, events) = bounded(BROKER_INBOX);
     let broker = std::thread::Builder::new()
         .name("chat-broker".into())
-        .spawn(move || run_broker(events))
+        .spawn(move || run_broker(&events))
         .map_err(|source| ServerError::Spawn {
             what: "chat broker",
             source,
         })?;
-    let chat = Arc::new(Chat {
-        inbox,
-        next_id: AtomicU64::new(0),
-        max_line: config.max_line,
-        queue_bytes: config.queue_bytes,
-        stack_size: config.stack_size,
-        shutdown: shutdown.clone(),
-        hard_stop: Shutdown::new(),
-        writers: ConnLimit::new(usize::MAX),
-    });
+    let chat = Arc::new(Hub::new(inbox, config, shutdown));
     let handler = {
         let chat = Arc::clone(&chat);
         move |stream| serve_conn(stream, &chat)
     };
     let reject = ErrorCode::ServerFull.line().as_bytes();
     accept::accept_loop(listener, limit, registry, config, shutdown, reject, handler);
-    let deadline = Instant::now() + config.drain_timeout;
-    let _ = chat.inbox.send(Event::Shutdown);
+    let deadline = DrainDeadline::start(config.drain_timeout);
+    let _ = chat.inbox().send(Event::Shutdown);
     let _ = broker.join();
-    if !chat.writers.wait_idle_blocking(deadline) {
-        chat.hard_stop.trigger();
+    if !chat.drain_blocking(deadline) {
         // Writers blocked on clients that do not read fail at once instead of at their next tick.
         registry.close_all(SocketShutdown::Both);
     }
-    Ok(())
+    Ok(deadline)
 }
 
-/// The broker's state: the chat state machine plus each client's queue.
-struct Broker {
-    state: ChatState,
-    out: Outbox,
-    clients: HashMap<ClientId, Client>,
-    slow: Vec<ClientId>,
-}
-
-/// The broker's handle on one client's writer.
-struct Client {
-    queue: Sender<Line>,
-    budget: Arc<OutboundBudget>,
-}
-
-fn run_broker(events: Receiver<Event>) {
-    let mut broker = Broker {
-        state: ChatState::new(crate::NAME),
-        out: Outbox::new(),
-        clients: HashMap::new(),
-        slow: Vec::new(),
-    };
+fn run_broker(events: &Receiver<Event>) {
+    let mut broker = Broker::new(crate::NAME);
     for event in events {
-        let last = matches!(event, Event::Shutdown);
-        broker.handle(event);
-        if last {
+        if broker.handle(event).is_break() {
             break;
         }
     }
 }
 
-impl Broker {
-    fn handle(&mut self, event: Event) {
-        match event {
-            Event::Connect { id, queue, budget } => {
-                self.clients.insert(id, Client { queue, budget });
-                self.state.connect(id, &mut self.out);
-            }
-            Event::Line { id, line } => self.state.line(id, &line, &mut self.out),
-            Event::BadUtf8 { id } => self.state.frame(id, Frame::BadUtf8, &mut self.out),
-            Event::TooLong { id } => self.state.frame(id, Frame::TooLong, &mut self.out),
-            Event::Gone { id } => self.state.disconnect(id, &mut self.out),
-            Event::Shutdown => self.state.shutdown(&mut self.out),
-        }
-        self.deliver();
-    }
-
-    /// Queues every outgoing line without blocking. A client whose budget overflows is aborted and
-    /// removed, which may queue `LEFT` lines to others, hence the loop.
-    fn deliver(&mut self) {
-        loop {
-            for Outgoing { to, line } in self.out.sends.drain(..) {
-                let Some(client) = self.clients.get(&to) else {
-                    continue;
-                };
-                if client.budget.is_aborted() {
-                    continue;
-                }
-                if client.budget.try_reserve(line.len()) {
-                    // Unbounded: never blocks; fails only once the writer is gone.
-                    let _ = client.queue.try_send(line);
-                } else {
-                    client.budget.abort();
-                    self.slow.push(to);
-                }
-            }
-            for id in self.out.closes.drain(..) {
-                // Dropping the queue's sender lets the writer flush what is queued and close.
-                self.clients.remove(&id);
-            }
-            if self.slow.is_empty() {
-                return;
-            }
-            for id in self.slow.drain(..) {
-                self.state.slow_consumer(id, &mut self.out);
-            }
-        }
-    }
-}
-
-/// One connection: starts its writer, reads until EOF, then waits for the writer.
-fn serve_conn(stream: Arc<TcpStream>, chat: &Chat) -> io::Result<()> {
-    let id = chat.next_id.fetch_add(1, Ordering::Relaxed);
+/// One connection: starts its writer thread, reads until EOF, then waits for the writer.
+fn serve_conn(stream: Arc<TcpStream>, chat: &Hub) -> io::Result<()> {
+    let (mut reader, writer) = chat.open();
     let (queue, outbound) = unbounded();
-    let budget = Arc::new(OutboundBudget::new(chat.queue_bytes));
-    let reader_done = Shutdown::new();
     let writer = {
         let stream = Arc::clone(&stream);
-        let budget = Arc::clone(&budget);
-        let reader_done = reader_done.clone();
-        let hard_stop = chat.hard_stop.clone();
-        let guard = chat.writers.try_acquire();
         std::thread::Builder::new()
             .name("chat-writer".into())
-            .stack_size(chat.stack_size)
-            .spawn(move || {
-                write_side(&stream, &outbound, &budget, &reader_done, &hard_stop, guard)
-            })?
+            .stack_size(chat.config().stack_size)
+            .spawn(move || write_side(&stream, &outbound, writer))?
     };
-    let reading = TriggerOnDrop(reader_done);
-    if chat
-        .inbox
-        .send(Event::Connect { id, queue, budget })
-        .is_ok()
-    {
-        if let Err(err) = read_loop(&stream, id, chat) {
+    if chat.inbox().send(reader.connect(Queue(queue))).is_ok() {
+        if let Err(err) = read_loop(&stream, &mut reader, chat) {
             tracing::debug!(error = %err, "chat read failed");
         }
-        if !chat.shutdown.is_triggered() {
-            let _ = chat.inbox.send(Event::Gone { id });
+        if let Some(gone) = chat.gone(&reader) {
+            let _ = chat.inbox().send(gone);
         }
     }
-    drop(reading);
+    drop(reader);
     writer
         .join()
         .map_err(|_| io::Error::other("chat writer panicked"))
 }
 
-/// Frames the socket's bytes and sends each line to the broker, until EOF (or the broker is gone).
-fn read_loop(mut stream: &TcpStream, id: ClientId, chat: &Chat) -> io::Result<()> {
-    let mut framer = Framer::new(chat.max_line);
+/// Reads and frames the socket's bytes, sending each input to the broker, until EOF (or the broker is
+/// gone). The socket's read timeout is the idle timeout.
+fn read_loop(mut stream: &TcpStream, reader: &mut ClientReader, chat: &Hub) -> io::Result<()> {
     loop {
-        let n = match stream.read(framer.spare()) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
+        let n = match stream.read(reader.spare()) {
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(err),
+            read => read?,
         };
-        framer.filled(n);
-        while let Some(frame) = framer.next_frame() {
-            let event = match frame {
-                Frame::Line(line) => Event::Line {
-                    id,
-                    line: line.into(),
-                },
-                Frame::BadUtf8 => Event::BadUtf8 { id },
-                Frame::TooLong => Event::TooLong { id },
-            };
-            if chat.inbox.send(event).is_err() {
-                return Ok(());
+        if !reader.filled(n) {
+            return Ok(());
+        }
+        while let Some(event) = reader.next_event() {
+            if chat.inbox().send(event).is_err() {
+                return Ok(()); // the broker is gone: shutting down
             }
         }
     }
 }
 
-/// How a write loop ended.
-enum End {
-    /// The queue was closed and everything in it written.
-    Drained,
-    /// Aborted or hard-stopped between two writes.
-    Cut,
-}
-
-/// The writer: writes what is queued, then half-closes, lets the client's input drain for a moment,
-/// and wakes the reader.
-fn write_side(
-    stream: &TcpStream,
-    queue: &Receiver<Line>,
-    budget: &OutboundBudget,
-    reader_done: &Shutdown,
-    hard_stop: &Shutdown,
-    guard: Option<ConnGuard>,
-) {
-    match write_loop(stream, queue, budget, hard_stop) {
-        Ok(End::Cut) if budget.is_aborted() => {
-            // Best effort, bounded by the write timeout.
-            let _ = (&*stream).write_all(ErrorCode::SlowConsumer.line().as_bytes());
+/// The writer thread: writes what is queued and the close's last line, then half-closes, lets the
+/// client's input drain for a moment, and wakes the reader by shutting the reading side down.
+fn write_side(stream: &TcpStream, queue: &Receiver<Line>, mut writer: ClientWriter) {
+    match write_loop(stream, queue, &mut writer) {
+        Ok(()) => {
+            if let Some(line) = writer.parting_line() {
+                // Best effort, bounded by the write timeout.
+                let _ = (&*stream).write_all(&line);
+            }
         }
-        Ok(_) => {}
         Err(err) => tracing::debug!(error = %err, "chat write ended"),
     }
     let _ = stream.shutdown(SocketShutdown::Write);
-    reader_done.wait_blocking_until(Instant::now() + CLOSE_LINGER);
+    writer.linger_blocking();
     let _ = stream.shutdown(SocketShutdown::Read);
-    drop(guard);
 }
 
-/// Writes queued lines in batches until the queue is closed and empty, or the client is cut off.
+/// Writes batches until the writer is done or must stop.
 fn write_loop(
     stream: &TcpStream,
     queue: &Receiver<Line>,
-    budget: &OutboundBudget,
-    hard_stop: &Shutdown,
-) -> io::Result<End> {
+    writer: &mut ClientWriter,
+) -> io::Result<()> {
     stream.set_write_timeout(Some(STALL_TICK))?;
-    let mut batch = WriteBatch::new();
-    while let Ok(line) = queue.recv() {
-        batch.push(line);
-        while !batch.is_full() {
-            match queue.try_recv() {
-                Ok(line) => batch.push(line),
-                Err(_) => break,
-            }
-        }
-        if budget.is_aborted() || hard_stop.is_triggered() {
-            return Ok(End::Cut);
-        }
-        write_batch(stream, &batch, budget, hard_stop)?;
-        budget.release(batch.clear());
+    let stop = writer.stop_signal();
+    while let Some(batch) = writer.next_batch(queue.recv().ok(), || queue.try_recv().ok()) {
+        write_batch(stream, batch, &stop)?;
+        writer.written();
     }
-    Ok(End::Drained)
+    Ok(())
 }
 
 /// Writes one batch with vectored writes. The write timeout wakes a writer stuck on a client that does
-/// not read, so that it notices an abort or the hard stop.
+/// not read, so that it notices when it must stop.
 fn write_batch(
     mut stream: &TcpStream,
     batch: &WriteBatch<Line>,
-    budget: &OutboundBudget,
-    hard_stop: &Shutdown,
+    stop: &WriterStop,
 ) -> io::Result<()> {
     let mut slices = [IoSlice::new(&[]); WRITE_BATCH];
     let mut bufs = batch.io_slices(&mut slices);
@@ -322,12 +171,10 @@ fn write_batch(
         match stream.write_vectored(bufs) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-            Err(err) if is_timeout(&err) => {
-                if budget.is_aborted() || hard_stop.is_triggered() {
-                    return Err(io::Error::other("writer stopped"));
-                }
+            Err(err) if is_timeout(&err) && stop.is_stopped() => {
+                return Err(io::Error::other("writer stopped"));
             }
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) if is_timeout(&err) || err.kind() == io::ErrorKind::Interrupted => {}
             Err(err) => return Err(err),
         }
     }
@@ -339,13 +186,4 @@ fn is_timeout(err: &io::Error) -> bool {
         err.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
-}
-
-/// Triggers its latch when dropped, however the owner ends.
-struct TriggerOnDrop(Shutdown);
-
-impl Drop for TriggerOnDrop {
-    fn drop(&mut self) {
-        self.0.trigger();
-    }
 }

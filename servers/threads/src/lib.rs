@@ -10,9 +10,8 @@ mod echo;
 mod registry;
 
 use std::net::{Shutdown as SocketShutdown, TcpListener};
-use std::time::Instant;
 
-use server_common::{App, Config, ConnLimit, ServerError, Shutdown};
+use server_common::{App, Config, ConnLimit, DrainDeadline, ServerError, Shutdown};
 
 use crate::registry::Registry;
 
@@ -37,22 +36,19 @@ pub fn run(
         App::Chat => SocketShutdown::Read,
     };
     let waker = registry::spawn_shutdown_waker(&listener, &registry, &shutdown, how)?;
-    match app {
-        App::Echo => accept::accept_loop(
-            &listener,
-            &limit,
-            &registry,
-            &config,
-            &shutdown,
-            b"",
-            echo::serve_conn,
-        ),
+    let deadline = match app {
+        App::Echo => {
+            let serve_conn = echo::serve_conn;
+            accept::accept_loop(
+                &listener, &limit, &registry, &config, &shutdown, b"", serve_conn,
+            );
+            DrainDeadline::start(config.drain_timeout)
+        }
         App::Chat => chat::serve(&listener, &limit, &registry, &config, &shutdown)?,
-    }
+    };
     shutdown.trigger();
     let _ = waker.join();
-    let deadline = Instant::now() + config.drain_timeout;
-    if !limit.wait_idle_blocking(deadline) {
+    if !limit.wait_idle_blocking(deadline.instant()) {
         tracing::warn!(
             open = limit.active(),
             "drain timeout: leaving connections behind"

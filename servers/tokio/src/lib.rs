@@ -11,7 +11,7 @@ mod idle;
 
 use std::time::Duration;
 
-use server_common::{App, Config, ConnLimit, ServerError, Shutdown};
+use server_common::{App, Config, ConnLimit, DrainDeadline, ServerError, Shutdown};
 use tokio::net::TcpListener;
 
 /// The name this variant goes by on the command line and in the `listening` line.
@@ -51,17 +51,19 @@ async fn serve(
         .map_err(ServerError::Listener)?;
     let listener = TcpListener::from_std(listener).map_err(ServerError::Listener)?;
     let limit = ConnLimit::new(config.max_conns);
-    match app {
+    let deadline = match app {
         App::Echo => {
+            let idle = config.idle_timeout;
             accept::accept_loop(&listener, &limit, &shutdown, b"", move |stream| {
-                echo::serve_conn(stream, config.idle_timeout)
+                echo::serve_conn(stream, idle)
             })
-            .await
+            .await;
+            DrainDeadline::start(config.drain_timeout)
         }
         App::Chat => chat::serve(&listener, &limit, &config, &shutdown).await?,
-    }
+    };
     shutdown.trigger();
-    if tokio::time::timeout(config.drain_timeout, limit.wait_idle())
+    if tokio::time::timeout(deadline.remaining(), limit.wait_idle())
         .await
         .is_err()
     {

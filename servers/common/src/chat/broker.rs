@@ -235,7 +235,10 @@ mod tests {
         let mut broker = Broker::new("test");
         let (sender, _) = join(&mut broker, 1, 1 << 20);
         let (slow, slow_outlet) = join(&mut broker, 2, 64);
-        assert_eq!(*slow.lines.borrow(), ["HELLO chat/1 test guest2\n", "OK JOIN r\n"]);
+        assert_eq!(
+            *slow.lines.borrow(),
+            ["HELLO chat/1 test guest2\n", "OK JOIN r\n"]
+        );
         for _ in 0..3 {
             broker.input(1, Frame::Line("MSG r 0123456789abcdef"));
         }
@@ -245,8 +248,14 @@ mod tests {
         assert!(slow_outlet.is_cut());
         let close = slow_outlet.close_instruction().expect("closed");
         assert_eq!(close.queued, Queued::Discard);
-        assert_eq!(close.last_line.as_deref(), Some(&b"ERR slow-consumer\n"[..]));
-        assert_eq!(sender.lines.borrow().last().map(String::as_str), Some("LEFT r guest2\n"));
+        assert_eq!(
+            close.last_line.as_deref(),
+            Some(&b"ERR slow-consumer\n"[..])
+        );
+        assert_eq!(
+            sender.lines.borrow().last().map(String::as_str),
+            Some("LEFT r guest2\n")
+        );
         assert_eq!(broker.member_count(), 1);
     }
 
@@ -264,7 +273,10 @@ mod tests {
         assert_eq!(close.last_line.as_deref(), Some(&b"BYE\n"[..]));
         assert!(broker.handle(BrokerEvent::Shutdown).is_break());
         let close = stayer.close_instruction().expect("closed");
-        assert_eq!(close.last_line.as_deref(), Some(&b"ERR shutting-down\n"[..]));
+        assert_eq!(
+            close.last_line.as_deref(),
+            Some(&b"ERR shutting-down\n"[..])
+        );
         assert!(!stayer.is_cut());
         assert!(*stayer_box.closed.borrow());
         assert_eq!(broker.member_count(), 0);

@@ -77,10 +77,16 @@ impl<I> ChatHub<I> {
     /// The async [`drain_blocking`](Self::drain_blocking): `deadline` is the runtime's sleep until the
     /// drain deadline.
     pub async fn drain(&self, deadline: impl Future<Output = ()>) -> bool {
-        let drained = future::or(async { self.writers.wait().await; true }, async {
-            deadline.await;
-            false
-        })
+        let drained = future::or(
+            async {
+                self.writers.wait().await;
+                true
+            },
+            async {
+                deadline.await;
+                false
+            },
+        )
         .await;
         if !drained {
             self.hard_stop.trigger();

@@ -7,6 +7,8 @@
 //! - [`hub`]: the [`ChatHub`] every connection shares, which makes each connection's halves.
 //! - [`reader`], [`writer`]: [`ClientReader`] (bytes to broker events) and [`ClientWriter`] (what to
 //!   write, when to stop, the last line).
+//! - [`tasks`]: the reader, writer and broker loops of every task-per-connection async runtime,
+//!   over its primitives ([`tasks::TaskRuntime`]).
 //! - [`batch`]: the [`WriteBatch`] of one vectored write, and the tuning constants.
 
 pub mod batch;
@@ -14,6 +16,7 @@ pub mod broker;
 pub mod hub;
 pub mod outlet;
 pub mod reader;
+pub mod tasks;
 pub mod writer;
 
 pub use batch::{BROKER_INBOX, CLOSE_LINGER, STALL_TICK, WRITE_BATCH, WriteBatch};

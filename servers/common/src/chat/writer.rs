@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chat_core::{Line, Queued};
 use futures_lite::future;
 
-use super::batch::{CLOSE_LINGER, WriteBatch};
 use super::Outlet;
+use super::batch::{CLOSE_LINGER, WriteBatch};
 use crate::{Latch, WaitGroupGuard};
 
 /// One client's output side: its outlet, its current batch, and the latches it shares with its reader
@@ -138,6 +138,11 @@ impl ClientWriter {
 }
 
 impl WriterStop {
+    /// Whether the writer must stop (for blocking writers, which poll).
+    pub fn is_stopped(&self) -> bool {
+        self.cut.is_triggered() || self.hard_stop.is_triggered()
+    }
+
     /// Runs `fut` until it completes (`Some`) or the writer must stop (`None`, and `fut` is dropped).
     pub async fn or_stopped<F: Future>(&self, fut: F) -> Option<F::Output> {
         future::or(async { Some(fut.await) }, async {
