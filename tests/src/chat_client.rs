@@ -1,7 +1,10 @@
-//! A blocking, line-oriented `chat/1` test client: every read has a timeout, every assertion is
-//! byte-exact.
+//! The one blocking, line-oriented `chat/1` client of the workspace, used by the conformance cases, the
+//! reliability tests and the criterion benches: every read has a timeout, every assertion is
+//! byte-exact. A test that needs a specially prepared socket (small buffers, non-blocking) wraps it
+//! with [`ChatClient::from_stream`] and drives it with [`ChatClient::read_some`] and
+//! [`ChatClient::take_line`].
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -24,8 +27,9 @@ pub fn unique(prefix: &str) -> String {
 /// One chat connection.
 #[derive(Debug)]
 pub struct ChatClient {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    stream: TcpStream,
+    /// Bytes read and not returned yet.
+    pending: Vec<u8>,
     /// The client's nick: assigned by `HELLO`, updated by [`ChatClient::set_nick`].
     pub nick: String,
     /// The implementation name from `HELLO`.
@@ -51,14 +55,19 @@ impl ChatClient {
 
     /// Connects without reading anything.
     pub fn connect_raw(target: &Target) -> Result<ChatClient> {
-        let stream = connect(target.addr)?;
-        Ok(ChatClient {
-            reader: BufReader::with_capacity(64 * 1024, stream.try_clone()?),
-            writer: stream,
+        Ok(ChatClient::from_stream(connect(target.addr)?))
+    }
+
+    /// Wraps a connected socket the caller prepared (timeouts, buffer sizes, blocking or not) without
+    /// reading anything; call [`hello`](Self::hello) next.
+    pub fn from_stream(stream: TcpStream) -> ChatClient {
+        ChatClient {
+            stream,
+            pending: Vec::with_capacity(64 * 1024),
             nick: String::new(),
             imp: String::new(),
             pings: 0,
-        })
+        }
     }
 
     /// Reads and checks the `HELLO` line; records the implementation name and nick.
@@ -86,9 +95,10 @@ impl ChatClient {
         Ok(())
     }
 
-    /// The socket (for shutdown, timeouts, raw reads).
+    /// The socket (for shutdown, timeouts, polling). Bytes read from it directly bypass
+    /// [`take_buffered`](Self::take_buffered).
     pub fn stream(&self) -> &TcpStream {
-        &self.writer
+        &self.stream
     }
 
     /// Sends `line` followed by LF.
@@ -101,25 +111,83 @@ impl ChatClient {
 
     /// Sends bytes as they are.
     pub fn send_raw(&mut self, bytes: &[u8]) -> Result<()> {
-        self.writer
+        self.stream
             .write_all(bytes)
             .with_context(|| format!("write of {} failed", preview(bytes)))
     }
 
+    /// One read from the socket into the buffer: the number of bytes read, 0 at EOF. Errors are the
+    /// socket's own (`WouldBlock` on a non-blocking socket with nothing to read, a timeout, a reset).
+    pub fn read_some(&mut self) -> io::Result<usize> {
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(n) => {
+                    self.pending.extend_from_slice(&chunk[..n]);
+                    return Ok(n);
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// The next complete line already buffered, LF included, without reading.
+    pub fn take_line(&mut self) -> Option<Vec<u8>> {
+        let end = self.pending.iter().position(|&b| b == b'\n')?;
+        Some(self.pending.drain(..=end).collect())
+    }
+
+    /// Everything buffered and not returned yet (an unterminated line, say).
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.pending)
+    }
+
     /// Reads one line, LF included; fails on EOF, reset or timeout.
     pub fn read_line_raw(&mut self) -> Result<Vec<u8>> {
-        let mut line = Vec::new();
-        let n = self
-            .reader
-            .read_until(b'\n', &mut line)
-            .with_context(|| format!("no line from the server (got {})", preview(&line)))?;
-        ensure!(n > 0, "EOF where a line was expected");
+        loop {
+            if let Some(line) = self.take_line() {
+                return Ok(line);
+            }
+            let n = self.read_some().with_context(|| {
+                format!("no line from the server (got {})", preview(&self.pending))
+            })?;
+            ensure!(
+                n > 0 || !self.pending.is_empty(),
+                "EOF where a line was expected"
+            );
+            ensure!(
+                n > 0,
+                "EOF in the middle of a line: {}",
+                preview(&self.pending)
+            );
+        }
+    }
+
+    /// Reads exactly `expected.len()` bytes and requires them to be `expected` (lines, LF included).
+    /// Allocates nothing once the buffer has grown, so benches can call it in their timed loop.
+    pub fn expect_bytes(&mut self, expected: &[u8]) -> Result<()> {
+        while self.pending.len() < expected.len() {
+            let n = self.read_some().with_context(|| {
+                format!(
+                    "{}: waited for {} (got {})",
+                    self.nick,
+                    preview(expected),
+                    preview(&self.pending)
+                )
+            })?;
+            ensure!(n > 0, "{}: EOF before {}", self.nick, preview(expected));
+        }
+        let got = &self.pending[..expected.len()];
         ensure!(
-            line.ends_with(b"\n"),
-            "EOF in the middle of a line: {}",
-            preview(&line)
+            got == expected,
+            "{}: expected {}, got {}",
+            self.nick,
+            preview(expected),
+            preview(got)
         );
-        Ok(line)
+        self.pending.drain(..expected.len());
+        Ok(())
     }
 
     /// Reads one line as UTF-8 without its LF; a server line never contains CR.
@@ -198,15 +266,15 @@ impl ChatClient {
 
     /// Half-closes: shuts down the writing side.
     pub fn shutdown_write(&self) -> Result<()> {
-        self.writer
+        self.stream
             .shutdown(Shutdown::Write)
             .context("shutdown(Write) failed")
     }
 
     /// Requires the server to close the connection next: EOF (or reset) with no byte before it.
     pub fn expect_closed(&mut self) -> Result<()> {
-        let mut rest = Vec::new();
-        match self.reader.read_to_end(&mut rest) {
+        let mut rest = self.take_buffered();
+        match self.stream.read_to_end(&mut rest) {
             Ok(_) => {}
             Err(err) if err.kind() == io::ErrorKind::ConnectionReset => {}
             Err(err) if is_timeout(&err) => bail!("{}: connection not closed", self.nick),
@@ -223,8 +291,8 @@ impl ChatClient {
 
     /// Reads everything until the server closes (EOF or reset), bounded by the read timeout.
     pub fn read_until_closed(&mut self) -> Result<Vec<u8>> {
-        let mut all = Vec::new();
-        match self.reader.read_to_end(&mut all) {
+        let mut all = self.take_buffered();
+        match self.stream.read_to_end(&mut all) {
             Ok(_) => Ok(all),
             Err(err) if err.kind() == io::ErrorKind::ConnectionReset => Ok(all),
             Err(err) => Err(err).with_context(|| format!("not closed after {} bytes", all.len())),

@@ -7,15 +7,16 @@
 mod support;
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use conformance::client::{connect, is_timeout, preview};
+use conformance::chat_client::ChatClient;
+use conformance::client::{is_timeout, preview};
 use conformance::process::{ServeCommand, ServeProcess, loadgen_binary, proc_fd_count};
+use conformance::suite::Target;
 use serve::Impl;
 
 /// `--drain-timeout` of the servers, seconds.
@@ -140,96 +141,66 @@ fn echo_sigterm_under_loadgen(imp: Impl) {
     );
 }
 
-/// One chat client driven by a thread: non-blocking socket, line buffer, everything it read.
+/// One chat client driven by a thread: the shared [`ChatClient`] on a non-blocking socket, and
+/// everything it read.
 struct Member {
-    stream: TcpStream,
-    nick: String,
+    client: ChatClient,
     room: String,
-    buf: Vec<u8>,
     lines: Vec<String>,
     closed: bool,
     sent: usize,
 }
 
 impl Member {
-    /// Reads what is available; returns false on EOF or reset.
-    fn pump(&mut self, chunk: &mut [u8]) -> Result<()> {
+    /// Reads what is available and collects the complete lines; fails on a reset.
+    fn pump(&mut self) -> Result<()> {
         loop {
-            match self.stream.read(chunk) {
+            match self.client.read_some() {
                 Ok(0) => {
                     self.closed = true;
                     break;
                 }
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Ok(_) => {}
                 Err(err) if is_timeout(&err) => break,
                 Err(err) if err.kind() == io::ErrorKind::ConnectionReset => {
                     bail!(
                         "{}: connection reset after {} lines",
-                        self.nick,
+                        self.client.nick,
                         self.lines.len()
                     )
                 }
                 Err(err) => return Err(err).context("read"),
             }
         }
-        let mut start = 0;
-        while let Some(len) = self.buf[start..].iter().position(|&b| b == b'\n') {
-            let line = String::from_utf8(self.buf[start..start + len].to_vec())
-                .with_context(|| format!("{}: non-UTF-8 line", self.nick))?;
+        while let Some(mut line) = self.client.take_line() {
+            line.pop();
+            let line = String::from_utf8(line)
+                .with_context(|| format!("{}: non-UTF-8 line", self.client.nick))?;
             self.lines.push(line);
-            start += len + 1;
         }
-        self.buf.drain(..start);
         Ok(())
     }
 }
 
 /// Connects, reads HELLO and joins `room` (blocking), then switches to non-blocking.
 fn chat_member(addr: std::net::SocketAddr, room: String) -> Member {
-    let mut stream = connect(addr).expect("connect");
-    stream
-        .write_all(format!("JOIN {room}\n").as_bytes())
-        .expect("JOIN");
-    let mut member = Member {
-        stream: stream.try_clone().expect("clone"),
-        nick: String::new(),
+    let mut client = ChatClient::connect(&Target::new(addr)).expect("connect");
+    client.join(&room).expect("JOIN");
+    client.stream().set_nonblocking(true).expect("nonblocking");
+    let hello = format!("HELLO chat/1 {} {}", client.imp, client.nick);
+    Member {
+        lines: vec![hello, format!("OK JOIN {room}")],
+        client,
         room,
-        buf: Vec::new(),
-        lines: Vec::new(),
         closed: false,
         sent: 0,
-    };
-    // HELLO, then OK JOIN (JOINED lines of later members may follow; they stay in the buffer).
-    let mut chunk = [0u8; 4096];
-    while member.lines.len() < 2 {
-        let n = stream.read(&mut chunk).expect("read");
-        assert!(n > 0, "EOF before OK JOIN");
-        member.buf.extend_from_slice(&chunk[..n]);
-        let mut start = 0;
-        while let Some(len) = member.buf[start..].iter().position(|&b| b == b'\n') {
-            let line = String::from_utf8_lossy(&member.buf[start..start + len]).into_owned();
-            member.lines.push(line);
-            start += len + 1;
-        }
-        member.buf.drain(..start);
     }
-    member.nick = member.lines[0]
-        .rsplit(' ')
-        .next()
-        .expect("HELLO nick")
-        .to_owned();
-    assert!(member.lines[0].starts_with("HELLO chat/1 "));
-    assert_eq!(member.lines[1], format!("OK JOIN {}", member.room));
-    member.stream.set_nonblocking(true).expect("nonblocking");
-    member
 }
 
 /// Drives `members` until every one is closed by the server: until `signalled`, every
 /// [`SEND_PERIOD`] a fifth of them (in turn) sends a `MSG`; all read everything all the time. The pace
 /// keeps a debug build's broker ahead of the load, so that nobody becomes a slow consumer.
 fn drive(members: &mut [Member], signalled: &AtomicBool) -> Result<()> {
-    let mut chunk = vec![0u8; 64 * 1024];
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut last_send = Instant::now();
     let mut round = 0usize;
@@ -250,16 +221,17 @@ fn drive(members: &mut [Member], signalled: &AtomicBool) -> Result<()> {
             }
             open += 1;
             if sending && (i + round) % 5 == 0 {
-                let line = format!("MSG {} {} says {}\n", member.room, member.nick, member.sent);
+                let nick = &member.client.nick;
+                let line = format!("MSG {} {nick} says {}\n", member.room, member.sent);
                 // Non-blocking: a full socket buffer just skips this round.
-                if let Ok(n) = (&member.stream).write(line.as_bytes()) {
+                if let Ok(n) = member.client.stream().write(line.as_bytes()) {
                     if n < line.len() {
-                        bail!("{}: partial write of a MSG", member.nick);
+                        bail!("{nick}: partial write of a MSG");
                     }
                     member.sent += 1;
                 }
             }
-            member.pump(&mut chunk)?;
+            member.pump()?;
         }
         if open == 0 {
             return Ok(());
@@ -275,7 +247,7 @@ fn wait_any(members: &[Member]) {
         .iter()
         .filter(|m| !m.closed)
         .map(|m| libc::pollfd {
-            fd: m.stream.as_raw_fd(),
+            fd: m.client.stream().as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         })
@@ -325,20 +297,24 @@ fn chat_sigterm_mid_stream(imp: Impl) {
     });
     let mut lines = 0;
     let mut msgs_sent = 0;
-    for member in &members {
+    for member in &mut members {
         lines += member.lines.len();
         msgs_sent += member.sent;
+        let rest = member.client.take_buffered();
         assert!(
-            member.buf.is_empty(),
+            rest.is_empty(),
             "{imp}: {} ended in the middle of a line: {}",
-            member.nick,
-            preview(&member.buf)
+            member.client.nick,
+            preview(&rest)
         );
+    }
+    for member in &members {
+        let member_nick = &member.client.nick;
         assert_eq!(
             member.lines.last().map(String::as_str),
             Some("ERR shutting-down"),
             "{imp}: {}'s last line (of {}) is not ERR shutting-down",
-            member.nick,
+            member_nick,
             member.lines.len()
         );
         let shutting = member
@@ -346,17 +322,17 @@ fn chat_sigterm_mid_stream(imp: Impl) {
             .iter()
             .filter(|l| l.starts_with("ERR shutting-down"))
             .count();
-        assert_eq!(shutting, 1, "{imp}: {}", member.nick);
+        assert_eq!(shutting, 1, "{imp}: {}", member_nick);
         // Nobody left before the signal, and no LEFT is broadcast during shutdown: no LEFT at all.
         if let Some(left) = member.lines.iter().find(|l| l.starts_with("LEFT ")) {
-            panic!("{imp}: {} received {left:?}", member.nick);
+            panic!("{imp}: {} received {left:?}", member_nick);
         }
         for line in &member.lines[2..member.lines.len() - 1] {
             assert!(
                 line.starts_with(&format!("MSG {} ", member.room))
                     || line.starts_with(&format!("JOINED {} ", member.room)),
                 "{imp}: {} received unexpected {line:?}",
-                member.nick
+                member_nick
             );
         }
     }

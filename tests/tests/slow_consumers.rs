@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use conformance::chat_client::ChatClient;
 use conformance::client::{IO_TIMEOUT, is_timeout, preview};
 use conformance::process::ServeCommand;
 use rand::{Rng, SeedableRng};
@@ -57,70 +58,31 @@ per_variant!(stalled_members_cut_off_readers_get_everything);
 /// honest.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// One client connection with its unparsed input.
-struct Conn {
-    stream: TcpStream,
-    buf: Vec<u8>,
-    nick: String,
-}
-
-impl Conn {
-    /// Connects; a stalled client gets a tiny receive buffer and MSS before connecting, so that the
-    /// kernels on both sides hold only a few KB for it and its server queue overflows quickly.
-    fn connect(addr: SocketAddr, stalled: bool) -> Conn {
-        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
-        if stalled {
-            socket.set_recv_buffer_size(2048).expect("SO_RCVBUF");
-            socket.set_tcp_mss(536).expect("TCP_MAXSEG");
-        }
-        socket
-            .connect_timeout(&addr.into(), IO_TIMEOUT)
-            .expect("connect");
-        let stream: TcpStream = socket.into();
-        stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
-        stream.set_write_timeout(Some(IO_TIMEOUT)).expect("timeout");
-        stream.set_nodelay(true).expect("nodelay");
-        let mut conn = Conn {
-            stream,
-            buf: Vec::new(),
-            nick: String::new(),
-        };
-        let hello = conn.read_line_blocking();
-        conn.nick = hello
-            .strip_prefix("HELLO chat/1 ")
-            .and_then(|rest| rest.split(' ').nth(1))
-            .unwrap_or_else(|| panic!("bad HELLO {hello:?}"))
-            .to_owned();
-        conn
+/// Connects one member with the shared [`ChatClient`] and reads its `HELLO`; a stalled client gets a
+/// tiny receive buffer and MSS before connecting, so that the kernels on both sides hold only a few KB
+/// for it and its server queue overflows quickly.
+fn connect_member(addr: SocketAddr, stalled: bool) -> ChatClient {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    if stalled {
+        socket.set_recv_buffer_size(2048).expect("SO_RCVBUF");
+        socket.set_tcp_mss(536).expect("TCP_MAXSEG");
     }
-
-    /// Reads (blocking, bounded by the read timeout) until one line is buffered; returns it without LF
-    /// and keeps what follows it.
-    fn read_line_blocking(&mut self) -> String {
-        loop {
-            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buf.drain(..=end).collect();
-                return String::from_utf8(line[..end].to_vec()).expect("UTF-8 line");
-            }
-            let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk).expect("read");
-            assert!(n > 0, "EOF where a line was expected");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    fn join(&mut self) {
-        self.stream
-            .write_all(format!("JOIN {ROOM}\n").as_bytes())
-            .expect("JOIN");
-        assert_eq!(self.read_line_blocking(), format!("OK JOIN {ROOM}"));
-    }
+    socket
+        .connect_timeout(&addr.into(), IO_TIMEOUT)
+        .expect("connect");
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+    stream.set_write_timeout(Some(IO_TIMEOUT)).expect("timeout");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut conn = ChatClient::from_stream(stream);
+    conn.hello().expect("HELLO");
+    conn
 }
 
 /// A member read by a poll thread.
 struct Member {
     index: usize,
-    conn: Conn,
+    conn: ChatClient,
     next_msg: usize,
     lefts: usize,
 }
@@ -215,7 +177,6 @@ fn wait_readable(fds: &mut [libc::pollfd]) {
 /// Polls `members` (non-blocking) until each has every MSG and every stalled member's LEFT.
 fn poll_members(shared: &Shared<'_>, members: &mut [Member]) {
     use std::os::fd::AsRawFd;
-    let mut chunk = vec![0u8; 64 * 1024];
     let mut fds: Vec<libc::pollfd> = Vec::with_capacity(members.len());
     let mut active: Vec<usize> = Vec::with_capacity(members.len());
     loop {
@@ -235,7 +196,7 @@ fn poll_members(shared: &Shared<'_>, members: &mut [Member]) {
             if !done {
                 active.push(i);
                 fds.push(libc::pollfd {
-                    fd: member.conn.stream.as_raw_fd(),
+                    fd: member.conn.stream().as_raw_fd(),
                     events: libc::POLLIN,
                     revents: 0,
                 });
@@ -250,7 +211,7 @@ fn poll_members(shared: &Shared<'_>, members: &mut [Member]) {
                 continue;
             }
             let member = &mut members[i];
-            match member.conn.stream.read(&mut chunk) {
+            match member.conn.read_some() {
                 Ok(0) => {
                     shared.fail(format!(
                         "member {} ({}) closed by the server after {} MSGs",
@@ -258,23 +219,19 @@ fn poll_members(shared: &Shared<'_>, members: &mut [Member]) {
                     ));
                     return;
                 }
-                Ok(n) => member.conn.buf.extend_from_slice(&chunk[..n]),
-                Err(err) if is_timeout(&err) || err.kind() == io::ErrorKind::Interrupted => {}
+                Ok(_) => {}
+                Err(err) if is_timeout(&err) => {}
                 Err(err) => {
                     shared.fail(format!("member {} read failed: {err}", member.index));
                     return;
                 }
             }
-            let buf = std::mem::take(&mut member.conn.buf);
-            let mut start = 0;
-            while let Some(len) = buf[start..].iter().position(|&b| b == b'\n') {
-                if let Err(err) = check_line(shared, member, &buf[start..start + len]) {
+            while let Some(line) = member.conn.take_line() {
+                if let Err(err) = check_line(shared, member, &line[..line.len() - 1]) {
                     shared.fail(err);
                     return;
                 }
-                start += len + 1;
             }
-            member.conn.buf = buf[start..].to_vec();
         }
     }
 }
@@ -340,13 +297,14 @@ struct StalledEnd {
     ended_with_slow_consumer: bool,
 }
 
-fn drain_stalled(conn: &mut Conn, texts: &[String], sender_nick: &str) -> StalledEnd {
-    conn.stream.set_nonblocking(false).expect("blocking");
-    conn.stream
+fn drain_stalled(conn: &mut ChatClient, texts: &[String], sender_nick: &str) -> StalledEnd {
+    conn.stream().set_nonblocking(false).expect("blocking");
+    conn.stream()
         .set_read_timeout(Some(IO_TIMEOUT))
         .expect("timeout");
-    let mut all = std::mem::take(&mut conn.buf);
-    let closed = match conn.stream.read_to_end(&mut all) {
+    let mut all = conn.take_buffered();
+    let mut stream = conn.stream();
+    let closed = match stream.read_to_end(&mut all) {
         Ok(_) => true,
         Err(err) if err.kind() == io::ErrorKind::ConnectionReset => true,
         Err(err) => {
@@ -397,8 +355,8 @@ fn stalled_members_cut_off_readers_get_everything(imp: Impl) {
     let addr = server.addr();
     // Baseline: the idle server after one client came and went (runtime and broker started).
     {
-        let mut warm = Conn::connect(addr, false);
-        warm.join();
+        let mut warm = connect_member(addr, false);
+        warm.join(ROOM).expect("JOIN");
     }
     std::thread::sleep(Duration::from_millis(200));
     let idle = settle(pid, footprint(pid), Duration::from_secs(5));
@@ -409,10 +367,10 @@ fn stalled_members_cut_off_readers_get_everything(imp: Impl) {
     // The sender and the readers join in chunks of pipelined JOINs (a member's first line after HELLO
     // is its OK JOIN); after each chunk every earlier member reads the chunk's JOINED lines, so that no
     // reader's 8 KiB queue ever holds more than a chunk of them, however slowly its writer is scheduled.
-    let mut conns: Vec<(Conn, bool)> = (0..CLIENTS)
+    let mut conns: Vec<(ChatClient, bool)> = (0..CLIENTS)
         .map(|i| {
             (
-                Conn::connect(addr, i >= CLIENTS - STALLED),
+                connect_member(addr, i >= CLIENTS - STALLED),
                 i >= CLIENTS - STALLED,
             )
         })
@@ -425,12 +383,10 @@ fn stalled_members_cut_off_readers_get_everything(imp: Impl) {
             CLIENTS
         };
         for (conn, _) in &mut conns[joined..end] {
-            conn.stream
-                .write_all(format!("JOIN {ROOM}\n").as_bytes())
-                .expect("JOIN");
+            conn.send(&format!("JOIN {ROOM}")).expect("JOIN");
         }
         for (conn, _) in &mut conns[joined..end] {
-            assert_eq!(conn.read_line_blocking(), format!("OK JOIN {ROOM}"));
+            conn.expect(&format!("OK JOIN {ROOM}")).expect("OK JOIN");
         }
         // The stalled members join last, all at once; readers get their 50 JOINED lines later.
         if joined < CLIENTS - STALLED {
@@ -441,7 +397,7 @@ fn stalled_members_cut_off_readers_get_everything(imp: Impl) {
             for (conn, _) in &mut conns[..joined] {
                 let mut seen = 0;
                 while seen < chunk.len() {
-                    let line = conn.read_line_blocking();
+                    let line = conn.read_line().expect("JOINED line");
                     let nick = line
                         .strip_prefix(&format!("JOINED {ROOM} "))
                         .unwrap_or_else(|| panic!("{}: unexpected {line:?}", conn.nick));
@@ -467,14 +423,14 @@ fn stalled_members_cut_off_readers_get_everything(imp: Impl) {
                 .collect()
         })
         .collect();
-    let sender_stream = conns[0].0.stream.try_clone().expect("clone");
+    let sender_stream = conns[0].0.stream().try_clone().expect("clone");
     let mut stalled_conns = Vec::new();
     let mut members = Vec::new();
     for (index, (conn, stalled)) in conns.into_iter().enumerate() {
         if stalled {
             stalled_conns.push(conn);
         } else {
-            conn.stream.set_nonblocking(true).expect("nonblocking");
+            conn.stream().set_nonblocking(true).expect("nonblocking");
             members.push(Member {
                 index,
                 conn,

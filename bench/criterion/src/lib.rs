@@ -1,7 +1,8 @@
 //! The benchmark client shared by every criterion bench in this package (`benches/*.rs`).
 //!
 //! Every variant is driven by exactly the same client code, so the differences criterion reports are the
-//! servers'. The client is deliberately plain: blocking `std::net` sockets with `TCP_NODELAY`, driven from
+//! servers'. Chat is driven by the workspace's one blocking chat client, the conformance suite's
+//! [`ChatClient`]. The client is deliberately plain: blocking `std::net` sockets with `TCP_NODELAY`, driven from
 //! the bench thread itself, with a read and write timeout of [`IO_TIMEOUT`] on every socket. A server that
 //! does not send the expected bytes back in time makes the bench panic with a message naming the
 //! scenario, instead of hanging; every byte that comes back is compared with what was expected (messages
@@ -18,6 +19,8 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
+pub use conformance::chat_client::ChatClient;
+use conformance::suite::Target;
 use criterion::Criterion;
 pub use serve::{App, Config, Impl, RunningServer};
 
@@ -314,90 +317,6 @@ pub fn connect_echo_close(addr: SocketAddr, n: usize, msg: &[u8], scratch: &mut 
     }
 }
 
-/// One chat connection with a small line buffer for the setup phase.
-#[derive(Debug)]
-pub struct ChatClient {
-    stream: TcpStream,
-    /// Bytes read but not consumed yet.
-    pending: Vec<u8>,
-    nick: String,
-}
-
-impl ChatClient {
-    /// Connects and reads `HELLO chat/1 <impl> <nick>`.
-    ///
-    /// # Panics
-    /// If the server does not greet (for example, because the variant does not implement chat).
-    pub fn connect(addr: SocketAddr) -> Self {
-        let mut client = ChatClient {
-            stream: connect(addr, "chat client (is chat implemented by this variant?)"),
-            pending: Vec::new(),
-            nick: String::new(),
-        };
-        let hello = client.read_line("chat HELLO");
-        let mut words = hello.split(' ');
-        match (words.next(), words.next(), words.next(), words.next()) {
-            (Some("HELLO"), Some("chat/1"), Some(_), Some(nick)) => client.nick = nick.to_owned(),
-            _ => panic!("chat: expected HELLO chat/1 <impl> <nick>, got {hello:?}"),
-        }
-        client
-    }
-
-    /// The nick the server assigned.
-    pub fn nick(&self) -> &str {
-        &self.nick
-    }
-
-    /// Sends one line (`\n` is appended).
-    pub fn send_line(&mut self, line: &str) {
-        let mut bytes = Vec::with_capacity(line.len() + 1);
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.push(b'\n');
-        write_all(&mut self.stream, &bytes, "chat send");
-    }
-
-    /// Reads one line, without its `\n`.
-    ///
-    /// # Panics
-    /// On timeout, EOF or a line that is not UTF-8.
-    pub fn read_line(&mut self, what: &str) -> String {
-        loop {
-            if let Some(lf) = self.pending.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.pending.drain(..=lf).take(lf).collect();
-                return String::from_utf8(line)
-                    .unwrap_or_else(|err| panic!("{what}: a line that is not UTF-8: {err}"));
-            }
-            let mut chunk = [0u8; 4096];
-            match self.stream.read(&mut chunk) {
-                Ok(0) => panic!("{what}: the server closed the connection"),
-                Ok(n) => self.pending.extend_from_slice(&chunk[..n]),
-                Err(err) if err.kind() == ErrorKind::Interrupted => {}
-                Err(err) => panic!("{what}: reading a line failed: {}", describe(&err)),
-            }
-        }
-    }
-
-    /// Reads one line and checks it equals `expected` (without `\n`).
-    pub fn expect_line(&mut self, expected: &str, what: &str) {
-        let line = self.read_line(what);
-        assert_eq!(line, expected, "{what}: unexpected line from the server");
-    }
-
-    /// Reads exactly `expected` (bytes, terminators included) and checks it, using `scratch`.
-    pub fn expect_bytes(&mut self, expected: &[u8], scratch: &mut Vec<u8>, what: &str) {
-        if !self.pending.is_empty() {
-            let take = self.pending.len().min(expected.len());
-            check_eq(&self.pending[..take], &expected[..take], what);
-            self.pending.drain(..take);
-            if take < expected.len() {
-                expect_bytes(&mut self.stream, &expected[take..], scratch, what);
-            }
-            return;
-        }
-        expect_bytes(&mut self.stream, expected, scratch, what);
-    }
-}
-
 /// A chat room of `members` clients on one server, for measuring fan-out: member 0 sends `MSG`, every
 /// other member must receive it.
 #[derive(Debug)]
@@ -408,7 +327,6 @@ pub struct ChatRoom {
     seq: u64,
     send: Vec<u8>,
     expected: Vec<u8>,
-    scratch: Vec<u8>,
 }
 
 impl ChatRoom {
@@ -421,18 +339,23 @@ impl ChatRoom {
             text_len >= 12,
             "the text carries a 12-digit sequence number"
         );
+        let target = Target::new(addr);
         let mut clients: Vec<ChatClient> = Vec::with_capacity(members);
         for _ in 0..members {
-            let mut client = ChatClient::connect(addr);
-            client.send_line(&format!("JOIN {room}"));
-            client.expect_line(&format!("OK JOIN {room}"), "chat JOIN");
+            let mut client = ChatClient::connect(&target)
+                .unwrap_or_else(|err| panic!("chat client (is chat implemented?): {err:#}"));
+            client
+                .join(room)
+                .unwrap_or_else(|err| panic!("chat JOIN: {err:#}"));
             clients.push(client);
         }
         // Member i saw the JOINED of every later member, in join order.
         let nicks: Vec<String> = clients.iter().map(|c| c.nick.clone()).collect();
         for (i, client) in clients.iter_mut().enumerate() {
             for nick in &nicks[i + 1..] {
-                client.expect_line(&format!("JOINED {room} {nick}"), "chat JOINED");
+                client
+                    .expect(&format!("JOINED {room} {nick}"))
+                    .unwrap_or_else(|err| panic!("chat JOINED: {err:#}"));
             }
         }
         let text = (0..text_len - 12)
@@ -445,7 +368,6 @@ impl ChatRoom {
             seq: 0,
             send: Vec::new(),
             expected: Vec::new(),
-            scratch: Vec::new(),
         }
     }
 
@@ -472,9 +394,13 @@ impl ChatRoom {
         );
         self.expected.clear();
         self.expected.extend_from_slice(line.as_bytes());
-        write_all(&mut sender.stream, &self.send, "chat MSG");
+        sender
+            .send_raw(&self.send)
+            .unwrap_or_else(|err| panic!("chat MSG: {err:#}"));
         for receiver in receivers {
-            receiver.expect_bytes(&self.expected, &mut self.scratch, "chat fan-out");
+            receiver
+                .expect_bytes(&self.expected)
+                .unwrap_or_else(|err| panic!("chat fan-out: {err:#}"));
         }
     }
 }

@@ -14,15 +14,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_std::channel::{self, Receiver, Sender};
-use async_std::io::WriteExt;
+use async_std::io::{ReadExt, WriteExt};
 use async_std::net::{TcpListener, TcpStream};
 use async_std::task::JoinHandle;
-use chat_core::{ErrorCode, Line};
+use chat_core::Line;
 use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime};
-use server_common::chat::{BROKER_INBOX, ChatHub, Mailbox};
-use server_common::{Config, ConnLimit, DrainDeadline, ServerError, Shutdown};
+use server_common::chat::{BROKER_INBOX, ChatHub};
+use server_common::{App, Config, ConnLimit, DrainDeadline, Shutdown};
 
-use crate::{accept, idle};
+use crate::accept;
 
 /// Serves chat until `shutdown`, then has every client told and flushed by the returned deadline.
 pub(crate) async fn serve(
@@ -30,38 +30,30 @@ pub(crate) async fn serve(
     limit: &ConnLimit,
     config: &Config,
     shutdown: &Shutdown,
-) -> Result<DrainDeadline, ServerError> {
+) -> DrainDeadline {
     let (inbox, events) = channel::bounded(BROKER_INBOX);
     let broker = async_std::task::spawn(tasks::run_broker::<AsyncStd>(events));
     let chat: Arc<HubOf<AsyncStd>> = Arc::new(ChatHub::new(inbox, config, shutdown));
     let handler = {
         let chat = Arc::clone(&chat);
-        // async-std's stream is shared by its clones: one reads, the other writes.
+        // An async-std stream is shared by its clones: one reads, the other writes.
         move |stream: TcpStream| {
             tasks::serve_conn::<AsyncStd>(stream.clone(), stream, Arc::clone(&chat))
         }
     };
-    let reject = ErrorCode::ServerFull.line().as_bytes();
+    let reject = App::Chat.over_limit_reply();
     accept::accept_loop(listener, limit, shutdown, reject, handler).await;
-    Ok(tasks::drain::<AsyncStd>(&chat, broker, config.drain_timeout).await)
+    tasks::drain::<AsyncStd>(&chat, broker, config.drain_timeout).await
 }
 
-/// async-std's primitives for the chat loops.
+/// async-std's primitives for the chat loops: async-std's channels, the stream and a clone of it,
+/// async-std's timer and `task::spawn`.
 struct AsyncStd;
-
-/// The broker's end of one writer's queue.
-struct Queue(Sender<Line>);
-
-impl Mailbox for Queue {
-    fn post(&mut self, line: Line) {
-        let _ = self.0.try_send(line); // unbounded: never full; fails only once the writer is gone
-    }
-}
 
 impl TaskRuntime for AsyncStd {
     type Inbox = Sender<EventOf<Self>>;
     type Events = Receiver<EventOf<Self>>;
-    type Mailbox = Queue;
+    type LineSender = Sender<Line>;
     type Queue = Receiver<Line>;
     type ReadHalf = TcpStream;
     type WriteHalf = TcpStream;
@@ -76,13 +68,12 @@ impl TaskRuntime for AsyncStd {
         events.recv().await.ok()
     }
 
-    async fn yield_now() {
-        async_std::task::yield_now().await;
+    fn queue() -> (Self::LineSender, Self::Queue) {
+        channel::unbounded()
     }
 
-    fn queue() -> (Queue, Self::Queue) {
-        let (mailbox, queue) = channel::unbounded();
-        (Queue(mailbox), queue)
+    fn post(sender: &mut Self::LineSender, line: Line) {
+        let _ = sender.try_send(line); // unbounded: never full; fails only once the writer is gone
     }
 
     async fn next_line(queue: &mut Self::Queue) -> Option<Line> {
@@ -93,24 +84,20 @@ impl TaskRuntime for AsyncStd {
         queue.try_recv().ok()
     }
 
-    async fn read(
-        half: &mut TcpStream,
-        buf: &mut [u8],
-        idle: Option<Duration>,
-    ) -> io::Result<usize> {
-        idle::read(half, buf, idle).await
+    async fn read(half: &mut Self::ReadHalf, buf: &mut [u8]) -> io::Result<usize> {
+        half.read(buf).await
     }
 
-    async fn write_vectored(half: &mut TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    async fn shutdown_write(half: &mut Self::WriteHalf) {
+        let _ = half.shutdown(SocketShutdown::Write);
+    }
+
+    async fn write_vectored(half: &mut Self::WriteHalf, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         half.write_vectored(bufs).await
     }
 
-    async fn write_all_within(half: &mut TcpStream, buf: &[u8], limit: Duration) {
-        let _ = async_std::future::timeout(limit, half.write_all(buf)).await;
-    }
-
-    async fn shutdown_write(half: &mut TcpStream) {
-        let _ = half.shutdown(SocketShutdown::Write);
+    async fn yield_now() {
+        async_std::task::yield_now().await;
     }
 
     async fn sleep(duration: Duration) {

@@ -16,6 +16,15 @@ impl App {
     /// Every application, in a stable order.
     pub const ALL: [App; 2] = [App::Echo, App::Chat];
 
+    /// What a connection over `--max-conns` is sent before it is closed: `ERR server-full` for chat,
+    /// nothing for echo.
+    pub fn over_limit_reply(self) -> &'static [u8] {
+        match self {
+            App::Echo => b"",
+            App::Chat => chat_core::ErrorCode::ServerFull.line().as_bytes(),
+        }
+    }
+
     /// The name used on the command line and in the `listening` line.
     pub fn name(self) -> &'static str {
         match self {

@@ -17,13 +17,13 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 
-use chat_core::{ErrorCode, Line};
+use chat_core::Line;
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use server_common::chat::{
     BROKER_INBOX, Broker, BrokerEvent, ChatHub, ClientReader, ClientWriter, Mailbox, STALL_TICK,
     WRITE_BATCH, WriteBatch, WriterStop,
 };
-use server_common::{Config, ConnLimit, DrainDeadline, ServerError, Shutdown};
+use server_common::{App, Config, ConnLimit, DrainDeadline, ServerError, Shutdown};
 
 use crate::accept;
 use crate::registry::Registry;
@@ -61,7 +61,7 @@ pub(crate) fn serve(
         let chat = Arc::clone(&chat);
         move |stream| serve_conn(stream, &chat)
     };
-    let reject = ErrorCode::ServerFull.line().as_bytes();
+    let reject = App::Chat.over_limit_reply();
     accept::accept_loop(listener, limit, registry, config, shutdown, reject, handler);
     let deadline = DrainDeadline::start(config.drain_timeout);
     let _ = chat.inbox().send(Event::Shutdown);

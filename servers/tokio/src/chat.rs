@@ -9,20 +9,20 @@
 
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use chat_core::{ErrorCode, Line};
+use chat_core::Line;
 use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime};
-use server_common::chat::{BROKER_INBOX, ChatHub, Mailbox};
-use server_common::{Config, ConnLimit, DrainDeadline, ServerError, Shutdown};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc::{self, Receiver, Sender, UnboundedReceiver, UnboundedSender};
-use tokio::task::JoinHandle;
+use server_common::chat::{BROKER_INBOX, ChatHub};
+use server_common::{App, Config, ConnLimit, DrainDeadline, Shutdown};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, tcp};
+use tokio::sync::mpsc;
 
-use crate::{accept, idle};
+use crate::accept;
 
 /// Serves chat until `shutdown`, then has every client told and flushed by the returned deadline.
 pub(crate) async fn serve(
@@ -30,7 +30,7 @@ pub(crate) async fn serve(
     limit: &ConnLimit,
     config: &Config,
     shutdown: &Shutdown,
-) -> Result<DrainDeadline, ServerError> {
+) -> DrainDeadline {
     let (inbox, events) = mpsc::channel(BROKER_INBOX);
     let broker = tokio::spawn(tasks::run_broker::<Tokio>(events));
     let chat: Arc<HubOf<Tokio>> = Arc::new(ChatHub::new(inbox, config, shutdown));
@@ -41,30 +41,22 @@ pub(crate) async fn serve(
             tasks::serve_conn::<Tokio>(read_half, write_half, Arc::clone(&chat))
         }
     };
-    let reject = ErrorCode::ServerFull.line().as_bytes();
+    let reject = App::Chat.over_limit_reply();
     accept::accept_loop(listener, limit, shutdown, reject, handler).await;
-    Ok(tasks::drain::<Tokio>(&chat, broker, config.drain_timeout).await)
+    tasks::drain::<Tokio>(&chat, broker, config.drain_timeout).await
 }
 
-/// tokio's primitives for the chat loops.
+/// tokio's primitives for the chat loops: tokio's mpsc channels, the stream's owned halves, tokio's
+/// timer and `tokio::spawn`.
 struct Tokio;
 
-/// The broker's end of one writer's queue.
-struct Queue(UnboundedSender<Line>);
-
-impl Mailbox for Queue {
-    fn post(&mut self, line: Line) {
-        let _ = self.0.send(line); // unbounded: never waits; fails only once the writer is gone
-    }
-}
-
 impl TaskRuntime for Tokio {
-    type Inbox = Sender<EventOf<Self>>;
-    type Events = Receiver<EventOf<Self>>;
-    type Mailbox = Queue;
-    type Queue = UnboundedReceiver<Line>;
-    type ReadHalf = OwnedReadHalf;
-    type WriteHalf = OwnedWriteHalf;
+    type Inbox = mpsc::Sender<EventOf<Self>>;
+    type Events = mpsc::Receiver<EventOf<Self>>;
+    type LineSender = mpsc::UnboundedSender<Line>;
+    type Queue = mpsc::UnboundedReceiver<Line>;
+    type ReadHalf = tcp::OwnedReadHalf;
+    type WriteHalf = tcp::OwnedWriteHalf;
     type Task = TaskDone;
     const NAME: &'static str = crate::NAME;
 
@@ -76,13 +68,12 @@ impl TaskRuntime for Tokio {
         events.recv().await
     }
 
-    async fn yield_now() {
-        tokio::task::yield_now().await;
+    fn queue() -> (Self::LineSender, Self::Queue) {
+        mpsc::unbounded_channel()
     }
 
-    fn queue() -> (Queue, Self::Queue) {
-        let (mailbox, queue) = mpsc::unbounded_channel();
-        (Queue(mailbox), queue)
+    fn post(sender: &mut Self::LineSender, line: Line) {
+        let _ = sender.send(line); // never waits; fails only once the writer is gone
     }
 
     async fn next_line(queue: &mut Self::Queue) -> Option<Line> {
@@ -93,28 +84,24 @@ impl TaskRuntime for Tokio {
         queue.try_recv().ok()
     }
 
-    async fn read(
-        half: &mut OwnedReadHalf,
-        buf: &mut [u8],
-        idle: Option<Duration>,
-    ) -> io::Result<usize> {
-        idle::read(half, buf, idle).await
+    async fn read(half: &mut Self::ReadHalf, buf: &mut [u8]) -> io::Result<usize> {
+        half.read(buf).await
     }
 
-    async fn write_vectored(half: &mut OwnedWriteHalf, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        half.write_vectored(bufs).await
-    }
-
-    async fn write_all_within(half: &mut OwnedWriteHalf, buf: &[u8], limit: Duration) {
-        let _ = tokio::time::timeout(limit, half.write_all(buf)).await;
-    }
-
-    async fn shutdown_write(half: &mut OwnedWriteHalf) {
+    async fn shutdown_write(half: &mut Self::WriteHalf) {
         let _ = half.shutdown().await;
     }
 
-    async fn sleep(duration: Duration) {
-        tokio::time::sleep(duration).await;
+    async fn write_vectored(half: &mut Self::WriteHalf, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        half.write_vectored(bufs).await
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
+
+    fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(duration)
     }
 
     fn spawn(task: impl Future<Output = ()> + Send + 'static) -> TaskDone {
@@ -123,15 +110,12 @@ impl TaskRuntime for Tokio {
 }
 
 /// A spawned task's handle that resolves once the task ended, however it ended.
-struct TaskDone(JoinHandle<()>);
+struct TaskDone(tokio::task::JoinHandle<()>);
 
 impl Future for TaskDone {
     type Output = ();
 
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        std::pin::Pin::new(&mut self.0).poll(cx).map(|_| ())
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.0).poll(cx).map(drop)
     }
 }

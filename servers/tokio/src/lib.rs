@@ -54,13 +54,17 @@ async fn serve(
     let deadline = match app {
         App::Echo => {
             let idle = config.idle_timeout;
-            accept::accept_loop(&listener, &limit, &shutdown, b"", move |stream| {
-                echo::serve_conn(stream, idle)
-            })
+            accept::accept_loop(
+                &listener,
+                &limit,
+                &shutdown,
+                app.over_limit_reply(),
+                move |stream| echo::serve_conn(stream, idle),
+            )
             .await;
             DrainDeadline::start(config.drain_timeout)
         }
-        App::Chat => chat::serve(&listener, &limit, &config, &shutdown).await?,
+        App::Chat => chat::serve(&listener, &limit, &config, &shutdown).await,
     };
     shutdown.trigger();
     if tokio::time::timeout(deadline.remaining(), limit.wait_idle())

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_core::Line;
+use futures_lite::future;
 
 use super::{
     Broker, BrokerEvent, CLOSE_LINGER, ChatHub, ClientReader, ClientWriter, Mailbox, STALL_TICK,
@@ -26,16 +27,31 @@ use super::{
 use crate::DrainDeadline;
 
 /// The broker event type of a runtime.
-pub type EventOf<R> = BrokerEvent<<R as TaskRuntime>::Mailbox>;
+pub type EventOf<R> = BrokerEvent<QueueMailbox<R>>;
+
+/// The broker's end of one writer's queue, for any runtime: the runtime's sender.
+pub struct QueueMailbox<R: TaskRuntime>(R::LineSender);
+
+impl<R: TaskRuntime> Mailbox for QueueMailbox<R> {
+    fn post(&mut self, line: Line) {
+        R::post(&mut self.0, line);
+    }
+}
+
+impl<R: TaskRuntime> std::fmt::Debug for QueueMailbox<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueueMailbox")
+    }
+}
 
 /// What an async runtime plugs into the task-per-connection chat server: its primitives, nothing else.
-pub trait TaskRuntime: Send + Sync + 'static {
+pub trait TaskRuntime: Sized + Send + Sync + 'static {
     /// The readers' end of the broker's bounded inbox.
     type Inbox: Send + Sync + 'static;
     /// The broker's end of its inbox.
     type Events: Send + 'static;
     /// The broker's end of one writer's unbounded queue.
-    type Mailbox: Mailbox + Send + 'static;
+    type LineSender: Send + 'static;
     /// The writer's end of its queue.
     type Queue: Send + 'static;
     /// A connection's reading half.
@@ -53,33 +69,29 @@ pub trait TaskRuntime: Send + Sync + 'static {
     fn next_event(
         events: &mut Self::Events,
     ) -> impl Future<Output = Option<EventOf<Self>>> + Send + '_;
-    /// Lets other tasks on this worker run.
-    fn yield_now() -> impl Future<Output = ()> + Send;
-    /// A new writer queue: the broker's end and the writer's end.
-    fn queue() -> (Self::Mailbox, Self::Queue);
+    /// A new unbounded writer queue: the broker's end and the writer's end.
+    fn queue() -> (Self::LineSender, Self::Queue);
+    /// Queues a line without waiting (the broker's budget bounds the queue); a line for a writer that
+    /// is gone is dropped.
+    fn post(sender: &mut Self::LineSender, line: Line);
     /// The writer's next queued line; `None` once the broker closed the queue and it is empty.
     fn next_line(queue: &mut Self::Queue) -> impl Future<Output = Option<Line>> + Send + '_;
     /// A queued line if one is ready.
     fn try_next_line(queue: &mut Self::Queue) -> Option<Line>;
-    /// Reads into `buf` (0 at EOF), failing with `TimedOut` after `idle` without input.
+    /// One read into `buf` (0 at EOF).
     fn read<'a>(
         half: &'a mut Self::ReadHalf,
         buf: &'a mut [u8],
-        idle: Option<Duration>,
     ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+    /// Half-closes: shuts the writing side down (FIN).
+    fn shutdown_write(half: &mut Self::WriteHalf) -> impl Future<Output = ()> + Send + '_;
     /// One vectored write.
     fn write_vectored<'a>(
         half: &'a mut Self::WriteHalf,
         bufs: &'a [IoSlice<'a>],
     ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
-    /// Writes all of `buf`, giving up after `limit`.
-    fn write_all_within<'a>(
-        half: &'a mut Self::WriteHalf,
-        buf: &'a [u8],
-        limit: Duration,
-    ) -> impl Future<Output = ()> + Send + 'a;
-    /// Half-closes: shuts the writing side down (FIN).
-    fn shutdown_write(half: &mut Self::WriteHalf) -> impl Future<Output = ()> + Send + '_;
+    /// Lets other tasks on this worker run.
+    fn yield_now() -> impl Future<Output = ()> + Send;
     /// Resolves after `duration`.
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send;
     /// Spawns a writer task.
@@ -125,9 +137,9 @@ pub async fn serve_conn<R: TaskRuntime>(
     chat: Arc<HubOf<R>>,
 ) -> io::Result<()> {
     let (mut reader, writer) = chat.open();
-    let (mailbox, queue) = R::queue();
+    let (sender, queue) = R::queue();
     let writer = R::spawn(write_side::<R>(write_half, queue, writer));
-    if R::send(chat.inbox(), reader.connect(mailbox)).await {
+    if R::send(chat.inbox(), reader.connect(QueueMailbox(sender))).await {
         let released = reader.released();
         let reading = read_loop::<R>(read_half, &mut reader, &chat);
         if let Some(Err(err)) = released.or_cancel(reading).await {
@@ -148,8 +160,9 @@ async fn read_loop<R: TaskRuntime>(
     reader: &mut ClientReader,
     chat: &HubOf<R>,
 ) -> io::Result<()> {
+    let idle = chat.config().idle_timeout;
     loop {
-        let n = R::read(&mut half, reader.spare(), chat.config().idle_timeout).await?;
+        let n = read_within::<R>(&mut half, reader.spare(), idle).await?;
         if !reader.filled(n) {
             return Ok(());
         }
@@ -157,6 +170,31 @@ async fn read_loop<R: TaskRuntime>(
             if !R::send(chat.inbox(), event).await {
                 return Ok(()); // the broker is gone: shutting down
             }
+        }
+    }
+}
+
+/// One read (retried when interrupted); with an idle timeout, fails with `TimedOut` when nothing
+/// arrives for that long. Without one (the default) no timer is armed on the hot path.
+async fn read_within<R: TaskRuntime>(
+    half: &mut R::ReadHalf,
+    buf: &mut [u8],
+    idle: Option<Duration>,
+) -> io::Result<usize> {
+    loop {
+        let read = match idle {
+            None => R::read(half, &mut *buf).await,
+            Some(limit) => {
+                let timed_out = async {
+                    R::sleep(limit).await;
+                    Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))
+                };
+                future::or(R::read(half, &mut *buf), timed_out).await
+            }
+        };
+        match read {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            read => return read,
         }
     }
 }
@@ -174,7 +212,10 @@ async fn write_side<R: TaskRuntime>(
     {
         Some(Ok(())) => {
             if let Some(line) = writer.parting_line() {
-                R::write_all_within(&mut half, &line, STALL_TICK).await;
+                let mut batch = WriteBatch::new();
+                batch.push(line);
+                let parting = write_batch::<R>(&mut half, &batch);
+                future::or(async { drop(parting.await) }, R::sleep(STALL_TICK)).await;
             }
         }
         Some(Err(err)) => tracing::debug!(error = %err, "chat write failed"),
