@@ -25,9 +25,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::hist::{self, HistogramReport};
-use crate::proc_stats::{CoreUsage, CpuTimes, GeneratorStats, Sampler, SelfUsage, ServerStats};
+use crate::proc_stats::{CoreUsage, GeneratorStats, Sampler, ServerStats};
 use crate::timer::{TIMER, Timer};
 use crate::util::serde_secs;
+use host_probe::{CoreSnapshot, ResourceUsage};
 
 /// Settings of a chat run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -373,8 +374,8 @@ pub fn run(settings: &ChatSettings) -> Result<ChatReport> {
     let t_warm = t0 + settings.warmup;
     let t_end = t_warm + settings.duration;
     sleep_until(t_warm);
-    let usage0 = SelfUsage::now();
-    let cpu0 = CpuTimes::read_all();
+    let usage0 = ResourceUsage::process();
+    let cpu0 = CoreSnapshot::read().ok();
     if let Some(s) = sampler.as_mut() {
         s.window_start()?;
         if settings.warmup.is_zero() {
@@ -383,8 +384,8 @@ pub fn run(settings: &ChatSettings) -> Result<ChatReport> {
     }
     sleep_until(t_end);
     let window_s = t_warm.elapsed().as_secs_f64();
-    let usage1 = SelfUsage::now();
-    let cores = CoreUsage::between(&cpu0, &CpuTimes::read_all());
+    let usage1 = ResourceUsage::process();
+    let cores = CoreUsage::since(cpu0.as_ref());
     if let Some(s) = sampler.as_mut() {
         s.window_end()?;
         s.ctxt_end()?;

@@ -14,9 +14,10 @@ use hdrhistogram::Histogram;
 use crate::engine::{self, Load, WorkerEvent, WorkerPlan, WorkerResult};
 use crate::error::{Error, Result};
 use crate::hist::{self, HistogramReport};
-use crate::proc_stats::{CoreUsage, CpuTimes, GeneratorStats, Sampler, SelfUsage, ServerStats};
+use crate::proc_stats::{CoreUsage, GeneratorStats, Sampler, ServerStats};
 use crate::progress::{Phase, Progress, ProgressInfo};
 use crate::stats::{ConnectFailures, ConnectStats, ErrorCounts};
+use host_probe::{CoreSnapshot, ResourceUsage};
 
 /// How the load is offered, for the whole run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -254,8 +255,8 @@ pub(crate) fn run(spec: &Spec, progress: &mut dyn Progress) -> Result<Outcome> {
     }
     sleep_until(t_warm, |p| tick(progress, p, &workers), Phase::Warmup);
     let w0 = Instant::now();
-    let usage0 = SelfUsage::now();
-    let cpu0 = CpuTimes::read_all();
+    let usage0 = ResourceUsage::process();
+    let cpu0 = CoreSnapshot::read().ok();
     if let (Some(s), None) = (sampler.as_mut(), &sampler_error) {
         // Without a warm-up to hide it in, the scan follows the CPU snapshot.
         let r = s.window_start().and_then(|()| {
@@ -271,8 +272,8 @@ pub(crate) fn run(spec: &Spec, progress: &mut dyn Progress) -> Result<Outcome> {
     }
     sleep_until(t_end, |p| tick(progress, p, &workers), Phase::Measuring);
     let window_s = w0.elapsed().as_secs_f64();
-    let usage1 = SelfUsage::now();
-    let cores = CoreUsage::between(&cpu0, &CpuTimes::read_all());
+    let usage1 = ResourceUsage::process();
+    let cores = CoreUsage::since(cpu0.as_ref());
     if let (Some(s), None) = (sampler.as_mut(), &sampler_error) {
         if let Err(e) = s.window_end().and_then(|()| s.ctxt_end()) {
             sampler_error = Some(e);
@@ -333,8 +334,8 @@ fn merge(
     threads: usize,
     results: Vec<WorkerResult>,
     window_s: f64,
-    usage0: &SelfUsage,
-    usage1: &SelfUsage,
+    usage0: &ResourceUsage,
+    usage1: &ResourceUsage,
 ) -> Result<Outcome> {
     let mut latency = hist::new_latency();
     let mut corrected = hist::new_latency();
@@ -387,7 +388,7 @@ fn merge(
             o.first_error = r.first_error;
         }
         if let Some((a, b)) = r.cpu {
-            worker_cpu_s += (b.cpu_s() - a.cpu_s()).max(0.0);
+            worker_cpu_s += b.cpu_time().saturating_sub(a.cpu_time()).as_secs_f64();
         }
     }
     let elapsed_s = match (first, last) {

@@ -38,10 +38,10 @@ use mio::{Events, Interest, Poll, Token};
 use crate::hist;
 use crate::net::{self, ConnectState};
 use crate::pattern;
-use crate::proc_stats::SelfUsage;
 use crate::schedule::{OpenLoop, Schedule};
 use crate::stats::{ConnectFailures, ErrorCounts};
 use crate::timer::{TIMER, Timer};
+use host_probe::ResourceUsage as SelfUsage;
 
 /// Size of the per-worker read and write scratch buffers.
 const SCRATCH: usize = 64 * 1024;

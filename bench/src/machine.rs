@@ -67,7 +67,7 @@ impl MachineInfo {
         let (cpu_model, cpus_online) = parse_cpuinfo(&read_trim("/proc/cpuinfo"));
         let mem_total_bytes = fs::read_to_string("/proc/meminfo")
             .ok()
-            .and_then(|s| crate::proc_stats::parse_status_kb(&s, "MemTotal:"))
+            .and_then(|s| host_probe::status_value(&s, "MemTotal"))
             .unwrap_or(0);
         let (nofile_soft, nofile_hard) = crate::limits::nofile().unwrap_or((0, 0));
         MachineInfo {

@@ -1,199 +1,32 @@
-//! Process cost from /proc (the server) and getrusage (the generator itself).
+//! Process cost over a measured window, read with [`host_probe`].
 //!
-//! * CPU time: `utime + stime` of `/proc/PID/stat`, which the kernel already
-//!   sums over all threads of the process (including exited ones), so it is
-//!   read once per snapshot and never summed over tasks.
-//! * Context switches: `/proc/PID/status` only shows the leader thread's, so
-//!   `voluntary_ctxt_switches + nonvoluntary_ctxt_switches` is summed over
-//!   every `/proc/PID/task/TID/status`. This is done only at the start and the
-//!   end of the measured window (never periodically), with one reused read
-//!   buffer, and per thread id: a thread alive at both ends contributes its
-//!   difference, a thread born inside the window all of its count. Threads
-//!   that exit inside the window are lost (the kernel folds their counts
-//!   into the process's signal struct, which /proc does not show).
-//! * Threads and RSS: `/proc/PID/stat` (fields 20 and 24), sampled
-//!   periodically by a background thread for the peak.
+//! * CPU time: the process's CPU clock (`clock_getcpuclockid`, nanosecond
+//!   resolution, all threads including exited ones); the user/system split
+//!   from `/proc/PID/stat` (clock-tick resolution).
+//! * Context switches: summed over every `/proc/PID/task/TID/status`, only
+//!   at the start and the end of the measured window (never periodically),
+//!   per thread id: a thread alive at both ends contributes its difference,
+//!   a thread born inside the window all of its count. Threads that exit
+//!   inside the window are lost (the kernel folds their counts into the
+//!   process's signal struct, which /proc does not show).
+//! * Threads and RSS: `/proc/PID/stat`, sampled periodically by a
+//!   background thread for the peak.
 //! * Open fds: the number of entries of `/proc/PID/fd`.
 
-use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use host_probe::{CoreSnapshot, CpuClock, Process, ResourceUsage, Stat, ThreadSwitches};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Clock ticks per second of the CPU times in /proc (`sysconf(_SC_CLK_TCK)`).
-pub fn clk_tck() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let v = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if v > 0 { v as u64 } else { 100 }
-}
-
-/// Bytes per memory page (`sysconf(_SC_PAGESIZE)`).
-pub fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if v > 0 { v as u64 } else { 4096 }
-}
-
-fn proc_err(path: &str, reason: impl ToString) -> Error {
+fn probe_err(e: host_probe::ProbeError) -> Error {
     Error::Proc {
-        path: path.to_string(),
-        reason: reason.to_string(),
-    }
-}
-
-/// The fields of `/proc/PID/stat` that matter here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Stat {
-    /// User CPU time of all threads, in clock ticks.
-    pub utime_ticks: u64,
-    /// System CPU time of all threads, in clock ticks.
-    pub stime_ticks: u64,
-    /// Number of threads.
-    pub num_threads: u64,
-    /// Resident set size, in pages.
-    pub rss_pages: u64,
-}
-
-impl Stat {
-    /// Parses the contents of a `/proc/PID/stat` file.
-    ///
-    /// The command name (field 2) is in parentheses and may itself contain
-    /// spaces and parentheses, so the fields are counted from the last `)`.
-    pub fn parse(text: &str) -> Option<Stat> {
-        let rest = &text[text.rfind(')')? + 1..];
-        // After ')' comes field 3 (state); field n is at index n - 3.
-        let mut it = rest.split_ascii_whitespace();
-        let mut field = |skip: usize| -> Option<u64> { it.nth(skip)?.parse().ok() };
-        let utime_ticks = field(11)?; // field 14
-        let stime_ticks = field(0)?; // 15
-        let num_threads = field(4)?; // 20
-        let rss_pages = field(3)?; // 24
-        Some(Stat {
-            utime_ticks,
-            stime_ticks,
-            num_threads,
-            rss_pages,
-        })
-    }
-
-    /// Reads `/proc/PID/stat` (`pid` `None` = this process).
-    pub fn read(pid: Option<u32>) -> Result<Stat> {
-        let path = match pid {
-            Some(p) => format!("/proc/{p}/stat"),
-            None => "/proc/self/stat".to_string(),
-        };
-        let text = fs::read_to_string(&path).map_err(|e| proc_err(&path, e))?;
-        Stat::parse(&text).ok_or_else(|| proc_err(&path, "unexpected format"))
-    }
-
-    /// User plus system CPU time, in ticks.
-    pub fn cpu_ticks(&self) -> u64 {
-        self.utime_ticks + self.stime_ticks
-    }
-}
-
-/// Voluntary and non-voluntary context switches from a `status` file.
-pub fn parse_ctxt(status: &str) -> Option<(u64, u64)> {
-    let mut vol = None;
-    let mut nonvol = None;
-    for line in status.lines() {
-        if let Some(v) = line.strip_prefix("voluntary_ctxt_switches:") {
-            vol = v.trim().parse().ok();
-        } else if let Some(v) = line.strip_prefix("nonvoluntary_ctxt_switches:") {
-            nonvol = v.trim().parse().ok();
-        }
-    }
-    Some((vol?, nonvol?))
-}
-
-/// A value in kB of a `status` file line such as `VmHWM:`, in bytes.
-pub fn parse_status_kb(status: &str, key: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    let v = line[key.len()..].trim().trim_end_matches("kB").trim();
-    v.parse::<u64>().ok().map(|kb| kb * 1024)
-}
-
-/// Number of open file descriptors of a process (entries of /proc/PID/fd).
-pub fn count_fds(pid: Option<u32>) -> Result<u64> {
-    let path = match pid {
-        Some(p) => format!("/proc/{p}/fd"),
-        None => "/proc/self/fd".to_string(),
-    };
-    let dir = fs::read_dir(&path).map_err(|e| proc_err(&path, e))?;
-    Ok(dir.filter(|e| e.is_ok()).count() as u64)
-}
-
-/// Per-thread context-switch counts of a process at one moment.
-#[derive(Debug, Clone, Default)]
-pub struct CtxtSnapshot {
-    /// Thread id to (voluntary, non-voluntary) switches.
-    pub per_tid: HashMap<u32, (u64, u64)>,
-    /// Wall time the scan took.
-    pub scan_time: Duration,
-}
-
-impl CtxtSnapshot {
-    /// Scans `/proc/PID/task/*/status` (`None` = this process).
-    ///
-    /// One read buffer is reused for every thread; threads that exit during
-    /// the scan are skipped.
-    pub fn scan(pid: Option<u32>) -> Result<CtxtSnapshot> {
-        let started = Instant::now();
-        let base = match pid {
-            Some(p) => format!("/proc/{p}/task"),
-            None => "/proc/self/task".to_string(),
-        };
-        let dir = fs::read_dir(&base).map_err(|e| proc_err(&base, e))?;
-        let mut per_tid = HashMap::new();
-        let mut buf = String::with_capacity(4096);
-        let mut path = String::with_capacity(base.len() + 24);
-        for entry in dir.flatten() {
-            let name = entry.file_name();
-            let Some(tid) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                continue;
-            };
-            path.clear();
-            path.push_str(&base);
-            path.push('/');
-            path.push_str(&tid.to_string());
-            path.push_str("/status");
-            buf.clear();
-            let ok = File::open(&path)
-                .and_then(|mut f| f.read_to_string(&mut buf))
-                .is_ok();
-            if !ok {
-                continue; // the thread exited meanwhile
-            }
-            if let Some(c) = parse_ctxt(&buf) {
-                per_tid.insert(tid, c);
-            }
-        }
-        Ok(CtxtSnapshot {
-            per_tid,
-            scan_time: started.elapsed(),
-        })
-    }
-
-    /// Total (voluntary, non-voluntary) switches of the threads present.
-    pub fn total(&self) -> (u64, u64) {
-        self.per_tid
-            .values()
-            .fold((0, 0), |(a, b), &(v, n)| (a + v, b + n))
-    }
-
-    /// Switches between `self` (start) and `end`, per thread id.
-    pub fn delta_to(&self, end: &CtxtSnapshot) -> (u64, u64) {
-        end.per_tid.iter().fold((0, 0), |(a, b), (tid, &(v, n))| {
-            let (v0, n0) = self.per_tid.get(tid).copied().unwrap_or((0, 0));
-            (a + v.saturating_sub(v0), b + n.saturating_sub(n0))
-        })
+        path: String::new(),
+        reason: e.to_string(),
     }
 }
 
@@ -204,24 +37,27 @@ pub struct Snapshot {
     pub at: Instant,
     /// The stat fields.
     pub stat: Stat,
+    /// CPU time from the process's CPU clock (`None`: not readable).
+    pub cpu: Option<Duration>,
     /// Open fds.
     pub fds: u64,
 }
 
 impl Snapshot {
-    /// Takes a snapshot of process `pid` (`None` = this process).
-    pub fn take(pid: Option<u32>) -> Result<Snapshot> {
+    /// Takes a snapshot of `process`, reading `clock` if given.
+    pub fn take(process: Process, clock: Option<&CpuClock>) -> Result<Snapshot> {
         let at = Instant::now();
         Ok(Snapshot {
             at,
-            stat: Stat::read(pid)?,
-            fds: count_fds(pid)?,
+            cpu: clock.and_then(|c| c.now().ok()),
+            stat: process.stat().map_err(probe_err)?,
+            fds: process.fd_count().map_err(probe_err)?,
         })
     }
 
     /// RSS in bytes.
     pub fn rss_bytes(&self) -> u64 {
-        self.stat.rss_pages * page_size()
+        self.stat.rss_bytes()
     }
 }
 
@@ -310,12 +146,13 @@ impl Peaks {
 /// window, then [`Sampler::finish`]. A background thread samples RSS and
 /// threads every `interval` for the peaks.
 pub struct Sampler {
-    pid: u32,
+    process: Process,
+    clock: Option<CpuClock>,
     baseline: Snapshot,
     start: Option<Snapshot>,
     end: Option<Snapshot>,
-    ctxt_start: Option<(Instant, CtxtSnapshot)>,
-    ctxt_end: Option<(Instant, CtxtSnapshot)>,
+    ctxt_start: Option<(Instant, ThreadSwitches)>,
+    ctxt_end: Option<(Instant, ThreadSwitches)>,
     peaks: Arc<Mutex<Peaks>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -324,7 +161,9 @@ pub struct Sampler {
 impl Sampler {
     /// Takes the baseline snapshot and starts periodic sampling.
     pub fn start(pid: u32, interval: Duration) -> Result<Sampler> {
-        let baseline = Snapshot::take(Some(pid))?;
+        let process = Process::new(pid);
+        let clock = process.cpu_clock().ok();
+        let baseline = Snapshot::take(process, clock.as_ref())?;
         let peaks = Arc::new(Mutex::new(Peaks::default()));
         if let Ok(mut p) = peaks.lock() {
             p.add(&baseline.stat);
@@ -335,13 +174,10 @@ impl Sampler {
             std::thread::Builder::new()
                 .name("proc-sampler".into())
                 .spawn(move || {
-                    let path = format!("/proc/{pid}/stat");
                     let mut buf = String::with_capacity(512);
                     while !stop.load(Ordering::Relaxed) {
                         std::thread::sleep(interval);
-                        buf.clear();
-                        let read = File::open(&path).and_then(|mut f| f.read_to_string(&mut buf));
-                        let Some(s) = read.ok().and_then(|_| Stat::parse(&buf)) else {
+                        let Ok(s) = process.stat_with(&mut buf) else {
                             break; // the process is gone
                         };
                         if let Ok(mut p) = peaks.lock() {
@@ -352,7 +188,8 @@ impl Sampler {
                 .map_err(|e| Error::io("spawning the /proc sampler", e))?
         };
         Ok(Sampler {
-            pid,
+            process,
+            clock,
             baseline,
             start: None,
             end: None,
@@ -366,20 +203,20 @@ impl Sampler {
 
     /// The sampled process id.
     pub fn pid(&self) -> u32 {
-        self.pid
+        self.process.pid()
     }
 
     fn snap(&self) -> Result<Snapshot> {
-        let snap = Snapshot::take(Some(self.pid))?;
+        let snap = Snapshot::take(self.process, self.clock.as_ref())?;
         if let Ok(mut p) = self.peaks.lock() {
             p.add(&snap.stat);
         }
         Ok(snap)
     }
 
-    fn scan(&self) -> Result<(Instant, CtxtSnapshot)> {
+    fn scan(&self) -> Result<(Instant, ThreadSwitches)> {
         let t = Instant::now();
-        let c = CtxtSnapshot::scan(Some(self.pid))?;
+        let c = self.process.thread_switches().map_err(probe_err)?;
         // Attribute the scan to its midpoint.
         Ok((t + c.scan_time / 2, c))
     }
@@ -429,13 +266,18 @@ impl Sampler {
             ));
         };
         let ctxt_interval_s = t1.duration_since(t0).as_secs_f64();
-        let tck = clk_tck();
+        let tck = host_probe::clk_tck();
         let window_s = s1.at.duration_since(s0.at).as_secs_f64();
         let ticks = |a: u64, b: u64| b.saturating_sub(a) as f64 / tck as f64;
         let user_s = ticks(s0.stat.utime_ticks, s1.stat.utime_ticks);
         let system_s = ticks(s0.stat.stime_ticks, s1.stat.stime_ticks);
-        let cpu_s = user_s + system_s;
-        let (vol, nonvol) = c0.delta_to(&c1);
+        // The CPU clock has nanosecond resolution; the tick counts only split it.
+        let cpu_s = match (s0.cpu, s1.cpu) {
+            (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64(),
+            _ => user_s + system_s,
+        };
+        let switches = c0.delta_to(&c1);
+        let (vol, nonvol) = (switches.voluntary, switches.involuntary);
         // The scans bracket the window; scale the counts to its length.
         let scale = if ctxt_interval_s > 0.0 {
             (window_s / ctxt_interval_s).min(1.0)
@@ -454,14 +296,11 @@ impl Sampler {
             .lock()
             .map(|p| (p.rss_pages, p.threads, p.samples));
         let (peak_pages, peak_threads, samples) = peaks.unwrap_or((0, 0, 0));
-        let ps = page_size();
+        let ps = host_probe::page_size();
         let rss_peak = (peak_pages * ps).max(s1.rss_bytes());
-        let hwm = fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .ok()
-            .and_then(|s| parse_status_kb(&s, "VmHWM:"))
-            .unwrap_or(0);
+        let hwm = self.process.peak_rss_bytes().unwrap_or(0);
         Ok(ServerStats {
-            pid: self.pid,
+            pid: self.process.pid(),
             window_s,
             cpu_s,
             user_s,
@@ -477,7 +316,7 @@ impl Sampler {
             ctxt_nonvoluntary: nonvol,
             ctxt_per_msg: per_msg((vol + nonvol) as f64 * scale),
             ctxt_interval_s,
-            ctxt_threads_scanned: c1.per_tid.len() as u64,
+            ctxt_threads_scanned: c1.per_thread.len() as u64,
             ctxt_scan_ms: c0.scan_time.max(c1.scan_time).as_secs_f64() * 1e3,
             threads_baseline: self.baseline.stat.num_threads,
             threads_start: s0.stat.num_threads,
@@ -514,59 +353,6 @@ impl Drop for Sampler {
     }
 }
 
-/// Per-CPU time counters of `/proc/stat` (clock ticks).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CpuTimes {
-    /// CPU number.
-    pub cpu: usize,
-    /// user + nice.
-    pub user: u64,
-    /// system.
-    pub system: u64,
-    /// idle + iowait.
-    pub idle: u64,
-    /// hardware interrupts.
-    pub irq: u64,
-    /// software interrupts (on loopback, much of the TCP receive path).
-    pub softirq: u64,
-    /// stolen by the hypervisor.
-    pub steal: u64,
-}
-
-impl CpuTimes {
-    /// Parses the `cpuN` lines of /proc/stat.
-    pub fn parse_all(text: &str) -> Vec<CpuTimes> {
-        text.lines()
-            .filter_map(|l| {
-                let mut it = l.split_ascii_whitespace();
-                let cpu = it.next()?.strip_prefix("cpu")?.parse().ok()?;
-                let v: Vec<u64> = it.take(8).map(|x| x.parse().unwrap_or(0)).collect();
-                let g = |i: usize| v.get(i).copied().unwrap_or(0);
-                Some(CpuTimes {
-                    cpu,
-                    user: g(0) + g(1),
-                    system: g(2),
-                    idle: g(3) + g(4),
-                    irq: g(5),
-                    softirq: g(6),
-                    steal: g(7),
-                })
-            })
-            .collect()
-    }
-
-    /// Reads /proc/stat.
-    pub fn read_all() -> Vec<CpuTimes> {
-        fs::read_to_string("/proc/stat")
-            .map(|t| CpuTimes::parse_all(&t))
-            .unwrap_or_default()
-    }
-
-    fn total(&self) -> u64 {
-        self.user + self.system + self.idle + self.irq + self.softirq + self.steal
-    }
-}
-
 /// How busy one CPU was over the window, machine-wide (all processes,
 /// plus interrupt time that no process is charged for).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -586,76 +372,28 @@ pub struct CoreUsage {
 }
 
 impl CoreUsage {
-    /// Usage of each CPU between two readings of /proc/stat.
-    pub fn between(a: &[CpuTimes], b: &[CpuTimes]) -> Vec<CoreUsage> {
-        b.iter()
-            .filter_map(|y| {
-                let x = a.iter().find(|x| x.cpu == y.cpu)?;
-                let t = y.total().saturating_sub(x.total()) as f64;
-                if t <= 0.0 {
-                    return None;
-                }
-                let f = |p: u64, q: u64| q.saturating_sub(p) as f64 / t;
-                Some(CoreUsage {
-                    cpu: y.cpu,
-                    busy: 1.0 - f(x.idle, y.idle),
-                    user: f(x.user, y.user),
-                    system: f(x.system, y.system),
-                    irq: f(x.irq + x.softirq, y.irq + y.softirq),
-                    steal: f(x.steal, y.steal),
-                })
-            })
-            .collect()
-    }
-}
-
-/// This process's resource usage (`getrusage(RUSAGE_SELF)`: all threads).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct SelfUsage {
-    /// User CPU time, seconds.
-    pub user_s: f64,
-    /// System CPU time, seconds.
-    pub system_s: f64,
-    /// Voluntary context switches.
-    pub nvcsw: u64,
-    /// Involuntary context switches.
-    pub nivcsw: u64,
-    /// Peak RSS, bytes.
-    pub max_rss_bytes: u64,
-}
-
-impl SelfUsage {
-    /// Reads the usage of the whole process.
-    pub fn now() -> SelfUsage {
-        Self::get(libc::RUSAGE_SELF)
-    }
-
-    /// Reads the usage of the calling thread only.
-    pub fn thread() -> SelfUsage {
-        Self::get(libc::RUSAGE_THREAD)
-    }
-
-    fn get(who: libc::c_int) -> SelfUsage {
-        // SAFETY: rusage is plain data; getrusage fills it and only fails
-        // for an invalid `who`, in which case it stays zeroed.
-        let ru = unsafe {
-            let mut ru: libc::rusage = std::mem::zeroed();
-            libc::getrusage(who, &mut ru);
-            ru
-        };
-        let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-        SelfUsage {
-            user_s: secs(ru.ru_utime),
-            system_s: secs(ru.ru_stime),
-            nvcsw: ru.ru_nvcsw as u64,
-            nivcsw: ru.ru_nivcsw as u64,
-            max_rss_bytes: ru.ru_maxrss as u64 * 1024,
+    /// Usage of each CPU from `start` until now (empty if either reading
+    /// of /proc/stat failed).
+    pub fn since(start: Option<&CoreSnapshot>) -> Vec<CoreUsage> {
+        match (start, CoreSnapshot::read()) {
+            (Some(a), Ok(b)) => CoreUsage::between(a, &b),
+            _ => Vec::new(),
         }
     }
 
-    /// User plus system CPU seconds.
-    pub fn cpu_s(&self) -> f64 {
-        self.user_s + self.system_s
+    /// Usage of each CPU between two readings of /proc/stat.
+    pub fn between(a: &CoreSnapshot, b: &CoreSnapshot) -> Vec<CoreUsage> {
+        b.shares_since(a)
+            .into_iter()
+            .map(|c| CoreUsage {
+                cpu: c.cpu,
+                busy: c.busy,
+                user: c.user,
+                system: c.system,
+                irq: c.irq,
+                steal: c.steal,
+            })
+            .collect()
     }
 }
 
@@ -700,14 +438,14 @@ impl GeneratorStats {
     /// Computes the figures between two whole-process usages, given the
     /// worker threads' own CPU seconds.
     pub fn between(
-        a: &SelfUsage,
-        b: &SelfUsage,
+        a: &ResourceUsage,
+        b: &ResourceUsage,
         window_s: f64,
         messages: u64,
         worker_cpu_s: f64,
     ) -> GeneratorStats {
-        let user_s = (b.user_s - a.user_s).max(0.0);
-        let system_s = (b.system_s - a.system_s).max(0.0);
+        let user_s = b.user.saturating_sub(a.user).as_secs_f64();
+        let system_s = b.system.saturating_sub(a.system).as_secs_f64();
         let cpu_s = user_s + system_s;
         let per_msg = |x: f64| {
             if messages > 0 {
@@ -728,8 +466,10 @@ impl GeneratorStats {
             cpu_us_per_msg: per_msg(cpu_s),
             worker_cpu_s,
             worker_cpu_us_per_msg: per_msg(worker_cpu_s),
-            ctxt_voluntary: b.nvcsw.saturating_sub(a.nvcsw),
-            ctxt_nonvoluntary: b.nivcsw.saturating_sub(a.nivcsw),
+            ctxt_voluntary: b.voluntary_switches.saturating_sub(a.voluntary_switches),
+            ctxt_nonvoluntary: b
+                .involuntary_switches
+                .saturating_sub(a.involuntary_switches),
             max_rss_bytes: b.max_rss_bytes,
             ..GeneratorStats::default()
         }
@@ -739,164 +479,6 @@ impl GeneratorStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_stat_with_awkward_command_name() {
-        let line = "1234 (we ird) (name)) S 1 1234 1234 0 -1 4194560 100 0 0 0 \
-                    250 75 0 0 20 0 7 0 555 123456789 321 18446744073709551615 \
-                    1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
-        let s = Stat::parse(line).expect("parses");
-        assert_eq!(s.utime_ticks, 250);
-        assert_eq!(s.stime_ticks, 75);
-        assert_eq!(s.num_threads, 7);
-        assert_eq!(s.rss_pages, 321);
-        assert_eq!(s.cpu_ticks(), 325);
-        assert_eq!(Stat::parse("garbage"), None);
-    }
-
-    #[test]
-    fn reads_self_stat_consistently_with_getrusage() {
-        // Burn some CPU so both counters are well above their resolution.
-        let t = Instant::now();
-        let mut x = 0u64;
-        while t.elapsed() < Duration::from_millis(150) {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-        }
-        std::hint::black_box(x);
-        let s = Stat::read(None).unwrap();
-        let ru = SelfUsage::now();
-        let stat_cpu = s.cpu_ticks() as f64 / clk_tck() as f64;
-        assert!(stat_cpu > 0.05, "{stat_cpu}");
-        // Both count the whole process; allow for tick granularity.
-        assert!(
-            (stat_cpu - ru.cpu_s()).abs() < 0.1,
-            "{stat_cpu} vs {}",
-            ru.cpu_s()
-        );
-        assert!(s.num_threads >= 1);
-        let statm_rss = fs::read_to_string("/proc/self/statm").unwrap();
-        let statm_rss: u64 = statm_rss
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        // RSS moves a little between the two reads.
-        assert!(
-            s.rss_pages.abs_diff(statm_rss) < 256,
-            "{} {}",
-            s.rss_pages,
-            statm_rss
-        );
-    }
-
-    #[test]
-    fn counts_self_threads_fds_and_context_switches() {
-        let stop = Arc::new(AtomicBool::new(false));
-        let handles: Vec<_> = (0..3)
-            .map(|_| {
-                let stop = stop.clone();
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                })
-            })
-            .collect();
-        let c0 = CtxtSnapshot::scan(None).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-        let c1 = CtxtSnapshot::scan(None).unwrap();
-        // Each sleeping thread switches voluntarily about 50 times.
-        let (vol, _) = c0.delta_to(&c1);
-        assert!(vol >= 3 * 5, "vol = {vol}");
-        assert!(c1.per_tid.len() >= 4);
-        let (tv, _) = c1.total();
-        assert!(tv >= vol);
-        let s = Stat::read(None).unwrap();
-        assert!(s.num_threads >= 4);
-        // Other tests of this process open files concurrently: retry until a
-        // quiet moment shows the exact difference.
-        let exact = (0..50).any(|_| {
-            let fds0 = count_fds(None).unwrap();
-            let files: Vec<_> = (0..5)
-                .map(|_| File::open("/proc/self/stat").unwrap())
-                .collect();
-            let fds1 = count_fds(None).unwrap();
-            drop(files);
-            fds1 == fds0 + 5
-        });
-        assert!(exact);
-        stop.store(true, Ordering::Relaxed);
-        for h in handles {
-            h.join().unwrap();
-        }
-    }
-
-    #[test]
-    fn scan_sees_every_thread() {
-        let stop = Arc::new(AtomicBool::new(false));
-        let handles: Vec<_> = (0..300)
-            .map(|_| {
-                let stop = stop.clone();
-                std::thread::Builder::new()
-                    .stack_size(64 * 1024)
-                    .spawn(move || {
-                        while !stop.load(Ordering::Relaxed) {
-                            std::thread::sleep(Duration::from_millis(5));
-                        }
-                    })
-                    .unwrap()
-            })
-            .collect();
-        let listed = fs::read_dir("/proc/self/task").unwrap().count();
-        let scan = CtxtSnapshot::scan(None).unwrap();
-        stop.store(true, Ordering::Relaxed);
-        for h in handles {
-            h.join().unwrap();
-        }
-        // Other tests start and end threads meanwhile: allow a little slack.
-        assert!(listed >= 301);
-        assert!(
-            scan.per_tid.len() + 8 >= listed,
-            "{} of {listed}",
-            scan.per_tid.len()
-        );
-    }
-
-    #[test]
-    fn per_cpu_usage_from_proc_stat() {
-        let a = CpuTimes::parse_all(
-            "cpu  1 2 3 4 5 6 7 8 0 0\ncpu0 100 0 50 800 0 0 50 0 0 0\ncpu1 10 0 10 10 0 0 0 0 0 0\nintr 5\n",
-        );
-        assert_eq!(a.len(), 2);
-        let b = CpuTimes::parse_all("cpu0 150 0 100 850 0 0 100 0 0 0\ncpu1 10 0 10 110 0 0 0 0\n");
-        let u = CoreUsage::between(&a, &b);
-        assert_eq!(u.len(), 2);
-        assert!((u[0].busy - 0.75).abs() < 1e-9);
-        assert!((u[0].irq - 0.25).abs() < 1e-9);
-        assert!((u[1].busy - 0.0).abs() < 1e-9);
-        assert!(!CpuTimes::read_all().is_empty());
-    }
-
-    #[test]
-    fn ctxt_delta_per_thread() {
-        let mut a = CtxtSnapshot::default();
-        a.per_tid.insert(1, (10, 1));
-        a.per_tid.insert(2, (5, 5)); // exits before the end
-        let mut b = CtxtSnapshot::default();
-        b.per_tid.insert(1, (15, 3));
-        b.per_tid.insert(3, (7, 0)); // born in the window
-        assert_eq!(a.delta_to(&b), (12, 2));
-        assert_eq!(b.total(), (22, 3));
-    }
-
-    #[test]
-    fn parses_status_fields() {
-        let st = fs::read_to_string("/proc/self/status").unwrap();
-        assert!(parse_ctxt(&st).is_some());
-        assert!(parse_status_kb(&st, "VmHWM:").unwrap() > 0);
-        assert!(parse_status_kb(&st, "VmRSS:").unwrap() > 0);
-    }
 
     #[test]
     fn sampler_on_self() {
