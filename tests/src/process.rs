@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use host_probe::Process;
 
 /// How long a spawned server may take to print its `listening` line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -261,9 +262,14 @@ impl ServeProcess {
             .unwrap_or_default()
     }
 
-    /// The child's CPU time so far (user + system, all threads), from `/proc/PID/stat`.
+    /// The child's figures in `/proc` (CPU time, fds, threads, RSS), read through `host-probe`.
+    pub fn probe(&self) -> Process {
+        Process::new(self.pid())
+    }
+
+    /// The child's CPU time so far (user + system, all threads).
     pub fn cpu_time(&self) -> Result<Duration> {
-        proc_cpu_time(self.pid())
+        Ok(self.probe().cpu_time()?)
     }
 }
 
@@ -273,55 +279,5 @@ impl Drop for ServeProcess {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-    }
-}
-
-/// User + system CPU time of process `pid` (all its threads), from `/proc/PID/stat`.
-pub fn proc_cpu_time(pid: u32) -> Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
-    // The command name (field 2) may contain spaces; the fields after its closing ')' are fixed.
-    let after = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .ok_or_else(|| anyhow!("malformed /proc/{pid}/stat"))?;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // After ')': state is index 0, so utime (field 14) is index 11 and stime (field 15) index 12.
-    let ticks = |i: usize| -> Result<u64> {
-        fields
-            .get(i)
-            .ok_or_else(|| anyhow!("short /proc/{pid}/stat"))?
-            .parse::<u64>()
-            .context("bad tick count")
-    };
-    let total = ticks(11)? + ticks(12)?;
-    // SAFETY: sysconf has no memory-safety preconditions.
-    #[allow(unsafe_code)]
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let hz = u64::try_from(hz).ok().filter(|&hz| hz > 0).unwrap_or(100);
-    Ok(Duration::from_micros(total * 1_000_000 / hz))
-}
-
-/// The number of open file descriptors of process `pid`.
-pub fn proc_fd_count(pid: u32) -> Result<usize> {
-    Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .with_context(|| format!("cannot list /proc/{pid}/fd"))?
-        .count())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_own_cpu_time_and_fds() {
-        let pid = std::process::id();
-        let mut spin = 0u64;
-        for i in 0..2_000_000u64 {
-            spin = spin.wrapping_add(i * i);
-        }
-        assert!(spin > 0);
-        assert!(proc_cpu_time(pid).is_ok());
-        assert!(proc_fd_count(pid).expect("fd count") >= 3);
     }
 }

@@ -94,20 +94,11 @@ fn sigterm_shutting_down(imp: Impl) {
     drop(stuck);
 }
 
-/// Resident set size of `pid` in bytes, from `/proc/PID/status`.
+/// Resident set size of `pid` in bytes (0 once it is gone), through `host-probe`.
 fn rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .map_or(0, |kb| kb * 1024)
+    host_probe::Process::new(pid)
+        .status_field("VmRSS")
+        .unwrap_or_default()
 }
 
 /// The slow-consumer case against a child process, sampling its RSS: a member that never reads while

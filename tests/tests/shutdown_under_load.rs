@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use conformance::chat_client::ChatClient;
 use conformance::client::{is_timeout, preview};
-use conformance::process::{ServeCommand, ServeProcess, loadgen_binary, proc_fd_count};
+use conformance::process::{ServeCommand, ServeProcess, loadgen_binary};
 use conformance::suite::Target;
 use serve::Impl;
 
@@ -69,7 +69,7 @@ fn echo_sigterm_under_loadgen(imp: Impl) {
         .args(["--drain-timeout", &DRAIN_SECS.to_string()])
         .spawn()
         .expect("spawn serve");
-    let idle_fds = proc_fd_count(server.pid()).expect("fds");
+    let idle_fds = server.probe().fd_count().expect("fds");
     let mut load = Command::new(loadgen)
         .args([
             "echo",
@@ -98,7 +98,7 @@ fn echo_sigterm_under_loadgen(imp: Impl) {
         text
     });
     std::thread::sleep(LOAD_BEFORE_SIGNAL);
-    let loaded_fds = proc_fd_count(server.pid()).expect("fds");
+    let loaded_fds = server.probe().fd_count().expect("fds");
     assert!(
         load.try_wait().expect("try_wait").is_none(),
         "{imp}: loadgen ended before the signal: {}",
@@ -265,13 +265,13 @@ fn chat_sigterm_mid_stream(imp: Impl) {
         .spawn()
         .expect("spawn serve");
     let addr = server.addr();
-    let idle_fds = proc_fd_count(server.pid()).expect("fds");
+    let idle_fds = server.probe().fd_count().expect("fds");
     let mut members: Vec<Member> = (0..CHAT_CLIENTS)
         .map(|i| chat_member(addr, format!("load{}", i % CHAT_ROOMS)))
         .collect();
-    let loaded_fds = proc_fd_count(server.pid()).expect("fds");
+    let loaded_fds = server.probe().fd_count().expect("fds");
     assert!(
-        loaded_fds >= idle_fds + CHAT_CLIENTS,
+        loaded_fds >= idle_fds + CHAT_CLIENTS as u64,
         "{imp}: {loaded_fds} fds held"
     );
     let signalled = AtomicBool::new(false);

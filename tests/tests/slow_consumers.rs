@@ -19,7 +19,7 @@ use conformance::process::ServeCommand;
 use rand::{Rng, SeedableRng};
 use serve::Impl;
 use socket2::{Domain, Socket, Type};
-use support::{footprint, settle};
+use support::{footprint, rss_bytes, settle};
 
 /// Members of the room, the sender included.
 const CLIENTS: usize = 1000;
@@ -114,11 +114,6 @@ impl Shared<'_> {
     fn timed_out(&self) -> bool {
         self.started.elapsed() > DEADLINE
     }
-}
-
-/// Resident set size of `pid`, bytes.
-fn rss_bytes(pid: u32) -> u64 {
-    support::proc_status(pid, "VmRSS") * 1024
 }
 
 /// Checks one line a reading member received.

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use conformance::{Skipped, Target};
+use host_probe::Process;
 use serve::{App, Config, Impl, RunningServer};
 
 /// The connection limit in-process test servers run with: above the 200 concurrent connections
@@ -82,14 +83,9 @@ macro_rules! stamp_cases {
     };
 }
 
-/// A numeric field of `/proc/PID/status` (e.g. `VmRSS` in KiB, `Threads`).
-pub fn proc_status(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+/// Resident set size of process `pid`, bytes (`VmRSS` of `/proc/PID/status`, through `host-probe`).
+pub fn rss_bytes(pid: u32) -> u64 {
+    Process::new(pid).status_field("VmRSS").expect("VmRSS")
 }
 
 /// The server's resource figures that must return to their baseline: open fds, threads, RSS (KiB).
@@ -105,10 +101,11 @@ pub struct Footprint {
 
 /// Reads the footprint of process `pid`.
 pub fn footprint(pid: u32) -> Footprint {
+    let process = Process::new(pid);
     Footprint {
-        fds: conformance::process::proc_fd_count(pid).expect("fd count"),
-        threads: proc_status(pid, "Threads"),
-        rss_kib: proc_status(pid, "VmRSS"),
+        fds: usize::try_from(process.fd_count().expect("fd count")).expect("fd count fits"),
+        threads: process.thread_count().expect("thread count"),
+        rss_kib: rss_bytes(pid) / 1024,
     }
 }
 
