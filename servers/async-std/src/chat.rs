@@ -15,25 +15,21 @@ use std::time::Duration;
 
 use async_std::channel::{self, Receiver, Sender};
 use async_std::io::{ReadExt, WriteExt};
-use async_std::net::{TcpListener, TcpStream};
+use async_std::net::TcpStream;
 use async_std::task::JoinHandle;
 use chat_core::Line;
 use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime};
 use server_common::chat::{BROKER_INBOX, ChatHub};
-use server_common::{App, Config, ConnLimit, DrainDeadline, Shutdown};
+use server_common::{App, Config, DrainDeadline};
 
-use crate::accept;
+use crate::accept::{self, Acceptor};
 
-/// Serves chat until `shutdown`, then has every client told and flushed by the returned deadline.
-pub(crate) async fn serve(
-    listener: &TcpListener,
-    limit: &ConnLimit,
-    config: &Config,
-    shutdown: &Shutdown,
-) -> DrainDeadline {
+/// Serves chat until the acceptor's shutdown signal, then has every client told and flushed by the
+/// returned deadline.
+pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadline {
     let (inbox, events) = channel::bounded(BROKER_INBOX);
     let broker = async_std::task::spawn(tasks::run_broker::<AsyncStd>(events));
-    let chat: Arc<HubOf<AsyncStd>> = Arc::new(ChatHub::new(inbox, config, shutdown));
+    let chat: Arc<HubOf<AsyncStd>> = Arc::new(ChatHub::new(inbox, config, acceptor.shutdown));
     let handler = {
         let chat = Arc::clone(&chat);
         // An async-std stream is shared by its clones: one reads, the other writes.
@@ -42,7 +38,7 @@ pub(crate) async fn serve(
         }
     };
     let reject = App::Chat.over_limit_reply();
-    accept::accept_loop(listener, limit, shutdown, reject, handler).await;
+    accept::accept_loop(acceptor, reject, handler).await;
     tasks::drain::<AsyncStd>(&chat, broker, config.drain_timeout).await
 }
 

@@ -6,18 +6,27 @@ use server_common::{AcceptBackoff, ConnLimit, Shutdown};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
+/// What the accept loop works with: the listening socket, the connection limit and the shutdown
+/// signal.
+#[derive(Clone, Copy)]
+pub(crate) struct Acceptor<'a> {
+    pub(crate) listener: &'a TcpListener,
+    pub(crate) limit: &'a ConnLimit,
+    pub(crate) shutdown: &'a Shutdown,
+}
+
 /// Accepts connections until `shutdown` is triggered and runs `handle` for each in a new task.
 /// Over the connection limit, writes `reject` (may be empty) and closes the connection at once.
-pub(crate) async fn accept_loop<H, F>(
-    listener: &TcpListener,
-    limit: &ConnLimit,
-    shutdown: &Shutdown,
-    reject: &'static [u8],
-    handle: H,
-) where
+pub(crate) async fn accept_loop<H, F>(acceptor: Acceptor<'_>, reject: &'static [u8], handle: H)
+where
     H: Fn(TcpStream) -> F + Clone + Send + 'static,
     F: Future<Output = std::io::Result<()>> + Send + 'static,
 {
+    let Acceptor {
+        listener,
+        limit,
+        shutdown,
+    } = acceptor;
     let mut backoff = AcceptBackoff::new();
     while let Some(accepted) = shutdown.or_cancel(listener.accept()).await {
         let mut stream = match accepted {

@@ -17,23 +17,19 @@ use std::time::Duration;
 use chat_core::Line;
 use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime};
 use server_common::chat::{BROKER_INBOX, ChatHub};
-use server_common::{App, Config, ConnLimit, DrainDeadline, Shutdown};
+use server_common::{App, Config, DrainDeadline};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, tcp};
+use tokio::net::{TcpStream, tcp};
 use tokio::sync::mpsc;
 
-use crate::accept;
+use crate::accept::{self, Acceptor};
 
-/// Serves chat until `shutdown`, then has every client told and flushed by the returned deadline.
-pub(crate) async fn serve(
-    listener: &TcpListener,
-    limit: &ConnLimit,
-    config: &Config,
-    shutdown: &Shutdown,
-) -> DrainDeadline {
+/// Serves chat until the acceptor's shutdown signal, then has every client told and flushed by the
+/// returned deadline.
+pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadline {
     let (inbox, events) = mpsc::channel(BROKER_INBOX);
     let broker = tokio::spawn(tasks::run_broker::<Tokio>(events));
-    let chat: Arc<HubOf<Tokio>> = Arc::new(ChatHub::new(inbox, config, shutdown));
+    let chat: Arc<HubOf<Tokio>> = Arc::new(ChatHub::new(inbox, config, acceptor.shutdown));
     let handler = {
         let chat = Arc::clone(&chat);
         move |stream: TcpStream| {
@@ -42,7 +38,7 @@ pub(crate) async fn serve(
         }
     };
     let reject = App::Chat.over_limit_reply();
-    accept::accept_loop(listener, limit, shutdown, reject, handler).await;
+    accept::accept_loop(acceptor, reject, handler).await;
     tasks::drain::<Tokio>(&chat, broker, config.drain_timeout).await
 }
 

@@ -51,20 +51,19 @@ async fn serve(
         .map_err(ServerError::Listener)?;
     let listener = TcpListener::from_std(listener).map_err(ServerError::Listener)?;
     let limit = ConnLimit::new(config.max_conns);
+    let acceptor = accept::Acceptor {
+        listener: &listener,
+        limit: &limit,
+        shutdown: &shutdown,
+    };
     let deadline = match app {
         App::Echo => {
             let idle = config.idle_timeout;
-            accept::accept_loop(
-                &listener,
-                &limit,
-                &shutdown,
-                app.over_limit_reply(),
-                move |stream| echo::serve_conn(stream, idle),
-            )
-            .await;
+            let handler = move |stream| echo::serve_conn(stream, idle);
+            accept::accept_loop(acceptor, app.over_limit_reply(), handler).await;
             DrainDeadline::start(config.drain_timeout)
         }
-        App::Chat => chat::serve(&listener, &limit, &config, &shutdown).await,
+        App::Chat => chat::serve(acceptor, &config).await,
     };
     shutdown.trigger();
     if tokio::time::timeout(deadline.remaining(), limit.wait_idle())
