@@ -95,6 +95,12 @@ impl ChatClient {
         Ok(())
     }
 
+    /// The socket itself, for a test that ends the connection its own way (a reset, say); anything
+    /// buffered and not returned yet is dropped.
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+
     /// The socket (for shutdown, timeouts, polling). Bytes read from it directly bypass
     /// [`take_buffered`](Self::take_buffered).
     pub fn stream(&self) -> &TcpStream {

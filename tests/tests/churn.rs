@@ -4,11 +4,12 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
-use conformance::client::{self, connect};
+use conformance::Target;
+use conformance::chat_client::ChatClient;
+use conformance::client;
 use conformance::process::ServeCommand;
 use serve::Impl;
 use support::{footprint, settle};
@@ -56,13 +57,15 @@ fn soak(imp: Impl) {
 
 /// One cycle; `kind` picks how it ends.
 fn cycle(addr: std::net::SocketAddr, i: usize) {
-    let mut stream: TcpStream = connect(addr).expect("connect");
+    let mut chat = ChatClient::connect_raw(&Target::new(addr)).expect("connect");
     let room = format!("churn{}", i % 7);
     match i % 3 {
         // Clean: commands, half-close, the server answers and closes.
         0 => {
-            write!(stream, "JOIN {room}\nMSG {room} cycle {i}\nQUIT\n").expect("write");
-            let mut rest = Vec::new();
+            let lines = format!("JOIN {room}\nMSG {room} cycle {i}\nQUIT\n");
+            chat.send_raw(lines.as_bytes()).expect("write");
+            let mut rest = chat.take_buffered();
+            let mut stream = chat.stream();
             stream.read_to_end(&mut rest).expect("read to EOF");
             assert!(
                 rest.ends_with(b"BYE\n"),
@@ -72,13 +75,15 @@ fn cycle(addr: std::net::SocketAddr, i: usize) {
         }
         // Reset in the middle of a line.
         1 => {
-            write!(stream, "JOIN {room}\nMSG {room} half a li").expect("write");
-            client::reset(stream).expect("reset");
+            let lines = format!("JOIN {room}\nMSG {room} half a li");
+            chat.send_raw(lines.as_bytes()).expect("write");
+            client::reset(chat.into_stream()).expect("reset");
         }
         // FIN in the middle of a line, without reading.
         _ => {
-            write!(stream, "JOIN {room}\nMSG {room} unterminated").expect("write");
-            drop(stream);
+            let lines = format!("JOIN {room}\nMSG {room} unterminated");
+            chat.send_raw(lines.as_bytes()).expect("write");
+            drop(chat);
         }
     }
 }
@@ -126,8 +131,6 @@ fn churn(imp: Impl, cycles: usize) {
         "RSS grew by more than {RSS_MARGIN_KIB} KiB: {baseline:?} -> {after:?}"
     );
     // And the server still works.
-    let mut fresh = connect(server.addr()).expect("connect");
-    let mut hello = [0u8; 14];
-    fresh.read_exact(&mut hello).expect("HELLO");
-    assert!(hello.starts_with(b"HELLO chat/1 "));
+    let mut fresh = ChatClient::connect_raw(&Target::new(server.addr())).expect("connect");
+    fresh.hello().expect("HELLO");
 }

@@ -210,28 +210,24 @@ fn chat_hostile(addr: SocketAddr, max_line: usize, id: u64) -> (usize, usize) {
 
 /// A client in every hostile room, reading all the time; checks every line it receives. Ends once it
 /// reads the `PONG` of the token it is told to wait for.
-fn watch(mut stream: TcpStream, token: &str, stop: &AtomicBool) -> usize {
-    stream
+fn watch(watcher: &mut ChatClient, token: &str, stop: &AtomicBool) -> usize {
+    watcher
+        .stream()
         .set_read_timeout(Some(Duration::from_millis(100)))
         .expect("timeout");
     let end = format!("PONG {token}");
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16384];
     let mut lines = 0;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         assert!(Instant::now() < deadline, "watcher: no end within 60 s");
-        match stream.read(&mut chunk) {
+        match watcher.read_some() {
             Ok(0) => panic!("watcher closed by the server"),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(err) if is_timeout(&err) || err.kind() == io::ErrorKind::Interrupted => {
-                continue;
-            }
+            Ok(_) => {}
+            Err(err) if is_timeout(&err) => continue,
             Err(err) => panic!("watcher read failed: {err}"),
         }
-        let mut start = 0;
-        while let Some(len) = buf[start..].iter().position(|&b| b == b'\n') {
-            let line = &buf[start..start + len];
+        while let Some(line) = watcher.take_line() {
+            let line = &line[..line.len() - 1];
             if let Err(err) = check_server_line(line, "watcher", false) {
                 panic!("{err}");
             }
@@ -239,9 +235,7 @@ fn watch(mut stream: TcpStream, token: &str, stop: &AtomicBool) -> usize {
             if stop.load(Ordering::Acquire) && line == end.as_bytes() {
                 return lines;
             }
-            start += len + 1;
         }
-        buf.drain(..start);
     }
 }
 
@@ -263,12 +257,16 @@ fn chat_survives_hostile_input(imp: Impl) {
     }
     let stop = AtomicBool::new(false);
     let (lines, bytes, watched) = std::thread::scope(|scope| {
-        let watching: Vec<_> = watchers
+        // The watchers read on their threads; this thread writes their last PING on a clone.
+        let mut pingers: Vec<TcpStream> = watchers
             .iter()
+            .map(|w| w.stream().try_clone().expect("clone"))
+            .collect();
+        let watching: Vec<_> = watchers
+            .iter_mut()
             .map(|w| {
-                let stream = w.stream().try_clone().expect("clone");
                 let stop = &stop;
-                scope.spawn(move || watch(stream, "watch-end", stop))
+                scope.spawn(move || watch(w, "watch-end", stop))
             })
             .collect();
         let hostile: Vec<_> = (0..CLIENTS)
@@ -277,8 +275,8 @@ fn chat_survives_hostile_input(imp: Impl) {
         // Every hostile client's outcome first, so that the watchers are stopped even if one failed.
         let outcomes: Vec<_> = hostile.into_iter().map(|handle| handle.join()).collect();
         stop.store(true, Ordering::Release);
-        for watcher in &mut watchers {
-            watcher.send("PING watch-end").expect("ping");
+        for pinger in &mut pingers {
+            pinger.write_all(b"PING watch-end\n").expect("ping");
         }
         let (mut lines, mut bytes) = (0, 0);
         for outcome in outcomes {
