@@ -60,7 +60,7 @@ struct Args {
     #[arg(long, default_value_t = DEFAULT_STACK_SIZE)]
     stack_size: usize,
 
-    /// tokio / async-std: number of worker threads [default: one per core].
+    /// tokio / async-std / smol: number of worker threads [default: one per core].
     #[arg(long)]
     workers: Option<usize>,
 }
