@@ -1,40 +1,38 @@
 //! The `chat` scenario: fan-out through chat rooms (`chat/1`, see
-//! docs/PROTOCOL.md).
+//! docs/PROTOCOL.md), on the same engine as every other scenario.
 //!
 //! `rooms × members` clients connect, read `HELLO`, `JOIN` their room and
-//! wait for `OK JOIN`; only then does the load start. `senders` of them
-//! (spread evenly over the rooms) send `MSG <room> <text>` on a fixed
-//! schedule (`rate` messages/s over all senders); the text carries the
-//! sender id, its sequence number and the send time, padded to `size`
-//! bytes. Every receiver checks, per sender, that sequence numbers arrive in
-//! order, once, and completely; fan-out latency is the time from the send to
-//! each receipt. A few event-loop threads (mio, edge-triggered) carry all
-//! clients.
+//! wait for `OK JOIN` (the protocol's handshake); only then does the load
+//! start. `senders` of them (spread evenly over the rooms) send `MSG <room>
+//! <text>` on the engine's open-loop schedule (`rate` messages/s over all
+//! senders). The text carries, in fixed-width fields, the sender id, its
+//! sequence number, the actual and the intended send time, padded to `size`
+//! bytes, so every line of a sender has the same length. Every receiver
+//! checks, per sender, that sequence numbers arrive in order, once, and
+//! completely; fan-out latency is the time from the send to each receipt.
+//! Lines are parsed where they were read; only a line split across two
+//! reads is copied (into a per-client buffer allocated once).
 
-use std::collections::HashMap;
-use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hdrhistogram::Histogram;
-use mio::{Events, Interest, Poll, Token};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::protocol::{Fault, Outgoing, Protocol, Receipts, Tally};
+use crate::engine::{self, LoadSpec, Spec};
 use crate::error::{Error, Result};
-use crate::hist::{self, HistogramReport};
-use crate::proc_stats::{CoreUsage, GeneratorStats, Sampler, ServerStats};
-use crate::timer::{TIMER, Timer};
+use crate::hist::HistogramReport;
+use crate::proc_stats::{CoreUsage, GeneratorStats, ServerStats};
+use crate::progress::{NoProgress, Progress};
+use crate::series::TimeSeries;
 use crate::util::serde_secs;
-use host_probe::{CoreSnapshot, ResourceUsage};
 
 /// Settings of a chat run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatSettings {
     /// Server address.
-    pub addr: SocketAddr,
+    pub addr: std::net::SocketAddr,
     /// Rooms.
     pub rooms: usize,
     /// Members per room (clients = rooms × members).
@@ -43,8 +41,8 @@ pub struct ChatSettings {
     pub senders: usize,
     /// Messages per second over all senders.
     pub rate: f64,
-    /// Text size of each message in bytes (at least the header
-    /// `sender:seq:timestamp:`).
+    /// Text size of each message in bytes (at least the header,
+    /// [`HEADER_LEN`] bytes).
     pub size: usize,
     /// Measured duration.
     #[serde(with = "serde_secs")]
@@ -52,7 +50,7 @@ pub struct ChatSettings {
     /// Warm-up before the window (load on, not recorded).
     #[serde(with = "serde_secs")]
     pub warmup: Duration,
-    /// How long connecting and joining may take.
+    /// How long connecting and joining may take, per client.
     #[serde(with = "serde_secs")]
     pub join_timeout: Duration,
     /// After the last send, how long to wait for the remaining deliveries.
@@ -62,17 +60,38 @@ pub struct ChatSettings {
     pub threads: Option<usize>,
     /// CPUs to pin the worker threads to, round-robin (empty: no pinning).
     pub cpus: Vec<usize>,
+    /// Local addresses to connect from, round-robin (empty: the kernel's
+    /// choice).
+    #[serde(default)]
+    pub source_ips: Vec<std::net::IpAddr>,
+    /// Connection attempts per second (`None`: all at once).
+    #[serde(default)]
+    pub connect_rate: Option<f64>,
     /// Server process to sample in /proc.
     pub server_pid: Option<u32>,
     /// Sampling period of the server's RSS and threads.
     #[serde(with = "serde_secs")]
     pub sample_interval: Duration,
+    /// Length of one interval of the time series.
+    #[serde(with = "serde_secs", default = "crate::series::default_interval")]
+    pub interval: Duration,
 }
+
+/// Bytes of the fixed-width header of a message text:
+/// `SSSSS:QQQQQQQQQQ:TTTTTTTTTTTTTTTT:IIIIIIIIIIIIIIII:` (sender id, sequence
+/// number, actual and intended send time in ns after the start of the load).
+pub const HEADER_LEN: usize = 5 + 1 + 10 + 1 + 16 + 1 + 16 + 1;
+const ID_DIGITS: usize = 5;
+const SEQ_DIGITS: usize = 10;
+const TIME_DIGITS: usize = 16;
+/// Longest line a client accepts (the server's default `--max-line` is
+/// 4096 bytes of text plus the `MSG <room> <nick> ` prefix).
+const MAX_LINE: usize = 8192;
 
 impl ChatSettings {
     /// Defaults: one room of 10 members, 2 senders, 1000 messages/s of 64
     /// bytes, 1 s warm-up, 5 s measured.
-    pub fn new(addr: SocketAddr) -> Self {
+    pub fn new(addr: std::net::SocketAddr) -> Self {
         ChatSettings {
             addr,
             rooms: 1,
@@ -86,8 +105,11 @@ impl ChatSettings {
             drain_timeout: Duration::from_secs(5),
             threads: None,
             cpus: Vec::new(),
+            source_ips: Vec::new(),
+            connect_rate: None,
             server_pid: None,
             sample_interval: Duration::from_millis(100),
+            interval: crate::series::default_interval(),
         }
     }
 
@@ -103,6 +125,9 @@ impl ChatSettings {
         }
         if self.senders == 0 || self.senders > self.clients() {
             return bad("--senders must be between 1 and rooms × members");
+        }
+        if self.senders >= 10usize.pow(ID_DIGITS as u32) {
+            return bad("--senders must be below 100000");
         }
         if !(self.rate > 0.0 && self.rate.is_finite()) {
             return bad("--rate must be a positive number of messages per second");
@@ -125,6 +150,30 @@ impl ChatSettings {
     fn sender_client(&self, j: usize) -> usize {
         self.sender_room(j) * self.members + j / self.rooms
     }
+
+    fn spec(&self) -> Spec {
+        Spec {
+            addr: self.addr,
+            conns: self.clients(),
+            threads: self.threads,
+            cpus: self.cpus.clone(),
+            source_ips: self.source_ips.clone(),
+            connect_rate: self.connect_rate,
+            connect_timeout: self.join_timeout,
+            load: LoadSpec::Open {
+                rate: self.rate,
+                max_inflight: 1,
+            },
+            warmup: self.warmup,
+            duration: self.duration,
+            timeout: self.drain_timeout,
+            drain_timeout: self.drain_timeout,
+            record: true,
+            server_pid: self.server_pid,
+            sample_interval: self.sample_interval,
+            interval: self.interval,
+        }
+    }
 }
 
 /// Results of a chat run.
@@ -145,10 +194,14 @@ pub struct ChatReport {
     pub join_s: f64,
     /// Measured window, seconds.
     pub window_s: f64,
-    /// Messages sent in the window.
+    /// Messages of the window (by intended send time) that were sent.
     pub sent: u64,
     /// Messages sent over the whole run (warm-up included).
     pub sent_total: u64,
+    /// Messages of the window scheduled but never sent (the sender's
+    /// connection was gone).
+    #[serde(default)]
+    pub unsent: u64,
     /// Receipts of the window's messages (one per receiving member).
     pub deliveries: u64,
     /// Receipts of all messages.
@@ -193,6 +246,10 @@ pub struct ChatReport {
     pub generator: GeneratorStats,
     /// How busy each CPU was over the window.
     pub cores: Vec<CoreUsage>,
+    /// Per-interval figures, deliveries by receipt time (absent from results
+    /// saved before it existed).
+    #[serde(default)]
+    pub series: TimeSeries,
 }
 
 impl ChatReport {
@@ -209,64 +266,61 @@ impl ChatReport {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Connecting,
-    Hello,
-    Joining,
-    Ready,
-    Dead,
+/// The chat protocol, shared by every worker: who sends in which room, and
+/// each sender's final count once the load stops.
+#[derive(Debug)]
+pub(crate) struct ChatProtocol {
+    members: usize,
+    senders: usize,
+    /// Text length of every message (`max(size, HEADER_LEN)`).
+    text_len: usize,
+    /// Per client: its sender id, if it sends.
+    client_sender: Vec<Option<usize>>,
+    /// Per room: its senders, in position order.
+    room_senders: Vec<Vec<usize>>,
+    /// Per sender: its position among its room's senders.
+    sender_pos: Vec<usize>,
+    /// Per sender: messages started when the load stopped.
+    final_sent: Vec<AtomicU64>,
+    /// Senders whose final count is known.
+    senders_done: AtomicU64,
 }
 
-struct Client {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Join {
+    Hello,
+    Joining,
+    Joined,
+}
+
+/// One chat client's state.
+#[derive(Debug)]
+pub(crate) struct ChatClient {
     index: usize,
     room: usize,
-    stream: mio::net::TcpStream,
-    state: State,
-    rbuf: Vec<u8>,
-    wbuf: Vec<u8>,
+    join: Join,
+    sender: Option<usize>,
+    /// `MSG r<room> `.
+    prefix: Vec<u8>,
+    /// Bytes of one line this client sends (0: it does not send).
+    line_len: usize,
+    /// A line split across reads (allocated once).
+    partial: Vec<u8>,
     /// Per sender of the room (by position): next expected sequence number.
     next: Vec<u64>,
     /// Per sender of the room (by position): unique receipts.
     received: Vec<u64>,
     cut_off: bool,
-    sender: Option<SenderState>,
-}
-
-struct SenderState {
-    id: usize,
-    seq: u64,
-    due: Instant,
-    interval: Duration,
-}
-
-struct Plan {
-    settings: ChatSettings,
-    clients: Vec<usize>,
-    cpu: Option<usize>,
-    base: Instant,
-    room_senders: Arc<Vec<Vec<usize>>>,
-    sender_pos: Arc<Vec<usize>>,
-    final_sent: Arc<Vec<AtomicU64>>,
-    senders_done: Arc<AtomicU64>,
-}
-
-enum Event {
-    Ready {
-        joined: usize,
-        failed: usize,
-        first_error: Option<String>,
-    },
-}
-
-#[derive(Default)]
-struct Out {
-    hist: Option<Histogram<u64>>,
-    corrected: Option<Histogram<u64>>,
-    sent: u64,
-    sent_total: u64,
     deliveries: u64,
-    deliveries_total: u64,
+    duplicated: u64,
+    reordered: u64,
+    corrupt: u64,
+}
+
+/// The chat protocol's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ChatTally {
+    deliveries: u64,
     expected: u64,
     unique: u64,
     cut_expected: u64,
@@ -275,794 +329,392 @@ struct Out {
     reordered: u64,
     corrupt: u64,
     cutoffs: u64,
-    disconnects: u64,
-    first_error: Option<String>,
-    drained: bool,
-    last_join: Option<Instant>,
 }
 
-/// Runs a chat scenario.
-pub fn run(settings: &ChatSettings) -> Result<ChatReport> {
-    settings.check()?;
-    let clients = settings.clients();
-    crate::limits::ensure_capacity(clients, 1)?;
-    let threads = settings
-        .threads
-        .unwrap_or(if settings.cpus.is_empty() {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        } else {
-            settings.cpus.len()
-        })
-        .clamp(1, clients);
-    let mut sampler = match settings.server_pid {
-        Some(pid) => Some(Sampler::start(pid, settings.sample_interval)?),
-        None => None,
-    };
-    let mut room_senders = vec![Vec::new(); settings.rooms];
-    let mut sender_pos = vec![0; settings.senders];
-    for (j, pos) in sender_pos.iter_mut().enumerate() {
-        let r = settings.sender_room(j);
-        *pos = room_senders[r].len();
-        room_senders[r].push(j);
-    }
-    let room_senders = Arc::new(room_senders);
-    let sender_pos = Arc::new(sender_pos);
-    let final_sent: Arc<Vec<AtomicU64>> =
-        Arc::new((0..settings.senders).map(|_| AtomicU64::new(0)).collect());
-    let senders_done = Arc::new(AtomicU64::new(0));
-    let base = Instant::now();
-    let (ev_tx, ev_rx) = mpsc::channel();
-    let mut handles = Vec::new();
-    let mut start_txs = Vec::new();
-    for w in 0..threads {
-        let plan = Plan {
-            settings: settings.clone(),
-            clients: (w..clients).step_by(threads).collect(),
-            cpu: (!settings.cpus.is_empty()).then(|| settings.cpus[w % settings.cpus.len()]),
-            base,
-            room_senders: room_senders.clone(),
-            sender_pos: sender_pos.clone(),
-            final_sent: final_sent.clone(),
-            senders_done: senders_done.clone(),
-        };
-        let (stx, srx) = mpsc::channel::<Option<Instant>>();
-        let tx = ev_tx.clone();
-        let h = std::thread::Builder::new()
-            .name(format!("chat-w{w}"))
-            .spawn(move || worker(plan, tx, srx))
-            .map_err(|e| Error::io("spawning a chat worker", e))?;
-        handles.push(h);
-        start_txs.push(stx);
-    }
-    drop(ev_tx);
-    let (mut joined, mut failed, mut first_error) = (0, 0, None);
-    for _ in 0..threads {
-        match ev_rx.recv() {
-            Ok(Event::Ready {
-                joined: j,
-                failed: f,
-                first_error: e,
-            }) => {
-                joined += j;
-                failed += f;
-                if first_error.is_none() {
-                    first_error = e;
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    if joined == 0 {
-        for tx in &start_txs {
-            let _ = tx.send(None);
-        }
-        for h in handles {
-            let _ = h.join();
-        }
-        return Err(Error::NoConnection {
-            addr: settings.addr,
-            failed,
-        });
-    }
-    if let Some(s) = sampler.as_mut() {
-        s.ctxt_start()?;
-    }
-    let t0 = Instant::now() + Duration::from_millis(5);
-    for tx in &start_txs {
-        let _ = tx.send(Some(t0));
-    }
-    let t_warm = t0 + settings.warmup;
-    let t_end = t_warm + settings.duration;
-    sleep_until(t_warm);
-    let usage0 = ResourceUsage::process();
-    let cpu0 = CoreSnapshot::read().ok();
-    if let Some(s) = sampler.as_mut() {
-        s.window_start()?;
-        if settings.warmup.is_zero() {
-            s.ctxt_start()?;
-        }
-    }
-    sleep_until(t_end);
-    let window_s = t_warm.elapsed().as_secs_f64();
-    let usage1 = ResourceUsage::process();
-    let cores = CoreUsage::since(cpu0.as_ref());
-    if let Some(s) = sampler.as_mut() {
-        s.window_end()?;
-        s.ctxt_end()?;
-    }
-    let mut total = Out {
-        drained: true,
-        ..Out::default()
-    };
-    let mut hist = hist::new_latency();
-    let mut corrected = hist::new_latency();
-    let mut first_connect = None::<Instant>;
-    for h in handles {
-        let o = h
-            .join()
-            .map_err(|_| Error::Worker("a chat worker panicked".into()))?;
-        let (o, started) = o?;
-        first_connect = Some(first_connect.map_or(started, |f: Instant| f.min(started)));
-        if let Some(h) = &o.hist {
-            hist::merge(&mut hist, h)?;
-        }
-        if let Some(h) = &o.corrected {
-            hist::merge(&mut corrected, h)?;
-        }
-        total.sent += o.sent;
-        total.sent_total += o.sent_total;
-        total.deliveries += o.deliveries;
-        total.deliveries_total += o.deliveries_total;
-        total.expected += o.expected;
-        total.unique += o.unique;
-        total.cut_expected += o.cut_expected;
-        total.cut_unique += o.cut_unique;
-        total.duplicated += o.duplicated;
-        total.reordered += o.reordered;
-        total.corrupt += o.corrupt;
-        total.cutoffs += o.cutoffs;
-        total.disconnects += o.disconnects;
-        if first_error.is_none() {
-            first_error = o.first_error;
-        }
-        total.drained &= o.drained;
-        total.last_join = total.last_join.max(o.last_join);
-    }
-    let per_s = |x: u64| {
-        if window_s > 0.0 {
-            x as f64 / window_s
-        } else {
-            0.0
-        }
-    };
-    let mut generator = GeneratorStats::between(&usage0, &usage1, window_s, total.deliveries, 0.0);
-    generator.threads = threads;
-    generator.cpus = settings.cpus.clone();
-    generator.recording = true;
-    let server = match sampler {
-        Some(s) => Some(s.finish(joined, total.deliveries)?),
-        None => None,
-    };
-    let join_s = match (first_connect, total.last_join) {
-        (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64(),
-        _ => 0.0,
-    };
-    Ok(ChatReport {
-        settings: settings.clone(),
-        threads,
-        clients,
-        joined,
-        join_failures: failed,
-        join_s,
-        window_s,
-        sent: total.sent,
-        sent_total: total.sent_total,
-        deliveries: total.deliveries,
-        deliveries_total: total.deliveries_total,
-        deliveries_expected: total.expected,
-        deliveries_per_s: per_s(total.deliveries),
-        msgs_per_s: per_s(total.sent),
-        latency: HistogramReport::of(&hist)?,
-        latency_corrected: HistogramReport::of(&corrected)?,
-        lost: total.expected.saturating_sub(total.unique),
-        duplicated: total.duplicated,
-        reordered: total.reordered,
-        corrupt: total.corrupt,
-        slow_consumer_cutoffs: total.cutoffs,
-        lost_to_cutoffs: total.cut_expected.saturating_sub(total.cut_unique),
-        disconnects: total.disconnects,
-        first_error,
-        drained: total.drained,
-        server,
-        generator,
-        cores,
-    })
-}
-
-fn sleep_until(t: Instant) {
-    let now = Instant::now();
-    if t > now {
-        std::thread::sleep(t - now);
+impl Tally for ChatTally {
+    fn add(&mut self, o: &Self) {
+        self.deliveries += o.deliveries;
+        self.expected += o.expected;
+        self.unique += o.unique;
+        self.cut_expected += o.cut_expected;
+        self.cut_unique += o.cut_unique;
+        self.duplicated += o.duplicated;
+        self.reordered += o.reordered;
+        self.corrupt += o.corrupt;
+        self.cutoffs += o.cutoffs;
     }
 }
 
-fn would_block(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::WouldBlock
-}
-
-/// Formats the text of message `seq` of sender `id`, sent `ts_ns` after
-/// the run's base instant, padded with `x` to `size` bytes.
-pub fn format_text(out: &mut Vec<u8>, id: usize, seq: u64, ts_ns: u64, size: usize) {
-    let start = out.len();
-    let _ = write!(out, "{id}:{seq}:{ts_ns}:");
-    while out.len() - start < size {
-        out.push(b'x');
-    }
-}
-
-/// Parses a text made by [`format_text`]: (sender id, sequence number,
-/// send time in ns after the base instant, padding length).
-pub fn parse_text(text: &[u8]) -> Option<(usize, u64, u64, usize)> {
-    let mut it = text.splitn(4, |&b| b == b':');
-    let num = |s: Option<&[u8]>| -> Option<u64> { std::str::from_utf8(s?).ok()?.parse().ok() };
-    let id = num(it.next())?;
-    let seq = num(it.next())?;
-    let ts = num(it.next())?;
-    let pad = it.next()?;
-    if !pad.iter().all(|&b| b == b'x') {
-        return None;
-    }
-    Some((usize::try_from(id).ok()?, seq, ts, pad.len()))
-}
-
-struct Worker {
-    plan: Plan,
-    poll: Poll,
-    clients: Vec<Client>,
-    hist: Histogram<u64>,
-    corrected: Histogram<u64>,
-    out: Out,
-    window: Option<(u64, u64)>,
-    /// The schedule: (start, stagger per sender id, interval), ns after
-    /// the base instant.
-    schedule: (u64, u64, u64),
-}
-
-impl Worker {
-    fn fail(&mut self, msg: String) {
-        if self.out.first_error.is_none() {
-            self.out.first_error = Some(msg);
+impl ChatProtocol {
+    fn new(s: &ChatSettings) -> ChatProtocol {
+        let mut room_senders = vec![Vec::new(); s.rooms];
+        let mut sender_pos = vec![0; s.senders];
+        let mut client_sender = vec![None; s.clients()];
+        for (j, pos) in sender_pos.iter_mut().enumerate() {
+            let r = s.sender_room(j);
+            *pos = room_senders[r].len();
+            room_senders[r].push(j);
+            client_sender[s.sender_client(j)] = Some(j);
+        }
+        ChatProtocol {
+            members: s.members,
+            senders: s.senders,
+            text_len: s.size.max(HEADER_LEN),
+            client_sender,
+            room_senders,
+            sender_pos,
+            final_sent: (0..s.senders).map(|_| AtomicU64::new(0)).collect(),
+            senders_done: AtomicU64::new(0),
         }
     }
 
-    fn flush(&mut self, i: usize) {
-        let c = &mut self.clients[i];
-        while !c.wbuf.is_empty() && c.state != State::Dead {
-            match c.stream.write(&c.wbuf) {
-                Ok(0) => {
-                    c.state = State::Dead;
-                }
-                Ok(n) => {
-                    c.wbuf.drain(..n);
-                }
-                Err(e) if would_block(&e) => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    c.state = State::Dead;
-                    let msg = format!("client {}: write: {e}", c.index);
-                    self.died(i, msg);
-                    return;
-                }
-            }
-        }
-    }
-
-    fn died(&mut self, i: usize, msg: String) {
-        let c = &mut self.clients[i];
-        let was_ready = matches!(c.state, State::Ready) || c.cut_off;
-        c.state = State::Dead;
-        if !c.cut_off && was_ready {
-            self.out.disconnects += 1;
-            self.fail(msg);
-        } else if !c.cut_off {
-            self.fail(msg);
-        }
-    }
-
-    /// Reads what is available; returns false once the client is dead.
-    fn read(&mut self, i: usize, now: Instant) {
-        let mut buf = [0u8; 65536];
-        loop {
-            let c = &mut self.clients[i];
-            if c.state == State::Dead {
-                return;
-            }
-            match c.stream.read(&mut buf) {
-                Ok(0) => {
-                    self.lines(i, now);
-                    let c = &mut self.clients[i];
-                    if c.state != State::Dead {
-                        let msg = format!("client {}: closed by the server", c.index);
-                        self.died(i, msg);
-                    }
-                    return;
-                }
-                Ok(n) => {
-                    c.rbuf.extend_from_slice(&buf[..n]);
-                    self.lines(i, now);
-                }
-                Err(e) if would_block(&e) => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let msg = format!("client {}: read: {e}", self.clients[i].index);
-                    self.died(i, msg);
-                    return;
-                }
-            }
-        }
-    }
-
-    fn lines(&mut self, i: usize, now: Instant) {
-        let rbuf = std::mem::take(&mut self.clients[i].rbuf);
-        let mut start = 0;
-        while let Some(p) = rbuf[start..].iter().position(|&b| b == b'\n') {
-            let line = &rbuf[start..start + p];
-            start += p + 1;
-            self.line(i, line, now);
-        }
-        let c = &mut self.clients[i];
-        c.rbuf = rbuf;
-        c.rbuf.drain(..start);
-    }
-
-    fn line(&mut self, i: usize, line: &[u8], now: Instant) {
-        let (index, room) = (self.clients[i].index, self.clients[i].room);
+    /// Handles one complete line (without its LF).
+    fn line<R: Receipts>(&self, c: &mut ChatClient, line: &[u8], rx: &mut R) -> Result<(), Fault> {
         if let Some(rest) = line.strip_prefix(b"MSG ") {
-            // <room> <nick> <text>
-            let mut it = rest.splitn(3, |&b| b == b' ');
-            let (_, _, text) = (it.next(), it.next(), it.next());
-            let size = self.plan.settings.size;
-            let parsed = text.and_then(|t| {
-                parse_text(t)
-                    .filter(|&(_, _, _, pad)| t.len() == size || (pad == 0 && t.len() > size))
-            });
-            let Some((id, seq, ts, _)) = parsed else {
-                self.out.corrupt += 1;
-                self.fail(format!(
-                    "client {index}: bad MSG line {:?}",
-                    String::from_utf8_lossy(line)
-                ));
-                return;
-            };
-            let pos = match self.plan.sender_pos.get(id) {
-                Some(&p) if self.plan.room_senders[room].get(p) == Some(&id) => p,
-                _ => {
-                    self.out.corrupt += 1;
-                    self.fail(format!(
-                        "client {index}: MSG from sender {id} not in its room"
-                    ));
-                    return;
-                }
-            };
-            self.out.deliveries_total += 1;
-            let c = &mut self.clients[i];
-            let problem = if seq == c.next[pos] {
-                c.next[pos] += 1;
-                c.received[pos] += 1;
-                None
-            } else if seq > c.next[pos] {
-                self.out.reordered += 1;
-                c.next[pos] = seq + 1;
-                c.received[pos] += 1;
-                Some(format!(
-                    "client {index}: sender {id} sequence {seq} arrived before an earlier one"
-                ))
-            } else {
-                // An earlier number: a duplicate (every number below `next`
-                // was counted already, or was skipped and is late, which the
-                // reorder count already caught).
-                self.out.duplicated += 1;
-                Some(format!("client {index}: sender {id} sequence {seq} again"))
-            };
-            if let Some(m) = problem {
-                self.fail(m);
-            }
-            if let Some((a, b)) = self.window {
-                if ts >= a && ts < b {
-                    self.out.deliveries += 1;
-                    let sent = self.plan.base + Duration::from_nanos(ts);
-                    hist::record_ns(
-                        &mut self.hist,
-                        now.saturating_duration_since(sent).as_nanos() as u64,
-                    );
-                    let (t0, stagger, interval) = self.schedule;
-                    let intended = t0
-                        .saturating_add(stagger.saturating_mul(id as u64))
-                        .saturating_add(interval.saturating_mul(seq));
-                    let intended = self.plan.base + Duration::from_nanos(intended);
-                    hist::record_ns(
-                        &mut self.corrected,
-                        now.saturating_duration_since(intended).as_nanos() as u64,
-                    );
-                }
-            }
-            return;
+            self.message(c, rest, rx);
+            return Ok(());
         }
-        let c = &mut self.clients[i];
-        match c.state {
-            State::Hello if line.starts_with(b"HELLO ") => {
-                c.state = State::Joining;
-                let room = c.room;
-                let _ = writeln!(c.wbuf, "JOIN r{room}");
-                self.flush(i);
+        match c.join {
+            Join::Hello if line.starts_with(b"HELLO ") => {
+                c.join = Join::Joining;
+                rx.reply(b"JOIN ");
+                rx.reply(&c.prefix[4..c.prefix.len() - 1]);
+                rx.reply(b"\n");
             }
-            State::Joining if line.starts_with(b"OK JOIN ") => {
-                c.state = State::Ready;
-                self.out.last_join = Some(now);
+            Join::Joining if line.starts_with(b"OK JOIN ") => {
+                c.join = Join::Joined;
+                rx.ready();
             }
-            _ if line.starts_with(b"ERR slow-consumer") => {
-                c.cut_off = true;
-                self.out.cutoffs += 1;
-            }
+            _ if line.starts_with(b"ERR slow-consumer") => c.cut_off = true,
             _ if line.starts_with(b"ERR ") => {
-                let msg = format!(
+                return Err(Fault::Refused(format!(
                     "client {}: server said {:?}",
                     c.index,
                     String::from_utf8_lossy(line)
-                );
-                if c.state == State::Ready {
-                    self.out.disconnects += 1;
-                }
-                c.state = State::Dead;
-                self.fail(msg);
+                )));
             }
             // JOINED / LEFT / NICK lines of other members.
             _ => {}
         }
+        Ok(())
     }
-}
 
-type WorkerOut = Result<(Out, Instant)>;
-
-fn worker(
-    plan: Plan,
-    tx: mpsc::Sender<Event>,
-    start: mpsc::Receiver<Option<Instant>>,
-) -> WorkerOut {
-    if let Some(cpu) = plan.cpu {
-        let _ = crate::limits::pin_current_thread(cpu);
-    }
-    let poll = Poll::new().map_err(|e| Error::io("creating a poll instance", e))?;
-    let s = plan.settings.clone();
-    let started = Instant::now();
-    let mut w = Worker {
-        clients: Vec::with_capacity(plan.clients.len()),
-        poll,
-        hist: hist::new_latency(),
-        corrected: hist::new_latency(),
-        out: Out::default(),
-        window: None,
-        schedule: (0, 0, 0),
-        plan,
-    };
-    let sender_of: HashMap<usize, usize> =
-        (0..s.senders).map(|j| (s.sender_client(j), j)).collect();
-    let mut failed = 0;
-    for (k, &ci) in w.plan.clients.clone().iter().enumerate() {
-        let room = ci / s.members;
-        match crate::net::start_connect(s.addr, None) {
-            Ok(mut stream) => {
-                if let Err(e) = w.poll.registry().register(
-                    &mut stream,
-                    Token(k),
-                    Interest::READABLE | Interest::WRITABLE,
-                ) {
-                    return Err(Error::io("registering a socket", e));
-                }
-                let n = w.plan.room_senders[room].len();
-                w.clients.push(Client {
-                    index: ci,
-                    room,
-                    stream,
-                    state: State::Connecting,
-                    rbuf: Vec::new(),
-                    wbuf: Vec::new(),
-                    next: vec![0; n],
-                    received: vec![0; n],
-                    cut_off: false,
-                    sender: sender_of.get(&ci).map(|&id| SenderState {
-                        id,
-                        seq: 0,
-                        due: started,
-                        interval: Duration::from_secs_f64(s.senders as f64 / s.rate),
-                    }),
-                });
-            }
-            Err(e) => {
-                // Indices must stay aligned with tokens, and a client
-                // cannot exist without a stream, so this ends the run.
-                return Err(Error::io("connecting", e));
-            }
-        }
-    }
-    let mut events = Events::with_capacity(1024);
-    // Join phase.
-    let deadline = started + s.join_timeout;
-    loop {
-        let pending = w
-            .clients
-            .iter()
-            .filter(|c| !matches!(c.state, State::Ready | State::Dead))
-            .count();
-        if pending == 0 || Instant::now() >= deadline {
-            break;
-        }
-        if let Err(e) = w.poll.poll(&mut events, Some(Duration::from_millis(50))) {
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(Error::io("poll", e));
-            }
-        }
-        let now = Instant::now();
-        for ev in events.iter() {
-            let i = ev.token().0;
-            let Some(c) = w.clients.get_mut(i) else {
-                continue;
-            };
-            if c.state == State::Connecting {
-                match crate::net::check_connect(&c.stream) {
-                    crate::net::ConnectState::Connected => c.state = State::Hello,
-                    crate::net::ConnectState::Pending => continue,
-                    crate::net::ConnectState::Failed(e) => {
-                        c.state = State::Dead;
-                        let msg = format!("client {}: connect: {e}", c.index);
-                        w.fail(msg);
-                        continue;
-                    }
-                }
-            }
-            if ev.is_writable() {
-                w.flush(i);
-            }
-            if ev.is_readable() || ev.is_read_closed() {
-                w.read(i, now);
-            }
-        }
-    }
-    let joined = w.clients.iter().filter(|c| c.state == State::Ready).count();
-    for c in &mut w.clients {
-        if c.state != State::Ready && c.state != State::Dead {
-            c.state = State::Dead;
-        }
-    }
-    failed += w.clients.len() - joined;
-    let _ = tx.send(Event::Ready {
-        joined,
-        failed,
-        first_error: w.out.first_error.clone(),
-    });
-    let Ok(Some(t0)) = start.recv() else {
-        return Ok((w.out, started));
-    };
-    let t_warm = t0 + s.warmup;
-    let t_end = t_warm + s.duration;
-    let base = w.plan.base;
-    let ns = move |t: Instant| t.saturating_duration_since(base).as_nanos() as u64;
-    w.window = Some((ns(t_warm), ns(t_end)));
-    let stagger = Duration::from_secs_f64(1.0 / s.rate);
-    let interval = Duration::from_secs_f64(s.senders as f64 / s.rate);
-    w.schedule = (
-        ns(t0),
-        stagger.as_nanos() as u64,
-        interval.as_nanos() as u64,
-    );
-    for c in &mut w.clients {
-        if let Some(snd) = c.sender.as_mut() {
-            snd.due = t0 + stagger * (snd.id as u32);
-        }
-    }
-    let my_senders: Vec<usize> = (0..w.clients.len())
-        .filter(|&i| w.clients[i].sender.is_some())
-        .collect();
-    let mut line = Vec::with_capacity(s.size + 64);
-    // Without a timerfd (it cannot fail in practice) the epoll timeout's
-    // millisecond granularity is the fallback.
-    let mut timer = Timer::new(&w.poll).ok();
-    let mut sending = true;
-    let mut drain_deadline = None;
-    let mut last_check = Instant::now();
-    loop {
-        let now = Instant::now();
-        if sending {
-            for &i in &my_senders {
-                let c = &mut w.clients[i];
-                if c.state != State::Ready {
-                    continue;
-                }
-                let Some(snd) = c.sender.as_mut() else {
-                    continue;
-                };
-                let mut wrote = false;
-                while snd.due <= now && snd.due < t_end {
-                    let t = Instant::now();
-                    line.clear();
-                    let _ = write!(line, "MSG r{} ", c.room);
-                    format_text(&mut line, snd.id, snd.seq, ns(t), s.size);
-                    line.push(b'\n');
-                    c.wbuf.extend_from_slice(&line);
-                    if t >= t_warm && t < t_end {
-                        w.out.sent += 1;
-                    }
-                    w.out.sent_total += 1;
-                    snd.seq += 1;
-                    snd.due += snd.interval;
-                    wrote = true;
-                }
-                if wrote {
-                    w.flush(i);
-                }
-            }
-            if now >= t_end {
-                sending = false;
-                for &i in &my_senders {
-                    let c = &w.clients[i];
-                    if let Some(snd) = &c.sender {
-                        w.plan.final_sent[snd.id].store(snd.seq, Ordering::Release);
-                    }
-                }
-                w.plan
-                    .senders_done
-                    .fetch_add(my_senders.len() as u64, Ordering::AcqRel);
-            }
-        }
-        if !sending {
-            let all_done =
-                w.plan.senders_done.load(Ordering::Acquire) as usize >= w.plan.settings.senders;
-            if all_done {
-                let dl = *drain_deadline.get_or_insert(now + s.drain_timeout);
-                if now.duration_since(last_check) >= Duration::from_millis(5) || now >= dl {
-                    last_check = now;
-                    if complete(&w) {
-                        w.out.drained = true;
-                        break;
-                    }
-                    if now >= dl {
-                        break;
-                    }
-                }
-            }
-        }
-        let timeout = if sending {
-            let next = my_senders
-                .iter()
-                .filter_map(|&i| w.clients[i].sender.as_ref().map(|s| s.due))
-                .min()
-                .unwrap_or(t_end)
-                .min(t_end);
-            if let Some(t) = timer.as_mut() {
-                t.arm(ns(next), ns(Instant::now()));
-            }
-            next.saturating_duration_since(Instant::now())
-                .min(Duration::from_millis(10))
-        } else {
-            Duration::from_millis(5)
+    /// Handles `<room> <nick> <text>` of a MSG line.
+    fn message<R: Receipts>(&self, c: &mut ChatClient, rest: &[u8], rx: &mut R) {
+        let mut it = rest.splitn(3, |&b| b == b' ');
+        let (_, _, text) = (it.next(), it.next(), it.next());
+        let parsed = text
+            .filter(|t| t.len() == self.text_len)
+            .and_then(parse_text);
+        let Some(m) = parsed else {
+            c.corrupt += 1;
+            return;
         };
-        if let Err(e) = w.poll.poll(&mut events, Some(timeout)) {
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(Error::io("poll", e));
+        let pos = match self.sender_pos.get(m.sender) {
+            Some(&p) if self.room_senders[c.room].get(p) == Some(&m.sender) => p,
+            _ => {
+                c.corrupt += 1;
+                return;
             }
+        };
+        c.deliveries += 1;
+        if m.seq == c.next[pos] {
+            c.next[pos] += 1;
+            c.received[pos] += 1;
+        } else if m.seq > c.next[pos] {
+            c.reordered += 1;
+            c.next[pos] = m.seq + 1;
+            c.received[pos] += 1;
+        } else {
+            // An earlier number: a duplicate (every number below `next` was
+            // counted already, or was skipped and is late, which the reorder
+            // count already caught).
+            c.duplicated += 1;
         }
-        let now = Instant::now();
-        for ev in events.iter() {
-            let i = ev.token().0;
-            if ev.token() == TIMER {
-                if let Some(t) = timer.as_mut() {
-                    t.fired();
-                }
-                continue;
-            }
-            if i >= w.clients.len() {
-                continue;
-            }
-            if ev.is_writable() {
-                w.flush(i);
-            }
-            if ev.is_readable() || ev.is_read_closed() {
-                w.read(i, now);
-            }
-        }
+        rx.delivered(m.sent_ns, m.intended_ns);
     }
-    // Completeness per receiver and sender of its room.
-    for c in &w.clients {
-        let senders = &w.plan.room_senders[c.room];
-        for (pos, &j) in senders.iter().enumerate() {
-            if c.sender.as_ref().is_some_and(|s| s.id == j) {
-                continue;
-            }
-            let sent = w.plan.final_sent[j].load(Ordering::Acquire);
-            if c.cut_off {
-                w.out.cut_expected += sent;
-                w.out.cut_unique += c.received[pos].min(sent);
-            } else if c.state == State::Ready {
-                w.out.expected += sent;
-                w.out.unique += c.received[pos].min(sent);
-            }
-        }
-    }
-    w.out.hist = Some(std::mem::replace(&mut w.hist, hist::new_latency()));
-    w.out.corrected = Some(std::mem::replace(&mut w.corrected, hist::new_latency()));
-    Ok((w.out, started))
 }
 
-/// Whether every connected receiver of this worker got every message.
-fn complete(w: &Worker) -> bool {
-    w.clients.iter().all(|c| {
-        c.state != State::Ready
-            || w.plan.room_senders[c.room]
-                .iter()
-                .enumerate()
-                .all(|(pos, &j)| {
-                    c.sender.as_ref().is_some_and(|s| s.id == j)
-                        || c.received[pos] >= w.plan.final_sent[j].load(Ordering::Acquire)
-                })
+impl Protocol for ChatProtocol {
+    type Conn = ChatClient;
+    type Tally = ChatTally;
+    const REPLIES: bool = false;
+    const HALF_CLOSE: bool = false;
+
+    fn sends(&self, id: usize) -> bool {
+        self.client_sender.get(id).is_some_and(|s| s.is_some())
+    }
+
+    fn open(&self, id: usize) -> ChatClient {
+        let room = id / self.members;
+        let prefix = format!("MSG r{room} ").into_bytes();
+        let sender = self.client_sender.get(id).copied().flatten();
+        let n = self.room_senders.get(room).map_or(0, Vec::len);
+        ChatClient {
+            index: id,
+            room,
+            join: Join::Hello,
+            sender,
+            line_len: if sender.is_some() {
+                prefix.len() + self.text_len + 1
+            } else {
+                0
+            },
+            prefix,
+            partial: Vec::with_capacity(MAX_LINE),
+            next: vec![0; n],
+            received: vec![0; n],
+            cut_off: false,
+            deliveries: 0,
+            duplicated: 0,
+            reordered: 0,
+            corrupt: 0,
+        }
+    }
+
+    fn ready_on_connect(&self) -> bool {
+        false
+    }
+
+    fn message_len(&self, c: &ChatClient) -> usize {
+        c.line_len
+    }
+
+    fn fill(&self, c: &ChatClient, m: &Outgoing, within: usize, out: &mut [u8]) {
+        let mut header = [0u8; HEADER_LEN];
+        let id = c.sender.unwrap_or(0) as u64;
+        write_header(&mut header, id, m.index, m.sent_ns, m.intended_ns);
+        let p = c.prefix.len();
+        let pad_end = p + self.text_len; // the LF's position
+        for (i, b) in out.iter_mut().enumerate() {
+            let at = within + i;
+            *b = if at < p {
+                c.prefix[at]
+            } else if at < p + HEADER_LEN {
+                header[at - p]
+            } else if at < pad_end {
+                b'x'
+            } else {
+                b'\n'
+            };
+        }
+    }
+
+    fn receive<R: Receipts>(
+        &self,
+        c: &mut ChatClient,
+        data: &[u8],
+        rx: &mut R,
+    ) -> Result<(), Fault> {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let Some(lf) = rest.iter().position(|&b| b == b'\n') else {
+                append(&mut c.partial, rest, c.index)?;
+                break;
+            };
+            let (head, tail) = (&rest[..lf], &rest[lf + 1..]);
+            if c.partial.is_empty() {
+                self.line(c, head, rx)?;
+            } else {
+                append(&mut c.partial, head, c.index)?;
+                let mut line = std::mem::take(&mut c.partial);
+                let r = self.line(c, &line, rx);
+                line.clear();
+                c.partial = line;
+                r?;
+            }
+            rest = tail;
+        }
+        Ok(())
+    }
+
+    fn stop_sending(&self, c: &ChatClient, sent: u64) {
+        if let Some(j) = c.sender {
+            self.final_sent[j].store(sent, Ordering::Release);
+            self.senders_done.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    fn complete(&self, c: &ChatClient, _written: u64) -> bool {
+        if self.senders_done.load(Ordering::Acquire) < self.senders as u64 {
+            return false;
+        }
+        self.room_senders[c.room]
+            .iter()
+            .enumerate()
+            .all(|(pos, &j)| {
+                c.sender == Some(j) || c.received[pos] >= self.final_sent[j].load(Ordering::Acquire)
+            })
+    }
+
+    fn eof_expected(&self, c: &ChatClient) -> bool {
+        c.cut_off
+    }
+
+    fn tally(&self, c: &ChatClient, alive: bool, t: &mut ChatTally) {
+        t.deliveries += c.deliveries;
+        t.duplicated += c.duplicated;
+        t.reordered += c.reordered;
+        t.corrupt += c.corrupt;
+        t.cutoffs += u64::from(c.cut_off);
+        for (pos, &j) in self.room_senders[c.room].iter().enumerate() {
+            if c.sender == Some(j) {
+                continue;
+            }
+            let sent = self.final_sent[j].load(Ordering::Acquire);
+            if c.cut_off {
+                t.cut_expected += sent;
+                t.cut_unique += c.received[pos].min(sent);
+            } else if alive {
+                t.expected += sent;
+                t.unique += c.received[pos].min(sent);
+            }
+        }
+    }
+}
+
+/// Appends to a client's split-line buffer without growing it.
+fn append(buf: &mut Vec<u8>, bytes: &[u8], client: usize) -> Result<(), Fault> {
+    if buf.len() + bytes.len() > buf.capacity().max(MAX_LINE) {
+        return Err(Fault::Mismatch(format!(
+            "client {client}: a line longer than {MAX_LINE} bytes"
+        )));
+    }
+    buf.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// Writes `v` as `digits` decimal digits (the lowest ones if it has more).
+fn write_digits(out: &mut [u8], mut v: u64) {
+    for b in out.iter_mut().rev() {
+        *b = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+fn write_header(out: &mut [u8; HEADER_LEN], id: u64, seq: u64, sent_ns: u64, intended_ns: u64) {
+    let mut at = 0;
+    for (v, n) in [
+        (id, ID_DIGITS),
+        (seq, SEQ_DIGITS),
+        (sent_ns, TIME_DIGITS),
+        (intended_ns, TIME_DIGITS),
+    ] {
+        write_digits(&mut out[at..at + n], v);
+        out[at + n] = b':';
+        at += n + 1;
+    }
+}
+
+/// The fields of a message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageText {
+    /// Sender id.
+    pub sender: usize,
+    /// Sequence number of the sender's message.
+    pub seq: u64,
+    /// Actual send time, ns after the start of the load.
+    pub sent_ns: u64,
+    /// Intended send time, ns after the start of the load.
+    pub intended_ns: u64,
+}
+
+/// Formats the text of a message, padded with `x` to `size` bytes (or the
+/// header alone if `size` is smaller), appending to `out`.
+pub fn format_text(out: &mut Vec<u8>, m: &MessageText, size: usize) {
+    let mut header = [0u8; HEADER_LEN];
+    write_header(
+        &mut header,
+        m.sender as u64,
+        m.seq,
+        m.sent_ns,
+        m.intended_ns,
+    );
+    out.extend_from_slice(&header);
+    out.resize(out.len() + size.saturating_sub(HEADER_LEN), b'x');
+}
+
+/// Parses a text made by [`format_text`].
+pub fn parse_text(text: &[u8]) -> Option<MessageText> {
+    let header = text.get(..HEADER_LEN)?;
+    if !text[HEADER_LEN..].iter().all(|&b| b == b'x') {
+        return None;
+    }
+    let mut at = 0;
+    let mut field = |n: usize| -> Option<u64> {
+        let digits = header.get(at..at + n)?;
+        if header.get(at + n) != Some(&b':') {
+            return None;
+        }
+        at += n + 1;
+        digits.iter().try_fold(0u64, |v, &d| {
+            d.is_ascii_digit().then(|| v * 10 + u64::from(d - b'0'))
+        })
+    };
+    Some(MessageText {
+        sender: usize::try_from(field(ID_DIGITS)?).ok()?,
+        seq: field(SEQ_DIGITS)?,
+        sent_ns: field(TIME_DIGITS)?,
+        intended_ns: field(TIME_DIGITS)?,
     })
 }
 
-/// A human-readable summary of a chat report.
-pub fn table(r: &ChatReport) -> String {
-    use std::fmt::Write as _;
-    let mut t = String::new();
-    let s = &r.settings;
-    let l = &r.latency.summary;
-    let _ = writeln!(
-        t,
-        "chat {}: {} room(s) x {} members, {} senders at {} msg/s, {} B, {} worker thread(s)",
-        s.addr, s.rooms, s.members, s.senders, s.rate, s.size, r.threads
-    );
-    let _ = writeln!(
-        t,
-        "  joined      {} of {} ({} failed) in {:.2} s",
-        r.joined, r.clients, r.join_failures, r.join_s
-    );
-    let _ = writeln!(
-        t,
-        "  window      {:.2} s: {} messages sent ({:.0}/s), {} deliveries ({:.0}/s)",
-        r.window_s, r.sent, r.msgs_per_s, r.deliveries, r.deliveries_per_s
-    );
-    let _ = writeln!(
-        t,
-        "  fan-out latency (us)  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  mean {:.1}",
-        l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us, l.mean_us
-    );
-    let _ = writeln!(
-        t,
-        "  checks      lost {}  duplicated {}  reordered {}  corrupt {}  disconnects {}  drained {}",
-        r.lost, r.duplicated, r.reordered, r.corrupt, r.disconnects, r.drained
-    );
-    let _ = writeln!(
-        t,
-        "  slow consumers cut off {} (receipts they missed: {})",
-        r.slow_consumer_cutoffs, r.lost_to_cutoffs
-    );
-    let c = &r.latency_corrected.summary;
-    let _ = writeln!(
-        t,
-        "  from intended send time (us)  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-        c.p50_us, c.p90_us, c.p99_us, c.p999_us, c.max_us
-    );
-    if let Some(sv) = &r.server {
-        let _ = writeln!(
-            t,
-            "  server      {:.2} cores, {:.2} CPU-us/delivery, threads peak {}, RSS peak {:.1} MiB",
-            sv.cpu_cores,
-            sv.cpu_us_per_msg,
-            sv.threads_peak,
-            sv.rss_peak_bytes as f64 / 1048576.0
-        );
-    }
-    if let Some(e) = &r.first_error {
-        let _ = writeln!(t, "  first error: {e}");
-    }
-    t
+/// Runs a chat scenario.
+pub fn run(settings: &ChatSettings) -> Result<ChatReport> {
+    run_with(settings, &mut NoProgress)
+}
+
+/// Runs a chat scenario, reporting progress.
+pub fn run_with(settings: &ChatSettings, progress: &mut dyn Progress) -> Result<ChatReport> {
+    settings.check()?;
+    let proto = Arc::new(ChatProtocol::new(settings));
+    let o = engine::run(&settings.spec(), proto, progress)?;
+    let t = o.tally;
+    let per_s = |x: u64| {
+        if o.window_s > 0.0 {
+            x as f64 / o.window_s
+        } else {
+            0.0
+        }
+    };
+    let e = &o.errors;
+    Ok(ChatReport {
+        settings: settings.clone(),
+        threads: o.threads,
+        clients: settings.clients(),
+        joined: o.ready,
+        join_failures: settings.clients() - o.ready,
+        join_s: o.ready_s,
+        window_s: o.window_s,
+        sent: o.sent,
+        sent_total: o.sent_total,
+        unsent: o.unsent,
+        deliveries: o.messages,
+        deliveries_total: t.deliveries,
+        deliveries_expected: t.expected,
+        deliveries_per_s: per_s(o.messages),
+        msgs_per_s: per_s(o.sent),
+        latency: HistogramReport::of(&o.latency)?,
+        latency_corrected: HistogramReport::of(&o.corrected)?,
+        lost: t.expected.saturating_sub(t.unique),
+        duplicated: t.duplicated,
+        reordered: t.reordered,
+        corrupt: t.corrupt + e.mismatches,
+        slow_consumer_cutoffs: t.cutoffs,
+        lost_to_cutoffs: t.cut_expected.saturating_sub(t.cut_unique),
+        disconnects: e.resets
+            + e.unexpected_eof
+            + e.other_io
+            + e.refused
+            + e.timeouts
+            + e.incomplete,
+        first_error: o.first_error,
+        drained: e.drain_timeouts == 0,
+        server: o.server,
+        generator: o.generator,
+        cores: o.cores,
+        series: o.series,
+    })
 }
 
 #[cfg(test)]
@@ -1071,17 +723,60 @@ mod tests {
 
     #[test]
     fn text_round_trip() {
+        let m = MessageText {
+            sender: 7,
+            seq: 42,
+            sent_ns: 123_456_789,
+            intended_ns: 123_000_000,
+        };
         let mut v = Vec::new();
-        format_text(&mut v, 7, 42, 123_456_789, 64);
+        format_text(&mut v, &m, 64);
         assert_eq!(v.len(), 64);
-        assert_eq!(parse_text(&v).map(|t| t.0 + t.3), Some(7 + 64 - 15));
-        assert_eq!(parse_text(&v).map(|t| (t.1, t.2)), Some((42, 123_456_789)));
+        assert_eq!(parse_text(&v), Some(m));
         let mut short = Vec::new();
-        format_text(&mut short, 7, 42, 123_456_789, 4);
-        assert_eq!(parse_text(&short), Some((7, 42, 123_456_789, 0)));
+        format_text(&mut short, &m, 4);
+        assert_eq!(short.len(), HEADER_LEN);
+        assert_eq!(parse_text(&short), Some(m));
+        v[HEADER_LEN + 1] = b'y';
+        assert_eq!(parse_text(&v), None);
         assert_eq!(parse_text(b"7:42:1:xxy"), None);
-        assert_eq!(parse_text(b"7:x:1:"), None);
         assert_eq!(parse_text(b"hello"), None);
+    }
+
+    #[test]
+    fn fill_writes_the_line_in_any_pieces() {
+        let mut s = ChatSettings::new("127.0.0.1:1".parse().unwrap());
+        s.rooms = 2;
+        s.members = 3;
+        s.senders = 2;
+        let p = ChatProtocol::new(&s);
+        let c = p.open(s.sender_client(1));
+        let len = p.message_len(&c);
+        let m = Outgoing {
+            index: 3,
+            sent_ns: 10,
+            intended_ns: 9,
+        };
+        let mut whole = vec![0u8; len];
+        p.fill(&c, &m, 0, &mut whole);
+        assert!(whole.starts_with(b"MSG r1 00001:0000000003:"));
+        assert_eq!(whole.last(), Some(&b'\n'));
+        let text = &whole[7..len - 1];
+        assert_eq!(
+            parse_text(text),
+            Some(MessageText {
+                sender: 1,
+                seq: 3,
+                sent_ns: 10,
+                intended_ns: 9
+            })
+        );
+        let mut pieces = vec![0u8; len];
+        for (a, b) in [(0, 5), (5, 40), (40, len)] {
+            p.fill(&c, &m, a, &mut pieces[a..b]);
+        }
+        assert_eq!(pieces, whole);
+        assert_eq!(p.message_len(&p.open(2)), 0);
     }
 
     #[test]

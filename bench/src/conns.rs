@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::driver::{self, LoadSpec, Spec};
+use std::sync::Arc;
+
+use crate::echo::EchoProtocol;
+use crate::engine::{self, LoadSpec, Spec};
 use crate::error::{Error, Result};
 use crate::hist::HistogramReport;
 use crate::proc_stats::{CoreUsage, GeneratorStats, ServerStats};
@@ -51,6 +54,9 @@ pub struct ConnsSettings {
     pub sample_interval: Duration,
     /// Seed of the per-connection byte patterns.
     pub seed: u64,
+    /// Length of one interval of the time series.
+    #[serde(with = "serde_secs", default = "crate::series::default_interval")]
+    pub interval: Duration,
 }
 
 impl ConnsSettings {
@@ -73,19 +79,13 @@ impl ConnsSettings {
             server_pid: None,
             sample_interval: Duration::from_millis(100),
             seed: 0x00c0_22e5,
+            interval: crate::series::default_interval(),
         }
     }
 
     fn spec(&self) -> Result<Spec> {
         if self.hold.is_zero() {
             return Err(Error::InvalidSettings("--hold must be positive".into()));
-        }
-        if let Some(r) = self.connect_rate {
-            if !(r > 0.0 && r.is_finite()) {
-                return Err(Error::InvalidSettings(format!(
-                    "--connect-rate must be positive, not {r}"
-                )));
-            }
         }
         // Every connection is probed `probes_per_conn` times, evenly over
         // the hold (the open-loop schedule staggers the connections).
@@ -97,10 +97,8 @@ impl ConnsSettings {
             threads: self.threads,
             cpus: self.cpus.clone(),
             source_ips: self.source_ips.clone(),
-            seed: self.seed,
             connect_rate: self.connect_rate,
             connect_timeout: self.connect_timeout,
-            size: self.probe_size.max(1),
             load: LoadSpec::Open {
                 rate,
                 max_inflight: 4,
@@ -112,6 +110,7 @@ impl ConnsSettings {
             record: true,
             server_pid: self.server_pid,
             sample_interval: self.sample_interval,
+            interval: self.interval,
         })
     }
 }
@@ -153,6 +152,9 @@ pub struct ConnsReport {
     /// How busy each CPU of the machine was over the window (all
     /// processes, interrupts included): shows which core saturated.
     pub cores: Vec<CoreUsage>,
+    /// Per-interval figures (absent from results saved before it existed).
+    #[serde(default)]
+    pub series: crate::series::TimeSeries,
 }
 
 impl ConnsReport {
@@ -169,7 +171,11 @@ pub fn run(settings: &ConnsSettings) -> Result<ConnsReport> {
 
 /// Runs a conns scenario, reporting progress.
 pub fn run_with(settings: &ConnsSettings, progress: &mut dyn Progress) -> Result<ConnsReport> {
-    let o = driver::run(&settings.spec()?, progress)?;
+    let proto = Arc::new(EchoProtocol {
+        run_seed: settings.seed,
+        size: settings.probe_size.max(1),
+    });
+    let o = engine::run(&settings.spec()?, proto, progress)?;
     Ok(ConnsReport {
         settings: settings.clone(),
         threads: o.threads,
@@ -187,5 +193,6 @@ pub fn run_with(settings: &ConnsSettings, progress: &mut dyn Progress) -> Result
         server: o.server,
         generator: o.generator,
         cores: o.cores,
+        series: o.series,
     })
 }

@@ -5,11 +5,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::driver::{self, LoadSpec, Spec};
+use std::sync::Arc;
+
+use crate::engine::protocol::{Fault, Outgoing, Protocol, Receipts};
+use crate::engine::{self, LoadSpec, Spec};
 use crate::error::{Error, Result};
 use crate::hist::HistogramReport;
+use crate::pattern;
 use crate::proc_stats::{CoreUsage, GeneratorStats, ServerStats};
 use crate::progress::{NoProgress, Progress};
+use crate::series::TimeSeries;
 use crate::stats::{ConnectStats, ErrorCounts};
 use crate::util::serde_secs;
 
@@ -66,6 +71,9 @@ pub struct EchoSettings {
     pub sample_interval: Duration,
     /// Seed of the per-connection byte patterns.
     pub seed: u64,
+    /// Length of one interval of the time series.
+    #[serde(with = "serde_secs", default = "crate::series::default_interval")]
+    pub interval: Duration,
 }
 
 impl EchoSettings {
@@ -92,6 +100,7 @@ impl EchoSettings {
             server_pid: None,
             sample_interval: Duration::from_millis(100),
             seed: 0x010a_d6e4,
+            interval: crate::series::default_interval(),
         }
     }
 
@@ -101,8 +110,8 @@ impl EchoSettings {
                 "--pipeline must be at least 1".into(),
             ));
         }
-        if self.duration.is_zero() {
-            return Err(Error::InvalidSettings("--duration must be positive".into()));
+        if self.size == 0 {
+            return Err(Error::InvalidSettings("--size must be at least 1".into()));
         }
         let load = match self.rate {
             None => LoadSpec::Closed {
@@ -118,23 +127,14 @@ impl EchoSettings {
                 )));
             }
         };
-        if let Some(r) = self.connect_rate {
-            if !(r > 0.0 && r.is_finite()) {
-                return Err(Error::InvalidSettings(format!(
-                    "--connect-rate must be positive, not {r}"
-                )));
-            }
-        }
         Ok(Spec {
             addr: self.addr,
             conns: self.conns,
             threads: self.threads,
             cpus: self.cpus.clone(),
             source_ips: self.source_ips.clone(),
-            seed: self.seed,
             connect_rate: self.connect_rate,
             connect_timeout: self.connect_timeout,
-            size: self.size,
             load,
             warmup: self.warmup,
             duration: self.duration,
@@ -143,8 +143,83 @@ impl EchoSettings {
             record: self.record_latency,
             server_pid: self.server_pid,
             sample_interval: self.sample_interval,
+            interval: self.interval,
         })
     }
+}
+
+/// The echo protocol: each connection sends a byte stream derived from its
+/// seed (see [`crate::pattern`]) in messages of `size` bytes; every byte that
+/// comes back is checked at its stream offset, and a message is complete when
+/// its last byte is back.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EchoProtocol {
+    /// Seed of the run (each connection derives its own).
+    pub run_seed: u64,
+    /// Message size, bytes (at least 1).
+    pub size: usize,
+}
+
+/// An echo connection's state.
+#[derive(Debug)]
+pub(crate) struct EchoConn {
+    seed: u64,
+    r_off: u64,
+}
+
+impl Protocol for EchoProtocol {
+    type Conn = EchoConn;
+    type Tally = ();
+    const REPLIES: bool = true;
+    const HALF_CLOSE: bool = true;
+
+    fn sends(&self, _id: usize) -> bool {
+        true
+    }
+
+    fn open(&self, id: usize) -> EchoConn {
+        EchoConn {
+            seed: pattern::conn_seed(self.run_seed, id),
+            r_off: 0,
+        }
+    }
+
+    fn ready_on_connect(&self) -> bool {
+        true
+    }
+
+    fn message_len(&self, _c: &EchoConn) -> usize {
+        self.size
+    }
+
+    #[inline]
+    fn fill(&self, c: &EchoConn, m: &Outgoing, within: usize, out: &mut [u8]) {
+        pattern::fill(c.seed, m.index * self.size as u64 + within as u64, out);
+    }
+
+    #[inline]
+    fn receive<R: Receipts>(&self, c: &mut EchoConn, data: &[u8], rx: &mut R) -> Result<(), Fault> {
+        let end = c.r_off + data.len() as u64;
+        if end > rx.written() {
+            return Err(Fault::Mismatch(format!(
+                "echoed {end} bytes but only {} were sent",
+                rx.written()
+            )));
+        }
+        if let Err(m) = pattern::check(c.seed, c.r_off, data) {
+            return Err(Fault::Mismatch(m.to_string()));
+        }
+        let size = self.size as u64;
+        rx.completed(end / size - c.r_off / size);
+        c.r_off = end;
+        Ok(())
+    }
+
+    fn complete(&self, c: &EchoConn, written: u64) -> bool {
+        c.r_off == written
+    }
+
+    fn tally(&self, _c: &EchoConn, _alive: bool, _t: &mut ()) {}
 }
 
 /// Results of an echo run.
@@ -199,6 +274,9 @@ pub struct EchoReport {
     /// How busy each CPU of the machine was over the window (all
     /// processes, interrupts included): shows which core saturated.
     pub cores: Vec<CoreUsage>,
+    /// Per-interval figures (absent from results saved before it existed).
+    #[serde(default)]
+    pub series: TimeSeries,
 }
 
 impl EchoReport {
@@ -216,7 +294,11 @@ pub fn run(settings: &EchoSettings) -> Result<EchoReport> {
 /// Runs an echo scenario, reporting progress.
 pub fn run_with(settings: &EchoSettings, progress: &mut dyn Progress) -> Result<EchoReport> {
     let spec = settings.spec()?;
-    let o = driver::run(&spec, progress)?;
+    let proto = Arc::new(EchoProtocol {
+        run_seed: settings.seed,
+        size: settings.size,
+    });
+    let o = engine::run(&spec, proto, progress)?;
     let bytes = o.messages * settings.size as u64;
     let per_s = |x: f64| {
         if o.window_s > 0.0 {
@@ -253,5 +335,6 @@ pub fn run_with(settings: &EchoSettings, progress: &mut dyn Progress) -> Result<
         server: o.server,
         generator: o.generator,
         cores: o.cores,
+        series: o.series,
     })
 }

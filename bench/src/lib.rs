@@ -19,7 +19,6 @@
 pub mod chat;
 pub mod compare;
 pub mod conns;
-mod driver;
 pub mod echo;
 mod engine;
 pub mod error;
@@ -33,6 +32,7 @@ pub mod proc_stats;
 pub mod progress;
 pub mod report;
 pub mod schedule;
+pub mod series;
 pub mod stats;
 mod timer;
 pub mod util;

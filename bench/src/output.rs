@@ -5,12 +5,14 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::chat::ChatReport;
 use crate::conns::ConnsReport;
 use crate::echo::EchoReport;
 use crate::error::{Error, Result};
 use crate::hist::LatencySummary;
 use crate::machine::Record;
 use crate::proc_stats::{CoreUsage, GeneratorStats, ServerStats};
+use crate::series::TimeSeries;
 use crate::stats::{ConnectStats, ErrorCounts};
 
 fn mib(bytes: u64) -> f64 {
@@ -240,6 +242,92 @@ pub fn conns_table(r: &ConnsReport) -> String {
     generator_rows(&mut out, &r.generator);
     core_rows(&mut out, &r.cores);
     out
+}
+
+/// A human-readable summary of a chat report.
+pub fn chat_table(r: &ChatReport) -> String {
+    let mut t = String::new();
+    let s = &r.settings;
+    let l = &r.latency.summary;
+    let _ = writeln!(
+        t,
+        "chat {}: {} room(s) x {} members, {} senders at {} msg/s, {} B, {} worker thread(s)",
+        s.addr, s.rooms, s.members, s.senders, s.rate, s.size, r.threads
+    );
+    let _ = writeln!(
+        t,
+        "  joined      {} of {} ({} failed) in {:.2} s",
+        r.joined, r.clients, r.join_failures, r.join_s
+    );
+    let _ = writeln!(
+        t,
+        "  window      {:.2} s: {} messages sent ({:.0}/s), {} deliveries ({:.0}/s)",
+        r.window_s, r.sent, r.msgs_per_s, r.deliveries, r.deliveries_per_s
+    );
+    let _ = writeln!(
+        t,
+        "  fan-out latency (us)  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  mean {:.1}",
+        l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us, l.mean_us
+    );
+    let _ = writeln!(
+        t,
+        "  checks      lost {}  duplicated {}  reordered {}  corrupt {}  disconnects {}  drained {}",
+        r.lost, r.duplicated, r.reordered, r.corrupt, r.disconnects, r.drained
+    );
+    let _ = writeln!(
+        t,
+        "  slow consumers cut off {} (receipts they missed: {})",
+        r.slow_consumer_cutoffs, r.lost_to_cutoffs
+    );
+    let c = &r.latency_corrected.summary;
+    let _ = writeln!(
+        t,
+        "  from intended send time (us)  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+        c.p50_us, c.p90_us, c.p99_us, c.p999_us, c.max_us
+    );
+    if let Some(sv) = &r.server {
+        let _ = writeln!(
+            t,
+            "  server      {:.2} cores, {:.2} CPU-us/delivery, threads peak {}, RSS peak {:.1} MiB",
+            sv.cpu_cores,
+            sv.cpu_us_per_msg,
+            sv.threads_peak,
+            sv.rss_peak_bytes as f64 / 1048576.0
+        );
+    }
+    if let Some(e) = &r.first_error {
+        let _ = writeln!(t, "  first error: {e}");
+    }
+    t
+}
+
+/// Writes the interval histograms of a time series as an HdrHistogram
+/// interval log (the format of `HistogramLogWriter`; values in µs,
+/// timestamps in seconds after `start_unix`).
+pub fn write_interval_log(path: &Path, series: &TimeSeries, start_unix: u64) -> Result<()> {
+    use hdrhistogram::serialization::V2Serializer;
+    use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+    use std::time::{Duration, UNIX_EPOCH};
+    let io = |e: std::io::Error| Error::io(format!("writing {}", path.display()), e);
+    let mut out = Vec::new();
+    let mut serializer = V2Serializer::new();
+    let start = UNIX_EPOCH + Duration::from_secs(start_unix);
+    let mut log = IntervalLogWriterBuilder::new()
+        .add_comment("loadgen interval log: latency from the intended send time, in microseconds")
+        .with_start_time(start)
+        .with_base_time(start)
+        .begin_log_with(&mut out, &mut serializer)
+        .map_err(io)?;
+    let first = series.intervals.first().map_or(0.0, |i| i.start_s);
+    for iv in &series.intervals {
+        let Some(b64) = &iv.histogram else { continue };
+        let h = crate::hist::from_base64(b64)?;
+        let offset = Duration::from_secs_f64((iv.start_s - first).max(0.0));
+        log.write_histogram(&h, offset, Duration::from_secs_f64(iv.length_s), None)
+            .map_err(|e| Error::Histogram(format!("interval log: {e}")))?;
+    }
+    drop(log);
+    std::fs::write(path, out).map_err(io)
 }
 
 /// Writes a record as pretty JSON.

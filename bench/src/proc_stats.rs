@@ -156,6 +156,19 @@ pub struct Sampler {
     peaks: Arc<Mutex<Peaks>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    marks: Vec<Mark>,
+}
+
+/// A reading of the server's CPU time and RSS at one instant (the time
+/// series' interval boundaries).
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    /// When it was taken.
+    pub at: Instant,
+    /// CPU time so far (`None`: not readable).
+    pub cpu: Option<Duration>,
+    /// RSS, bytes (`None`: not readable).
+    pub rss_bytes: Option<u64>,
 }
 
 impl Sampler {
@@ -198,6 +211,7 @@ impl Sampler {
             peaks,
             stop,
             thread: Some(thread),
+            marks: Vec::new(),
         })
     }
 
@@ -219,6 +233,22 @@ impl Sampler {
         let c = self.process.thread_switches().map_err(probe_err)?;
         // Attribute the scan to its midpoint.
         Ok((t + c.scan_time / 2, c))
+    }
+
+    /// Reads CPU time and RSS now, for the time series.
+    pub fn mark(&mut self) {
+        let at = Instant::now();
+        let cpu = match &self.clock {
+            Some(c) => c.now().ok(),
+            None => self.process.cpu_time().ok(),
+        };
+        let rss_bytes = self.process.rss_bytes().ok();
+        self.marks.push(Mark { at, cpu, rss_bytes });
+    }
+
+    /// The readings taken by [`Sampler::mark`], in order.
+    pub fn marks(&self) -> &[Mark] {
+        &self.marks
     }
 
     /// Marks the start of the measured window (CPU, threads, fds, RSS).

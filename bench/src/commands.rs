@@ -1,59 +1,142 @@
-//! Running `chat`, `compare` and `report` from the command line.
+//! Running each subcommand: settings from the command line, the run, the
+//! printed table, the saved JSON/CSV, and the exit status.
+
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use loadgen::machine::{Record, RunMeta};
 use loadgen::output;
+use loadgen::progress::{NoProgress, Progress};
+use loadgen::series::TimeSeries;
 
-use crate::cli_ext::ChatArgs;
+use crate::cli::{ChatArgs, Common, CompareArgs, ConnsArgs, EchoArgs, ReportArgs};
 
-/// Runs `loadgen chat`; returns (errors counted, whether they are allowed).
-pub fn chat(args: &ChatArgs) -> anyhow::Result<(u64, bool)> {
+/// What a command ended with: the errors counted and whether they are
+/// allowed (exit 0 anyway).
+pub type Verdict = (u64, bool);
+
+fn progress() -> Box<dyn Progress> {
+    match crate::bar::Bar::if_terminal() {
+        Some(b) => Box::new(b),
+        None => Box::new(NoProgress),
+    }
+}
+
+/// Writes the record as JSON and CSV, and the interval log, as asked.
+pub fn save<T: serde::Serialize>(
+    common: &Common,
+    record: &Record<T>,
+    series: &TimeSeries,
+) -> anyhow::Result<()> {
+    if let Some(p) = &common.json {
+        output::write_json(p, record).with_context(|| format!("writing {}", p.display()))?;
+    }
+    if let Some(p) = &common.csv {
+        output::write_csv(p, record).with_context(|| format!("writing {}", p.display()))?;
+    }
+    if let Some(p) = &common.hdr_log {
+        output::write_interval_log(p, series, record.meta.unix_time)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// `loadgen echo`.
+pub fn echo(args: &EchoArgs) -> anyhow::Result<Verdict> {
     let meta = RunMeta::collect();
-    let report = loadgen::chat::run(&args.settings()).context("chat run failed")?;
-    if !args.quiet {
-        print!("{}", loadgen::chat::table(&report));
+    let report = loadgen::echo::run_with(&args.settings(), progress().as_mut())
+        .context("echo run failed")?;
+    if !args.common.quiet {
+        print!("{}", output::echo_table(&report));
     }
     let errors = report.error_count();
+    let series = report.series.clone();
+    let record = Record {
+        kind: "echo".into(),
+        meta,
+        report,
+    };
+    save(&args.common, &record, &series)?;
+    Ok((errors, args.common.allow_errors))
+}
+
+/// `loadgen conns`.
+pub fn conns(args: &ConnsArgs) -> anyhow::Result<Verdict> {
+    let meta = RunMeta::collect();
+    let report = loadgen::conns::run_with(&args.settings(), progress().as_mut())
+        .context("conns run failed")?;
+    if !args.common.quiet {
+        print!("{}", output::conns_table(&report));
+    }
+    let errors = report.error_count();
+    let series = report.series.clone();
+    let record = Record {
+        kind: "conns".into(),
+        meta,
+        report,
+    };
+    save(&args.common, &record, &series)?;
+    Ok((errors, args.common.allow_errors))
+}
+
+/// `loadgen chat`.
+pub fn chat(args: &ChatArgs) -> anyhow::Result<Verdict> {
+    let meta = RunMeta::collect();
+    let report = loadgen::chat::run_with(&args.settings(), progress().as_mut())
+        .context("chat run failed")?;
+    if !args.common.quiet {
+        print!("{}", output::chat_table(&report));
+    }
+    let errors = report.error_count();
+    let series = report.series.clone();
     let record = Record {
         kind: "chat".into(),
         meta,
         report,
     };
-    if let Some(p) = &args.json {
-        output::write_json(p, &record).with_context(|| format!("writing {}", p.display()))?;
-    }
-    if let Some(p) = &args.csv {
-        output::write_csv(p, &record).with_context(|| format!("writing {}", p.display()))?;
-    }
-    Ok((errors, args.allow_errors))
+    save(&args.common, &record, &series)?;
+    Ok((errors, args.common.allow_errors))
 }
 
 /// `base`, or `base-2`, `base-3`, ... if it already holds results: the default
 /// output directory never overwrites an earlier run (an explicit `--out` does).
-fn unused_dir(base: &std::path::Path) -> std::path::PathBuf {
-    let taken = |d: &std::path::Path| d.join("results.json").exists();
+fn unused_dir(base: &Path) -> PathBuf {
+    let taken = |d: &Path| d.join("results.json").exists();
     if !taken(base) {
         return base.to_path_buf();
     }
     (2..)
-        .map(|n| std::path::PathBuf::from(format!("{}-{n}", base.display())))
+        .map(|n| PathBuf::from(format!("{}-{n}", base.display())))
         .find(|d| !taken(d))
         .unwrap_or_else(|| base.to_path_buf())
 }
 
-/// Runs `loadgen compare`; returns the number of runs with problems.
-pub fn compare(args: &crate::cli_ext::CompareArgs) -> anyhow::Result<(u64, bool)> {
+/// The names of our server variants: those of `serve --impl`.
+pub fn our_impls() -> Vec<String> {
+    serve::Impl::ALL
+        .iter()
+        .map(|i| i.name().to_string())
+        .collect()
+}
+
+/// `loadgen compare`; returns the number of runs with problems.
+pub fn compare(args: &CompareArgs) -> anyhow::Result<Verdict> {
     use loadgen::compare::{self, CompareSettings, matrix::Matrix};
     let matrix = Matrix::load(&args.matrix)?;
-    const OURS: [&str; 3] = ["threads", "tokio", "async-std"];
-    if let Some(bad) = args.impls.iter().find(|i| !OURS.contains(&i.as_str())) {
+    let ours = our_impls();
+    let impls = if args.impls.is_empty() {
+        ours.clone()
+    } else {
+        args.impls.clone()
+    };
+    if let Some(bad) = impls.iter().find(|i| !ours.contains(i)) {
         anyhow::bail!(
             "unknown --impls entry {bad:?}: ours are {}",
-            OURS.join(", ")
+            ours.join(", ")
         );
     }
-    let parse = |s: &str| loadgen::util::parse_cpus(s).map_err(anyhow::Error::msg);
-    let (mut server_cpus, mut client_cpus) = (parse(&args.server_cpus)?, parse(&args.client_cpus)?);
+    let (mut server_cpus, mut client_cpus) =
+        (args.server_cpus.0.clone(), args.client_cpus.0.clone());
     let avail = loadgen::limits::current_affinity().unwrap_or_default();
     let mut pinning_note = None;
     if avail.len() < 2 {
@@ -83,7 +166,7 @@ pub fn compare(args: &crate::cli_ext::CompareArgs) -> anyhow::Result<(u64, bool)
     if args.textbook {
         let bin = compare::default_textbook_bin()?;
         let bin = bin.display().to_string().replace('\'', r"'\''");
-        for imp in &args.impls {
+        for imp in &impls {
             externals.push((format!("textbook-{imp}"), format!("'{bin}' {imp} {{addr}}")));
         }
     }
@@ -92,7 +175,7 @@ pub fn compare(args: &crate::cli_ext::CompareArgs) -> anyhow::Result<(u64, bool)
         None => compare::default_serve_bin()?,
     };
     let settings = CompareSettings {
-        variants: CompareSettings::variants(&args.impls, &externals),
+        variants: CompareSettings::variants(&impls, &externals),
         matrix,
         serve_bin,
         server_cpus,
@@ -103,7 +186,7 @@ pub fn compare(args: &crate::cli_ext::CompareArgs) -> anyhow::Result<(u64, bool)
         Some(o) => o.clone(),
         None => {
             let meta = RunMeta::collect();
-            unused_dir(&std::path::PathBuf::from("results").join(format!(
+            unused_dir(&PathBuf::from("results").join(format!(
                 "{}-{}",
                 loadgen::report::text::day(meta.unix_time),
                 meta.machine.hostname
@@ -123,9 +206,9 @@ pub fn compare(args: &crate::cli_ext::CompareArgs) -> anyhow::Result<(u64, bool)
     Ok((problems, true))
 }
 
-/// Runs `loadgen report`.
-pub fn report(args: &crate::cli_ext::ReportArgs) -> anyhow::Result<(u64, bool)> {
-    let dirs: Vec<&std::path::Path> = args.dirs.iter().map(|d| d.as_path()).collect();
+/// `loadgen report`.
+pub fn report(args: &ReportArgs) -> anyhow::Result<Verdict> {
+    let dirs: Vec<&Path> = args.dirs.iter().map(|d| d.as_path()).collect();
     let out = args.out.clone().unwrap_or_else(|| args.dirs[0].clone());
     loadgen::report::regenerate(&dirs, &out)?;
     eprintln!("wrote {}", out.join("report.md").display());
@@ -158,5 +241,10 @@ mod tests {
         );
         std::fs::remove_dir_all(&base).unwrap();
         std::fs::remove_dir_all(&second).unwrap();
+    }
+
+    #[test]
+    fn our_impls_come_from_serve() {
+        assert_eq!(super::our_impls(), ["threads", "tokio", "async-std"]);
     }
 }
