@@ -1,9 +1,440 @@
-//! `loadgen capacity`: not yet wired.
+//! Capacity search: the highest offered rate (open loop, latency from the
+//! intended send time) at which a server still meets a latency objective
+//! with no errors, no loss and no backlog growth.
+//!
+//! The search ramps the rate geometrically (`start × factor^k`) until a step
+//! fails, then bisects (geometric midpoint) between the last passing and the
+//! first failing rate until they are within `precision` of each other. If the
+//! first step fails it ramps down instead, to `min_rate`. Each step is one
+//! complete run of the scenario on the one engine (connect, warm-up,
+//! measured window, drain), so every step is measured like any other run.
+//!
+//! A step passes when, over its measured window:
+//! * the objective holds (p99, and p99.9 if asked, of the latency from the
+//!   intended send time; chat: of the deliveries);
+//! * nothing failed: no error of any kind, no message lost, none left unsent;
+//! * the server kept up: the achieved rate (echo: completed messages/s;
+//!   chat: deliveries/s) is within 1 % of the offered one.
+//!
+//! A step whose errors mean the server *broke* (a corrupted or missing
+//! byte, a reset, an unexpected close, a refused or failed connection, a run
+//! that could not start) stops the search at once with the error kind:
+//! overload shows as latency, timeouts and backlog, breakage does not.
 
-use crate::cli::CapacityArgs;
-use crate::commands::Verdict;
+use std::time::Duration;
 
-/// Runs a capacity search.
-pub fn run(_args: &CapacityArgs) -> anyhow::Result<Verdict> {
-    anyhow::bail!("capacity search: not implemented yet")
+use serde::{Deserialize, Serialize};
+
+use crate::chat::{self, ChatReport, ChatSettings};
+use crate::echo::{self, EchoReport, EchoSettings};
+use crate::error::{Error, Result};
+
+/// The latency objective and the search's range and resolution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchSettings {
+    /// Highest acceptable 99th percentile, µs.
+    pub p99_us: u64,
+    /// Highest acceptable 99.9th percentile, µs (`None`: not checked).
+    pub p999_us: Option<u64>,
+    /// First rate tried, per second.
+    pub start_rate: f64,
+    /// Lowest rate tried when ramping down.
+    pub min_rate: f64,
+    /// Highest rate tried.
+    pub max_rate: f64,
+    /// Factor between ramp steps (> 1).
+    pub factor: f64,
+    /// The search stops when the passing and failing rates are within this
+    /// fraction of each other (e.g. 0.05).
+    pub precision: f64,
+}
+
+impl SearchSettings {
+    /// Refuses settings that make no sense, before anything is sent.
+    pub fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidSettings(m));
+        if self.p99_us == 0 {
+            return bad("--p99 must be positive (a 0 µs objective cannot be met)".into());
+        }
+        if self.p999_us == Some(0) {
+            return bad("--p999 must be positive".into());
+        }
+        for (name, v) in [
+            ("--start-rate", self.start_rate),
+            ("--max-rate", self.max_rate),
+            ("the lowest rate", self.min_rate),
+        ] {
+            if !(v > 0.0 && v.is_finite()) {
+                return bad(format!("{name} must be a positive number, not {v}"));
+            }
+        }
+        if self.start_rate > self.max_rate || self.min_rate > self.start_rate {
+            return bad(format!(
+                "the rate range is empty: start {} is not between {} and --max-rate {}",
+                self.start_rate, self.min_rate, self.max_rate
+            ));
+        }
+        if !(self.factor > 1.0 && self.factor.is_finite()) {
+            return bad(format!("--factor must be above 1, not {}", self.factor));
+        }
+        if !(self.precision > 0.0 && self.precision < 1.0) {
+            return bad(format!(
+                "--precision must be between 0 and 1, not {}",
+                self.precision
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What is searched: one of the scenarios, with its settings (the rate is
+/// set by the search).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "scenario")]
+pub enum Target {
+    /// Open-loop echo.
+    Echo(Box<EchoSettings>),
+    /// Chat fan-out.
+    Chat(Box<ChatSettings>),
+}
+
+/// One step of the search.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Offered rate, per second (chat: messages sent).
+    pub rate: f64,
+    /// Achieved rate, per second (echo: completed messages; chat: deliveries
+    /// divided by the fan-out, to compare with `rate`).
+    pub achieved: f64,
+    /// Latency from the intended send time, µs.
+    pub p50_us: u64,
+    /// 99th percentile, µs.
+    pub p99_us: u64,
+    /// 99.9th percentile, µs.
+    pub p999_us: u64,
+    /// Samples behind the percentiles.
+    pub samples: u64,
+    /// Cores the server used (with a server pid).
+    pub server_cpu_cores: Option<f64>,
+    /// Errors of any kind counted.
+    pub errors: u64,
+    /// Messages (chat: deliveries) lost, plus messages never sent.
+    pub lost: u64,
+    /// Whether the step met every condition.
+    pub passed: bool,
+    /// Why not, if not.
+    pub reason: Option<String>,
+    /// The error kind if the server broke.
+    pub broke: Option<String>,
+}
+
+/// The result of a search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapacityReport {
+    /// What was searched.
+    pub target: Target,
+    /// How.
+    pub search: SearchSettings,
+    /// Every step, in the order run.
+    pub steps: Vec<Step>,
+    /// The highest passing rate (`None`: none passed).
+    pub capacity: Option<f64>,
+    /// How the search ended.
+    pub outcome: Outcome,
+}
+
+/// How a search ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A capacity was found within the precision.
+    Found,
+    /// Every rate up to `max_rate` passed: the capacity is at least that.
+    AboveMax,
+    /// Not even the lowest rate met the objective.
+    NeverMet,
+    /// The server broke; the search stopped.
+    Broke,
+}
+
+impl CapacityReport {
+    /// Whether the search should make the command fail.
+    pub fn failed(&self) -> bool {
+        matches!(self.outcome, Outcome::NeverMet | Outcome::Broke)
+    }
+}
+
+/// Runs the search; `log` sees every step as soon as it is done.
+pub fn search(
+    target: &Target,
+    s: &SearchSettings,
+    log: &mut dyn FnMut(&Step),
+) -> Result<CapacityReport> {
+    s.check()?;
+    let conns = match target {
+        Target::Echo(e) => e.conns,
+        Target::Chat(c) => c.clients(),
+    };
+    let sources = match target {
+        Target::Echo(e) => e.source_ips.len(),
+        Target::Chat(c) => c.source_ips.len(),
+    };
+    crate::limits::ensure_capacity(conns, sources)?;
+    let mut steps = Vec::new();
+    let mut run = |rate: f64, steps: &mut Vec<Step>| -> Step {
+        let step = run_step(target, s, rate);
+        log(&step);
+        steps.push(step.clone());
+        step
+    };
+    let done = |steps: Vec<Step>, capacity, outcome| CapacityReport {
+        target: target.clone(),
+        search: s.clone(),
+        steps,
+        capacity,
+        outcome,
+    };
+    // Ramp up (or, if the first step fails, down).
+    let first = run(s.start_rate, &mut steps);
+    if first.broke.is_some() {
+        return Ok(done(steps, None, Outcome::Broke));
+    }
+    let (mut lo, mut hi) = if first.passed {
+        let mut lo = s.start_rate;
+        loop {
+            if lo >= s.max_rate {
+                return Ok(done(steps, Some(lo), Outcome::AboveMax));
+            }
+            let next = (lo * s.factor).min(s.max_rate);
+            let st = run(next, &mut steps);
+            if st.broke.is_some() {
+                return Ok(done(steps, Some(lo), Outcome::Broke));
+            }
+            if !st.passed {
+                break (lo, next);
+            }
+            lo = next;
+        }
+    } else {
+        let mut hi = s.start_rate;
+        loop {
+            if hi <= s.min_rate {
+                return Ok(done(steps, None, Outcome::NeverMet));
+            }
+            let next = (hi / s.factor).max(s.min_rate);
+            let st = run(next, &mut steps);
+            if st.broke.is_some() {
+                return Ok(done(steps, None, Outcome::Broke));
+            }
+            if st.passed {
+                break (next, hi);
+            }
+            hi = next;
+        }
+    };
+    // Bisect.
+    while hi / lo > 1.0 + s.precision {
+        let mid = (lo * hi).sqrt();
+        let st = run(mid, &mut steps);
+        if st.broke.is_some() {
+            return Ok(done(steps, Some(lo), Outcome::Broke));
+        }
+        if st.passed {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(done(steps, Some(lo), Outcome::Found))
+}
+
+fn run_step(target: &Target, s: &SearchSettings, rate: f64) -> Step {
+    let r = match target {
+        Target::Echo(e) => {
+            let mut e = (**e).clone();
+            e.rate = Some(rate);
+            echo::run(&e).map(|r| echo_step(&r, rate))
+        }
+        Target::Chat(c) => {
+            let mut c = (**c).clone();
+            c.rate = rate;
+            chat::run(&c).map(|r| chat_step(&r, rate))
+        }
+    };
+    let mut step = r.unwrap_or_else(|e| Step {
+        rate,
+        broke: Some(format!("the run failed: {e}")),
+        reason: Some(e.to_string()),
+        ..Step::default()
+    });
+    if step.broke.is_none() {
+        judge(&mut step, s);
+    }
+    step
+}
+
+fn echo_step(r: &EchoReport, rate: f64) -> Step {
+    let l = r
+        .latency_corrected
+        .as_ref()
+        .map_or(&r.latency.summary, |h| &h.summary);
+    let e = &r.errors;
+    let f = &r.connect.failures;
+    let broke = [
+        ("mismatched echo", e.mismatches),
+        ("connection reset", e.resets),
+        ("closed by the server", e.unexpected_eof),
+        ("incomplete echo at close", e.incomplete),
+        ("refused in-band", e.refused),
+        ("other I/O error", e.other_io),
+        ("connection failures", f.total()),
+    ]
+    .into_iter()
+    .find(|&(_, n)| n > 0)
+    .map(|(kind, n)| format!("{kind} ({n})"));
+    Step {
+        rate,
+        achieved: r.msgs_per_s,
+        p50_us: l.p50_us,
+        p99_us: l.p99_us,
+        p999_us: l.p999_us,
+        samples: l.count,
+        server_cpu_cores: r.server.as_ref().map(|s| s.cpu_cores),
+        errors: r.error_count(),
+        lost: r.lost + r.unsent,
+        broke,
+        ..Step::default()
+    }
+}
+
+fn chat_step(r: &ChatReport, rate: f64) -> Step {
+    let l = &r.latency_corrected.summary;
+    let s = &r.settings;
+    // Each message goes to every other member of its room.
+    let fanout = s.members.saturating_sub(1).max(1) as f64;
+    let broke = [
+        ("corrupt messages", r.corrupt),
+        ("duplicated messages", r.duplicated),
+        ("reordered messages", r.reordered),
+        ("disconnects", r.disconnects),
+        ("join failures", r.join_failures as u64),
+    ]
+    .into_iter()
+    .find(|&(_, n)| n > 0)
+    .map(|(kind, n)| format!("{kind} ({n})"));
+    Step {
+        rate,
+        achieved: r.deliveries_per_s / fanout,
+        p50_us: l.p50_us,
+        p99_us: l.p99_us,
+        p999_us: l.p999_us,
+        samples: l.count,
+        server_cpu_cores: r.server.as_ref().map(|s| s.cpu_cores),
+        errors: r.error_count(),
+        lost: r.lost + r.lost_to_cutoffs + r.unsent,
+        broke,
+        ..Step::default()
+    }
+}
+
+/// Decides whether a step that did not break passed.
+fn judge(step: &mut Step, s: &SearchSettings) {
+    let mut why = Vec::new();
+    if step.samples == 0 {
+        why.push("no message completed".to_string());
+    }
+    if step.p99_us > s.p99_us {
+        why.push(format!("p99 {} µs > {} µs", step.p99_us, s.p99_us));
+    }
+    if let Some(p) = s.p999_us {
+        if step.p999_us > p {
+            why.push(format!("p99.9 {} µs > {p} µs", step.p999_us));
+        }
+    }
+    if step.errors > 0 {
+        why.push(format!("{} errors", step.errors));
+    }
+    if step.lost > 0 {
+        why.push(format!("{} lost or unsent", step.lost));
+    }
+    if step.achieved < 0.99 * step.rate {
+        why.push(format!(
+            "achieved {:.0}/s < 99 % of offered {:.0}/s",
+            step.achieved, step.rate
+        ));
+    }
+    step.passed = why.is_empty();
+    step.reason = (!why.is_empty()).then(|| why.join("; "));
+}
+
+/// The default duration of a step's measured window and warm-up, and why:
+/// at 1 000 msg/s the 3 s window holds 3 000 samples, 30 of them above the
+/// p99 (the percentile is then stable to a few %); the 1 s warm-up absorbs
+/// connection set-up, the server's first allocations and the schedule's
+/// start; and a backlog that grows by 1 % of the rate shows within 3 s.
+pub const STEP_WINDOW: Duration = Duration::from_secs(3);
+/// See [`STEP_WINDOW`].
+pub const STEP_WARMUP: Duration = Duration::from_secs(1);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> SearchSettings {
+        SearchSettings {
+            p99_us: 1000,
+            p999_us: None,
+            start_rate: 1000.0,
+            min_rate: 10.0,
+            max_rate: 1e6,
+            factor: 2.0,
+            precision: 0.05,
+        }
+    }
+
+    #[test]
+    fn nonsense_is_refused() {
+        assert!(settings().check().is_ok());
+        let mut s = settings();
+        s.p99_us = 0;
+        assert!(s.check().is_err());
+        let mut s = settings();
+        s.start_rate = 2e6;
+        assert!(s.check().is_err());
+        let mut s = settings();
+        s.factor = 1.0;
+        assert!(s.check().is_err());
+        let mut s = settings();
+        s.precision = 0.0;
+        assert!(s.check().is_err());
+        let mut s = settings();
+        s.p999_us = Some(0);
+        assert!(s.check().is_err());
+    }
+
+    #[test]
+    fn judging_a_step() {
+        let s = settings();
+        let mut ok = Step {
+            rate: 1000.0,
+            achieved: 999.0,
+            p99_us: 900,
+            samples: 3000,
+            ..Step::default()
+        };
+        judge(&mut ok, &s);
+        assert!(ok.passed, "{:?}", ok.reason);
+        let mut slow = ok.clone();
+        slow.p99_us = 1001;
+        judge(&mut slow, &s);
+        assert!(!slow.passed);
+        let mut behind = ok.clone();
+        behind.achieved = 980.0;
+        judge(&mut behind, &s);
+        assert!(!behind.passed);
+        let mut lossy = ok.clone();
+        lossy.lost = 1;
+        judge(&mut lossy, &s);
+        assert!(!lossy.passed);
+    }
 }

@@ -197,32 +197,53 @@ pub struct ChatArgs {
     pub warmup: Duration,
 }
 
+/// Echo settings from the common options (scenario fields at their
+/// defaults).
+pub fn echo_settings(c: &Common) -> loadgen::echo::EchoSettings {
+    let mut s = loadgen::echo::EchoSettings::new(c.addr);
+    s.threads = c.threads;
+    s.cpus = c.cpus();
+    s.source_ips = c.source_ips();
+    s.connect_rate = c.connect_rate;
+    s.connect_timeout = c.connect_timeout.unwrap_or(s.connect_timeout);
+    s.timeout = c.timeout;
+    s.drain_timeout = c.drain_timeout.unwrap_or(s.drain_timeout);
+    s.server_pid = c.server_pid;
+    s.sample_interval = c.sample_interval;
+    s.seed = c.seed;
+    s.interval = c.interval;
+    s
+}
+
+/// Chat settings from the common options (scenario fields at their
+/// defaults).
+pub fn chat_settings(c: &Common) -> loadgen::chat::ChatSettings {
+    let mut s = loadgen::chat::ChatSettings::new(c.addr);
+    s.drain_timeout = c.drain_timeout.unwrap_or(s.drain_timeout);
+    s.join_timeout = c.connect_timeout.unwrap_or(s.join_timeout);
+    s.threads = c.threads;
+    s.cpus = c.cpus();
+    s.source_ips = c.source_ips();
+    s.connect_rate = c.connect_rate;
+    s.server_pid = c.server_pid;
+    s.sample_interval = c.sample_interval;
+    s.interval = c.interval;
+    s
+}
+
 impl EchoArgs {
     /// The library settings.
     pub fn settings(&self) -> loadgen::echo::EchoSettings {
-        let c = &self.common;
-        loadgen::echo::EchoSettings {
-            addr: c.addr,
-            conns: self.conns,
-            size: self.size,
-            duration: self.duration,
-            warmup: self.warmup,
-            pipeline: self.pipeline,
-            rate: self.rate,
-            max_inflight: self.max_inflight,
-            threads: c.threads,
-            cpus: c.cpus(),
-            source_ips: c.source_ips(),
-            connect_rate: c.connect_rate,
-            connect_timeout: c.connect_timeout.unwrap_or(Duration::from_secs(10)),
-            timeout: c.timeout,
-            drain_timeout: c.drain_timeout.unwrap_or(Duration::from_secs(2)),
-            record_latency: !self.no_record,
-            server_pid: c.server_pid,
-            sample_interval: c.sample_interval,
-            seed: c.seed,
-            interval: c.interval,
-        }
+        let mut s = echo_settings(&self.common);
+        s.conns = self.conns;
+        s.size = self.size;
+        s.duration = self.duration;
+        s.warmup = self.warmup;
+        s.pipeline = self.pipeline;
+        s.rate = self.rate;
+        s.max_inflight = self.max_inflight;
+        s.record_latency = !self.no_record;
+        s
     }
 }
 
@@ -230,32 +251,30 @@ impl ConnsArgs {
     /// The library settings.
     pub fn settings(&self) -> loadgen::conns::ConnsSettings {
         let c = &self.common;
-        loadgen::conns::ConnsSettings {
-            addr: c.addr,
-            conns: self.conns,
-            connect_rate: c.connect_rate,
-            connect_timeout: c.connect_timeout.unwrap_or(Duration::from_secs(10)),
-            hold: self.hold,
-            probes_per_conn: self.probes_per_conn,
-            probe_size: self.probe_size,
-            threads: c.threads,
-            cpus: c.cpus(),
-            source_ips: c.source_ips(),
-            timeout: c.timeout,
-            drain_timeout: c.drain_timeout.unwrap_or(Duration::from_secs(5)),
-            server_pid: c.server_pid,
-            sample_interval: c.sample_interval,
-            seed: c.seed,
-            interval: c.interval,
-        }
+        let mut s = loadgen::conns::ConnsSettings::new(c.addr);
+        s.conns = self.conns;
+        s.connect_rate = c.connect_rate;
+        s.connect_timeout = c.connect_timeout.unwrap_or(s.connect_timeout);
+        s.hold = self.hold;
+        s.probes_per_conn = self.probes_per_conn;
+        s.probe_size = self.probe_size;
+        s.threads = c.threads;
+        s.cpus = c.cpus();
+        s.source_ips = c.source_ips();
+        s.timeout = c.timeout;
+        s.drain_timeout = c.drain_timeout.unwrap_or(Duration::from_secs(2));
+        s.server_pid = c.server_pid;
+        s.sample_interval = c.sample_interval;
+        s.seed = c.seed;
+        s.interval = c.interval;
+        s
     }
 }
 
 impl ChatArgs {
     /// The library settings.
     pub fn settings(&self) -> loadgen::chat::ChatSettings {
-        let c = &self.common;
-        let mut s = loadgen::chat::ChatSettings::new(c.addr);
+        let mut s = chat_settings(&self.common);
         s.rooms = self.rooms;
         s.members = self.members;
         s.senders = self.senders;
@@ -263,19 +282,6 @@ impl ChatArgs {
         s.size = self.size;
         s.duration = self.duration;
         s.warmup = self.warmup;
-        if let Some(d) = c.drain_timeout {
-            s.drain_timeout = d;
-        }
-        if let Some(d) = c.connect_timeout {
-            s.join_timeout = d;
-        }
-        s.threads = c.threads;
-        s.cpus = c.cpus();
-        s.source_ips = c.source_ips();
-        s.connect_rate = c.connect_rate;
-        s.server_pid = c.server_pid;
-        s.sample_interval = c.sample_interval;
-        s.interval = c.interval;
         s
     }
 }

@@ -11,9 +11,32 @@ use loadgen::series::TimeSeries;
 
 use crate::cli::{ChatArgs, Common, CompareArgs, ConnsArgs, EchoArgs, ReportArgs};
 
-/// What a command ended with: the errors counted and whether they are
-/// allowed (exit 0 anyway).
-pub type Verdict = (u64, bool);
+/// How a command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing to complain about.
+    Done,
+    /// A run counted errors; `allowed`: exit 0 anyway (`--allow-errors`).
+    Errors {
+        /// Errors counted.
+        count: u64,
+        /// Whether they are allowed.
+        allowed: bool,
+    },
+    /// The command did not reach its goal (exit 1).
+    Failed(String),
+}
+
+impl Verdict {
+    /// `Done` without errors, else `Errors`.
+    pub fn errors(count: u64, allowed: bool) -> Verdict {
+        if count == 0 {
+            Verdict::Done
+        } else {
+            Verdict::Errors { count, allowed }
+        }
+    }
+}
 
 fn progress() -> Box<dyn Progress> {
     match crate::bar::Bar::if_terminal() {
@@ -57,7 +80,7 @@ pub fn echo(args: &EchoArgs) -> anyhow::Result<Verdict> {
         report,
     };
     save(&args.common, &record, &series)?;
-    Ok((errors, args.common.allow_errors))
+    Ok(Verdict::errors(errors, args.common.allow_errors))
 }
 
 /// `loadgen conns`.
@@ -76,7 +99,7 @@ pub fn conns(args: &ConnsArgs) -> anyhow::Result<Verdict> {
         report,
     };
     save(&args.common, &record, &series)?;
-    Ok((errors, args.common.allow_errors))
+    Ok(Verdict::errors(errors, args.common.allow_errors))
 }
 
 /// `loadgen chat`.
@@ -95,7 +118,7 @@ pub fn chat(args: &ChatArgs) -> anyhow::Result<Verdict> {
         report,
     };
     save(&args.common, &record, &series)?;
-    Ok((errors, args.common.allow_errors))
+    Ok(Verdict::errors(errors, args.common.allow_errors))
 }
 
 /// `base`, or `base-2`, `base-3`, ... if it already holds results: the default
@@ -203,7 +226,10 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<Verdict> {
         .count() as u64;
     eprintln!("wrote {}", out.join("report.md").display());
     // Limits hit by a variant are results, not failures of the comparison.
-    Ok((problems, true))
+    if problems > 0 {
+        eprintln!("{problems} run(s) with errors or failures (see the report)");
+    }
+    Ok(Verdict::Done)
 }
 
 /// `loadgen report`.
@@ -212,7 +238,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<Verdict> {
     let out = args.out.clone().unwrap_or_else(|| args.dirs[0].clone());
     loadgen::report::regenerate(&dirs, &out)?;
     eprintln!("wrote {}", out.join("report.md").display());
-    Ok((0, true))
+    Ok(Verdict::Done)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //! * [`hist`] summarises, merges and (de)serializes histograms;
 //! * [`output`] prints tables and writes JSON and CSV.
 
+pub mod capacity;
 pub mod chat;
 pub mod compare;
 pub mod conns;

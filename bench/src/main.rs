@@ -2,7 +2,7 @@
 //! `loadgen --help`.
 
 mod bar;
-mod capacity;
+mod capacity_cmd;
 mod cli;
 mod commands;
 
@@ -15,7 +15,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<commands::Verdict> {
         cli::Command::Echo(args) => commands::echo(&args),
         cli::Command::Conns(args) => commands::conns(&args),
         cli::Command::Chat(args) => commands::chat(&args),
-        cli::Command::Capacity(args) => capacity::run(&args),
+        cli::Command::Capacity(args) => capacity_cmd::run(&args),
         cli::Command::Compare(args) => commands::compare(&args),
         cli::Command::Report(args) => commands::report(&args),
     }
@@ -24,9 +24,15 @@ fn run(cli: cli::Cli) -> anyhow::Result<commands::Verdict> {
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match run(cli) {
-        Ok((0, _)) | Ok((_, true)) => ExitCode::SUCCESS,
-        Ok((n, false)) => {
-            eprintln!("loadgen: {n} error(s) counted (use --allow-errors to exit 0 anyway)");
+        Ok(commands::Verdict::Done) | Ok(commands::Verdict::Errors { allowed: true, .. }) => {
+            ExitCode::SUCCESS
+        }
+        Ok(commands::Verdict::Errors { count, .. }) => {
+            eprintln!("loadgen: {count} error(s) counted (use --allow-errors to exit 0 anyway)");
+            ExitCode::from(1)
+        }
+        Ok(commands::Verdict::Failed(why)) => {
+            eprintln!("loadgen: {why}");
             ExitCode::from(1)
         }
         Err(e) => {
