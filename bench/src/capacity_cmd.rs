@@ -119,8 +119,8 @@ pub fn run(args: &CapacityArgs) -> anyhow::Result<Verdict> {
         "{:>12} {:>12} {:>9} {:>9} {:>9} {:>7} {:>7}  verdict",
         "offered/s", "achieved/s", "p50 us", "p99 us", "p99.9 us", "cores", "errors"
     );
-    let report =
-        capacity::search(&target, &search, &mut print_step).context("capacity search not started")?;
+    let report = capacity::search(&target, &search, &mut print_step)
+        .context("capacity search not started")?;
     println!("{}", answer(&report, unit));
     let failed = report.failed();
     let record = Record {

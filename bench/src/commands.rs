@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use loadgen::generator::progress::{NoProgress, Progress};
 use loadgen::machine::{Record, RunMeta};
-use loadgen::output;
-use loadgen::progress::{NoProgress, Progress};
-use loadgen::series::TimeSeries;
+use loadgen::report::output;
+use loadgen::results::series::TimeSeries;
 
 use crate::cli::{ChatArgs, Common, CompareArgs, ConnsArgs, EchoArgs, ReportArgs};
 
@@ -144,7 +144,9 @@ pub fn our_impls() -> Vec<String> {
 
 /// `loadgen compare`; returns the number of runs with problems.
 pub fn compare(args: &CompareArgs) -> anyhow::Result<Verdict> {
-    use loadgen::compare::{self, CompareSettings, matrix::Matrix};
+    use loadgen::compare;
+    use loadgen::results::comparison::CompareSettings;
+    use loadgen::results::matrix::Matrix;
     let matrix = Matrix::load(&args.matrix)?;
     let ours = our_impls();
     let impls = if args.impls.is_empty() {

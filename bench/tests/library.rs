@@ -72,7 +72,7 @@ fn open_loop_corrected_latency_and_no_record_mode() {
     let r = echo::run(&s).unwrap();
     assert!(r.messages > 0);
     assert_eq!(r.latency.summary.count, 0);
-    assert!(!r.generator.recording);
+    assert!(!r.cost.generator.recording);
 }
 
 #[test]
@@ -87,7 +87,7 @@ fn conns_run_in_process() {
     assert_eq!(r.connect.established, 40);
     assert_eq!(r.probes_ok, 120);
     assert_eq!(r.conns_alive, 40);
-    let sv = r.server.unwrap();
+    let sv = r.cost.server.unwrap();
     // This process is both ends: 40 client and (once accepted) 40 server
     // sockets; the test server accepts lazily, so count at the end.
     assert!(sv.fds_start >= sv.fds_baseline + 40, "{sv:?}");

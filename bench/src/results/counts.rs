@@ -122,5 +122,5 @@ pub struct ConnectStats {
     /// The requested pacing (`--connect-rate`), if any.
     pub target_rate_per_s: Option<f64>,
     /// Connect latency (from `connect()` to writable), µs.
-    pub latency: crate::hist::HistogramReport,
+    pub latency: crate::results::hist::HistogramReport,
 }

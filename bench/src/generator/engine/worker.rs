@@ -9,7 +9,7 @@
 //!    common start instant;
 //! 2. **load**: closed loop (each connection keeps `pipeline` messages in
 //!    flight) or open loop (a fixed schedule over the connections that
-//!    send, see [`crate::schedule`]); the protocol fills every message and
+//!    send, see [`crate::generator::schedule`]); the protocol fills every message and
 //!    checks every byte that arrives;
 //! 3. **drain**: no new messages; each connection finishes the message it
 //!    is writing, then either half-closes and reads until the server closes
@@ -35,11 +35,11 @@ use mio::{Events, Interest, Poll, Token};
 use super::protocol::{Fault, Outgoing, Protocol, Receipts};
 use super::recorder::Recorder;
 use super::{Load, WorkerPlan};
-use crate::hist;
-use crate::net::{self, ConnectState};
-use crate::schedule::{OpenLoop, Schedule};
-use crate::stats::{ConnectFailures, ErrorCounts};
-use crate::timer::{TIMER, Timer};
+use crate::generator::net::{self, ConnectState};
+use crate::generator::schedule::{OpenLoop, Schedule};
+use crate::generator::timer::{TIMER, Timer};
+use crate::results::counts::{ConnectFailures, ErrorCounts};
+use crate::results::hist;
 
 /// Size of the per-worker read and write scratch buffers.
 const SCRATCH: usize = 64 * 1024;
@@ -247,7 +247,7 @@ fn is_reset(e: &io::Error) -> bool {
 impl<'a, P: Protocol> Worker<'a, P> {
     fn new(plan: &'a WorkerPlan, proto: &'a P) -> Result<Self, String> {
         if let Some(cpu) = plan.cpu {
-            crate::limits::pin_current_thread(cpu)
+            crate::limits::pin_current_thread(&[cpu])
                 .map_err(|e| format!("pinning worker {} to cpu {cpu}: {e}", plan.index))?;
         }
         let poll = Poll::new().map_err(|e| format!("creating epoll: {e}"))?;

@@ -16,11 +16,12 @@ use super::protocol::{Protocol, Tally};
 use super::worker::{self, WorkerEvent, WorkerResult};
 use super::{Load, LoadSpec, Spec, WorkerPlan};
 use crate::error::{Error, Result};
-use crate::hist::{self, HistogramReport};
-use crate::proc_stats::{CoreUsage, GeneratorStats, Mark, Sampler, ServerStats};
-use crate::progress::{Phase, Progress, ProgressInfo};
-use crate::series::{Interval, TimeSeries};
-use crate::stats::{ConnectFailures, ConnectStats, ErrorCounts};
+use crate::generator::progress::{Phase, Progress, ProgressInfo};
+use crate::generator::sampler::{Mark, Sampler};
+use crate::results::cost::{CoreUsage, Cost, GeneratorStats};
+use crate::results::counts::{ConnectFailures, ConnectStats, ErrorCounts};
+use crate::results::hist::{self, HistogramReport};
+use crate::results::series::{Interval, TimeSeries};
 
 /// Merged results of all workers.
 #[derive(Debug)]
@@ -48,9 +49,7 @@ pub(crate) struct Outcome<T> {
     pub first_error: Option<String>,
     pub conns_answered: usize,
     pub conns_clean: usize,
-    pub server: Option<ServerStats>,
-    pub generator: GeneratorStats,
-    pub cores: Vec<CoreUsage>,
+    pub cost: Cost,
     pub series: TimeSeries,
     pub tally: T,
 }
@@ -339,9 +338,11 @@ pub(crate) fn run<P: Protocol>(
         first_error: out.first_error,
         conns_answered: out.conns_answered,
         conns_clean: out.conns_clean,
-        server,
-        generator: out.generator,
-        cores: out.cores,
+        cost: Cost {
+            server,
+            generator: out.generator,
+            cores: out.cores,
+        },
         series,
         tally: out.tally,
     })

@@ -10,7 +10,7 @@
 
 use hdrhistogram::Histogram;
 
-use crate::hist;
+use crate::results::hist;
 
 /// One interval of a worker's time series.
 #[derive(Debug, Clone)]

@@ -5,15 +5,15 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::chat::ChatReport;
-use crate::conns::ConnsReport;
-use crate::echo::EchoReport;
 use crate::error::{Error, Result};
-use crate::hist::LatencySummary;
-use crate::machine::Record;
-use crate::proc_stats::{CoreUsage, GeneratorStats, ServerStats};
-use crate::series::TimeSeries;
-use crate::stats::{ConnectStats, ErrorCounts};
+use crate::results::chat::ChatReport;
+use crate::results::conns::ConnsReport;
+use crate::results::cost::{CoreUsage, GeneratorStats, ServerStats};
+use crate::results::counts::{ConnectStats, ErrorCounts};
+use crate::results::echo::EchoReport;
+use crate::results::hist::LatencySummary;
+use crate::results::machine::Record;
+use crate::results::series::TimeSeries;
 
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
@@ -207,11 +207,11 @@ pub fn echo_table(r: &EchoReport) -> String {
         "                lost in flight {}, conns answered {}, closed cleanly {}",
         r.lost, r.conns_answered, r.conns_clean
     );
-    if let Some(sv) = &r.server {
+    if let Some(sv) = &r.cost.server {
         server_rows(&mut out, sv);
     }
-    generator_rows(&mut out, &r.generator);
-    core_rows(&mut out, &r.cores);
+    generator_rows(&mut out, &r.cost.generator);
+    core_rows(&mut out, &r.cost.cores);
     out
 }
 
@@ -236,11 +236,11 @@ pub fn conns_table(r: &ConnsReport) -> String {
     );
     latency_rows(&mut out, "probe round trip", &r.probe_latency.summary);
     error_rows(&mut out, &r.errors, &r.first_error);
-    if let Some(sv) = &r.server {
+    if let Some(sv) = &r.cost.server {
         server_rows(&mut out, sv);
     }
-    generator_rows(&mut out, &r.generator);
-    core_rows(&mut out, &r.cores);
+    generator_rows(&mut out, &r.cost.generator);
+    core_rows(&mut out, &r.cost.cores);
     out
 }
 
@@ -285,7 +285,7 @@ pub fn chat_table(r: &ChatReport) -> String {
         "  from intended send time (us)  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
         c.p50_us, c.p90_us, c.p99_us, c.p999_us, c.max_us
     );
-    if let Some(sv) = &r.server {
+    if let Some(sv) = &r.cost.server {
         let _ = writeln!(
             t,
             "  server      {:.2} cores, {:.2} CPU-us/delivery, threads peak {}, RSS peak {:.1} MiB",
@@ -321,7 +321,7 @@ pub fn write_interval_log(path: &Path, series: &TimeSeries, start_unix: u64) -> 
     let first = series.intervals.first().map_or(0.0, |i| i.start_s);
     for iv in &series.intervals {
         let Some(b64) = &iv.histogram else { continue };
-        let h = crate::hist::from_base64(b64)?;
+        let h = crate::results::hist::from_base64(b64)?;
         let offset = Duration::from_secs_f64((iv.start_s - first).max(0.0));
         log.write_histogram(&h, offset, Duration::from_secs_f64(iv.length_s), None)
             .map_err(|e| Error::Histogram(format!("interval log: {e}")))?;
@@ -345,7 +345,8 @@ pub fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, Strin
     match v {
         Value::Object(m) => {
             for (k, v) in m {
-                if k == "v2_base64" {
+                // Histograms and the time series are in the JSON only.
+                if k == "v2_base64" || k == "series" {
                     continue;
                 }
                 let key = if prefix.is_empty() {
@@ -372,23 +373,15 @@ pub fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, Strin
     }
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// A two-line CSV (header, values) of every figure of a record.
 pub fn to_csv<T: Serialize>(record: &Record<T>) -> Result<String> {
     let v = serde_json::to_value(record)
         .map_err(|e| Error::io("encoding CSV", std::io::Error::other(e)))?;
     let mut pairs = Vec::new();
     flatten("", &v, &mut pairs);
-    let header: Vec<String> = pairs.iter().map(|(k, _)| csv_field(k)).collect();
-    let values: Vec<String> = pairs.iter().map(|(_, v)| csv_field(v)).collect();
-    Ok(format!("{}\n{}\n", header.join(","), values.join(",")))
+    let header = super::csv::row(pairs.iter().map(|(k, _)| k));
+    let values = super::csv::row(pairs.iter().map(|(_, v)| v));
+    Ok(header + &values)
 }
 
 /// Writes [`to_csv`] to a file.
@@ -405,7 +398,7 @@ mod tests {
     fn csv_quotes_and_flattens() {
         let rec = Record {
             kind: "t".into(),
-            meta: crate::machine::RunMeta::default(),
+            meta: crate::results::machine::RunMeta::default(),
             report: serde_json::json!({"a": {"b": 1, "v2_base64": "xx"}, "s": "x,y", "l": [1, 2]}),
         };
         let csv = to_csv(&rec).unwrap();
