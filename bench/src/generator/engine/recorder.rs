@@ -26,12 +26,16 @@ pub(crate) struct IntervalCounts {
 #[derive(Debug)]
 pub(crate) struct Recorder {
     record: bool,
+    /// Whether intended times differ from send times (open loop), so that
+    /// the corrected histogram is worth keeping.
+    open: bool,
     warm_ns: u64,
     end_ns: u64,
     interval_ns: u64,
     /// Latency from the actual send, window messages.
     pub latency: Histogram<u64>,
-    /// Latency from the intended send, window messages.
+    /// Latency from the intended send, window messages (open loop only:
+    /// in a closed loop it would repeat `latency`).
     pub corrected: Histogram<u64>,
     /// Window messages received.
     pub messages: u64,
@@ -43,8 +47,8 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     /// A recorder for a window `[warm_ns, end_ns)` and intervals of
-    /// `interval_ns` (0: no time series).
-    pub fn new(record: bool, warm_ns: u64, end_ns: u64, interval_ns: u64) -> Recorder {
+    /// `interval_ns` (0: no time series); `open`: an open loop.
+    pub fn new(record: bool, open: bool, warm_ns: u64, end_ns: u64, interval_ns: u64) -> Recorder {
         let slots = if interval_ns == 0 {
             0
         } else {
@@ -52,6 +56,7 @@ impl Recorder {
         };
         Recorder {
             record,
+            open,
             warm_ns,
             end_ns,
             interval_ns,
@@ -93,7 +98,9 @@ impl Recorder {
             self.messages += 1;
             if self.record {
                 hist::record_ns(&mut self.latency, now_ns.saturating_sub(sent_ns));
-                hist::record_ns(&mut self.corrected, corrected_ns);
+                if self.open {
+                    hist::record_ns(&mut self.corrected, corrected_ns);
+                }
             }
         }
     }
@@ -105,7 +112,7 @@ mod tests {
 
     #[test]
     fn window_by_intended_time_intervals_by_receipt() {
-        let mut r = Recorder::new(true, 1_000, 3_000, 1_000);
+        let mut r = Recorder::new(true, true, 1_000, 3_000, 1_000);
         assert_eq!(r.intervals.len(), 3);
         r.record(500, 100, 100); // warm-up
         r.record(1_500, 900, 900); // sent in warm-up, received in the window

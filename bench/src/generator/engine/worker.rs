@@ -312,7 +312,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
             end_ns: 0,
             sending: false,
             shutting: false,
-            rec: Recorder::new(plan.record, 0, 0, 0),
+            rec: Recorder::new(plan.record, false, 0, 0, 0),
             connect: hist::new_latency(),
             first_attempt: None,
             last_established: None,
@@ -521,6 +521,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
         self.end_ns = self.warm_ns + self.plan.duration.as_nanos() as u64;
         self.rec = Recorder::new(
             self.plan.record,
+            self.open.is_some(),
             self.warm_ns,
             self.end_ns,
             self.plan.interval.as_nanos() as u64,
