@@ -45,9 +45,20 @@ pub fn search(
         Target::Chat(c) => c.source_ips.len(),
     };
     crate::limits::ensure_capacity(conns, sources)?;
+    let server_pid = match target {
+        Target::Echo(e) => e.server_pid,
+        Target::Chat(c) => c.server_pid,
+    };
     let mut steps = Vec::new();
     let mut run = |rate: f64, steps: &mut Vec<Step>| -> Step {
-        let step = run_step(target, s, rate);
+        // A server still working off the previous step's backlog would
+        // skew this one: wait until it is quiet (bounded).
+        let settle_s = match (server_pid, steps.is_empty()) {
+            (Some(pid), false) => settle(pid, SETTLE_LIMIT),
+            _ => 0.0,
+        };
+        let mut step = run_step(target, s, rate, steps.len());
+        step.settle_s = settle_s;
         log(&step);
         steps.push(step.clone());
         step
@@ -113,7 +124,29 @@ pub fn search(
     Ok(done(steps, Some(lo), Outcome::Found))
 }
 
-fn run_step(target: &Target, s: &SearchSettings, rate: f64) -> Step {
+/// How long to wait at most for the server to become quiet between steps.
+const SETTLE_LIMIT: Duration = Duration::from_secs(30);
+
+/// Waits until process `pid` uses less than 5 % of a core over 200 ms (or
+/// `limit` has passed, or it cannot be read); returns the seconds waited.
+fn settle(pid: u32, limit: Duration) -> f64 {
+    let started = std::time::Instant::now();
+    let Ok(clock) = host_probe::Process::new(pid).cpu_clock() else {
+        return 0.0;
+    };
+    let period = Duration::from_millis(200);
+    while started.elapsed() < limit {
+        let Ok(a) = clock.now() else { break };
+        std::thread::sleep(period);
+        let Ok(b) = clock.now() else { break };
+        if b.saturating_sub(a) < period / 20 {
+            break;
+        }
+    }
+    started.elapsed().as_secs_f64()
+}
+
+fn run_step(target: &Target, s: &SearchSettings, rate: f64, index: usize) -> Step {
     let r = match target {
         Target::Echo(e) => {
             let mut e = (**e).clone();
@@ -123,6 +156,8 @@ fn run_step(target: &Target, s: &SearchSettings, rate: f64) -> Step {
         Target::Chat(c) => {
             let mut c = (**c).clone();
             c.rate = rate;
+            // Rooms of their own: `s<step>r<room>`.
+            c.room_prefix = format!("s{index}{}", c.room_prefix);
             chat::run(&c).map(|r| chat_step(&r, rate))
         }
     };

@@ -27,8 +27,16 @@ fn cores(c: Option<f64>) -> String {
 }
 
 fn print_step(s: &Step) {
+    let settled = if s.settle_s >= 0.5 {
+        format!(
+            " (waited {:.1} s for the server to be quiet first)",
+            s.settle_s
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "{:>12.0} {:>12.0} {:>9} {:>9} {:>9} {:>7} {:>7}  {}",
+        "{:>12.0} {:>12.0} {:>9} {:>9} {:>9} {:>7} {:>7}  {}{settled}",
         s.rate,
         s.achieved,
         s.p50_us,

@@ -42,6 +42,18 @@ const MAX_LINE: usize = 8192;
 impl ChatSettings {
     pub(crate) fn check(&self) -> Result<()> {
         let bad = |m: &str| Err(Error::InvalidSettings(m.to_string()));
+        let name_ok = |n: &str| {
+            (1..=32).contains(&n.len())
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        };
+        if !name_ok(&format!(
+            "{}{}",
+            self.room_prefix,
+            self.rooms.saturating_sub(1)
+        )) {
+            return bad("the room prefix must make names of 1-32 bytes of A-Za-z0-9_-.");
+        }
         if self.rooms == 0 || self.members == 0 {
             return bad("--rooms and --members must be at least 1");
         }
@@ -102,6 +114,7 @@ impl ChatSettings {
 /// each sender's final count once the load stops.
 #[derive(Debug)]
 pub(crate) struct ChatProtocol {
+    room_prefix: String,
     members: usize,
     senders: usize,
     /// Text length of every message (`max(size, HEADER_LEN)`).
@@ -132,7 +145,7 @@ pub(crate) struct ChatClient {
     room: usize,
     join: Join,
     sender: Option<usize>,
-    /// `MSG r<room> `.
+    /// `MSG <room name> `.
     prefix: Vec<u8>,
     /// Bytes of one line this client sends (0: it does not send).
     line_len: usize,
@@ -189,6 +202,7 @@ impl ChatProtocol {
             client_sender[s.sender_client(j)] = Some(j);
         }
         ChatProtocol {
+            room_prefix: s.room_prefix.clone(),
             members: s.members,
             senders: s.senders,
             text_len: s.size.max(HEADER_LEN),
@@ -279,7 +293,7 @@ impl Protocol for ChatProtocol {
 
     fn open(&self, id: usize) -> ChatClient {
         let room = id / self.members;
-        let prefix = format!("MSG r{room} ").into_bytes();
+        let prefix = format!("MSG {}{room} ", self.room_prefix).into_bytes();
         let sender = self.client_sender.get(id).copied().flatten();
         let n = self.room_senders.get(room).map_or(0, Vec::len);
         ChatClient {

@@ -103,6 +103,10 @@ pub struct Step {
     pub reason: Option<String>,
     /// The error kind if the server broke.
     pub broke: Option<String>,
+    /// Seconds waited before the step for the server to be quiet (it was
+    /// still working off the previous step).
+    #[serde(default)]
+    pub settle_s: f64,
 }
 
 /// The result of a search.

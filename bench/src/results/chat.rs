@@ -18,6 +18,11 @@ pub struct ChatSettings {
     pub rooms: usize,
     /// Members per room (clients = rooms × members).
     pub members: usize,
+    /// Room `i` is named `<room_prefix><i>` (a capacity search gives each
+    /// step its own rooms, so that a server still relaying a previous
+    /// step's backlog cannot mix it into this one).
+    #[serde(default = "default_room_prefix")]
+    pub room_prefix: String,
     /// Clients that send, spread evenly over the rooms.
     pub senders: usize,
     /// Messages per second over all senders.
@@ -69,6 +74,7 @@ impl ChatSettings {
             addr,
             rooms: 1,
             members: 10,
+            room_prefix: default_room_prefix(),
             senders: 2,
             rate: 1000.0,
             size: 64,
@@ -178,4 +184,9 @@ impl ChatReport {
             + self.join_failures as u64
             + self.disconnects
     }
+}
+
+/// The rooms' default name prefix: `r0`, `r1`, ...
+pub fn default_room_prefix() -> String {
+    "r".to_string()
 }
