@@ -32,6 +32,9 @@ pub(crate) struct Recorder {
     warm_ns: u64,
     end_ns: u64,
     interval_ns: u64,
+    /// The interval receiving now, and its bounds (ns), so that finding the
+    /// interval of a receipt takes no division.
+    current: (usize, u64, u64),
     /// Latency from the actual send, window messages.
     pub latency: Histogram<u64>,
     /// Latency from the intended send, window messages (open loop only:
@@ -60,6 +63,7 @@ impl Recorder {
             warm_ns,
             end_ns,
             interval_ns,
+            current: (0, 0, interval_ns),
             latency: hist::new_latency(),
             corrected: hist::new_latency(),
             messages: 0,
@@ -84,9 +88,15 @@ impl Recorder {
     pub fn record(&mut self, now_ns: u64, sent_ns: u64, intended_ns: u64) {
         self.total += 1;
         let corrected_ns = now_ns.saturating_sub(intended_ns);
-        if let Some(i) = now_ns.checked_div(self.interval_ns) {
+        if self.interval_ns > 0 {
+            let (_, start, end) = self.current;
+            if now_ns < start || now_ns >= end {
+                let i = now_ns.checked_div(self.interval_ns).unwrap_or(0);
+                let start = i * self.interval_ns;
+                self.current = (i as usize, start, start + self.interval_ns);
+            }
             // Receipts after the load (drain) are not part of the series.
-            if let Some(slot) = self.intervals.get_mut(i as usize) {
+            if let Some(slot) = self.intervals.get_mut(self.current.0) {
                 slot.messages += 1;
                 if self.record {
                     let h = slot.latency.get_or_insert_with(hist::new_latency);

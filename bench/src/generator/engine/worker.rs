@@ -113,6 +113,8 @@ struct Conn<C> {
     /// Position among the worker's sending connections (open loop).
     sender: usize,
     w_off: u64,
+    /// `w_off % len`, kept up to date without dividing.
+    w_within: u64,
     r_off: u64,
     /// Messages the load allows to be sent.
     k_due: u64,
@@ -277,6 +279,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
                     len,
                     sender,
                     w_off: 0,
+                    w_within: 0,
                     r_off: 0,
                     k_due: 0,
                     k_started: 0,
@@ -921,12 +924,14 @@ impl<'a, P: Protocol> Worker<'a, P> {
             } else {
                 now_hint
             };
-            // Fill the scratch buffer with as many message bytes as fit.
+            // Fill the scratch buffer with as many message bytes as fit
+            // (message index and offset kept incrementally: no division on
+            // the hot path).
             let mut n = 0usize;
             let mut off = c.w_off;
+            let mut within = c.w_within;
+            let mut k = c.k_started - u64::from(within > 0);
             while off < target && n < self.wbuf.len() {
-                let k = off / len;
-                let within = off % len;
                 let (sent_ns, intended_ns) = if within == 0 {
                     let intended = match open {
                         Some(o) => offset_ns + o.conn_msg_at_ns(c.sender, k),
@@ -946,6 +951,11 @@ impl<'a, P: Protocol> Worker<'a, P> {
                     .fill(&c.proto, &m, within as usize, &mut self.wbuf[n..n + take]);
                 n += take;
                 off += take as u64;
+                within += take as u64;
+                if within == len {
+                    within = 0;
+                    k += 1;
+                }
             }
             match stream.write(&self.wbuf[..n]) {
                 Ok(0) => {
@@ -953,25 +963,37 @@ impl<'a, P: Protocol> Worker<'a, P> {
                     break;
                 }
                 Ok(m) => {
-                    let before = c.w_off;
                     c.w_off += m as u64;
-                    let started = c.w_off.div_ceil(len);
-                    let k = c.w_off / len;
-                    if c.w_off % len != 0 && k * len >= before {
+                    // Walk the written bytes message by message: count the
+                    // messages begun, and whether the last one is cut.
+                    let mut left = m as u64;
+                    let mut began_now = false;
+                    while left > 0 {
+                        if c.w_within == 0 {
+                            if P::REPLIES {
+                                c.ring[(c.k_started % cap) as usize] = now;
+                            }
+                            c.k_started += 1;
+                            self.sent_total += 1;
+                            began_now = true;
+                        }
+                        let step = (len - c.w_within).min(left);
+                        c.w_within += step;
+                        left -= step;
+                        if c.w_within == len {
+                            c.w_within = 0;
+                            began_now = false;
+                        }
+                    }
+                    if c.w_within != 0 && began_now {
                         // A message begun by this write is cut at its end:
                         // keep its times for the rest of it.
+                        let k = c.k_started - 1;
                         let intended = match open {
                             Some(o) => offset_ns + o.conn_msg_at_ns(c.sender, k),
                             None => now,
                         };
                         c.partial = (now, intended);
-                    }
-                    while c.k_started < started {
-                        if P::REPLIES {
-                            c.ring[(c.k_started % cap) as usize] = now;
-                        }
-                        c.k_started += 1;
-                        self.sent_total += 1;
                     }
                     if m < n {
                         c.can_write = false;
