@@ -635,4 +635,61 @@ mod tests {
         s.senders = 13;
         assert!(s.check().is_err());
     }
+
+    #[derive(Default)]
+    struct Seen {
+        delivered: Vec<(u64, u64)>,
+        ready: bool,
+        replies: Vec<u8>,
+    }
+
+    impl Receipts for Seen {
+        fn completed(&mut self, _n: u64) {}
+        fn delivered(&mut self, sent_ns: u64, intended_ns: u64) {
+            self.delivered.push((sent_ns, intended_ns));
+        }
+        fn ready(&mut self) {
+            self.ready = true;
+        }
+        fn reply(&mut self, bytes: &[u8]) {
+            self.replies.extend_from_slice(bytes);
+        }
+        fn written(&self) -> u64 {
+            0
+        }
+    }
+
+    #[test]
+    fn lines_split_anywhere_across_reads_are_handled_alike() {
+        let mut s = ChatSettings::new("127.0.0.1:1".parse().unwrap());
+        s.members = 3;
+        s.senders = 2;
+        let p = ChatProtocol::new(&s);
+        // Client 2 receives from senders 0 and 1.
+        let mut stream = b"HELLO chat/1\nOK JOIN r0\nJOINED r0 x\n".to_vec();
+        for (sender, seq) in [(0, 0), (1, 0), (0, 1), (1, 1), (0, 1)] {
+            stream.extend_from_slice(b"MSG r0 nick ");
+            let m = MessageText {
+                sender,
+                seq,
+                sent_ns: 100 + seq,
+                intended_ns: 90 + seq,
+            };
+            format_text(&mut stream, &m, s.size);
+            stream.push(b'\n');
+        }
+        for cut in [1, 7, 13, 40, 64, 100] {
+            let mut c = p.open(2);
+            let mut seen = Seen::default();
+            for piece in stream.chunks(cut) {
+                p.receive(&mut c, piece, &mut seen).unwrap();
+            }
+            assert!(seen.ready, "{cut}");
+            assert_eq!(seen.replies, b"JOIN r0\n", "{cut}");
+            assert_eq!(seen.delivered.len(), 5, "{cut}");
+            assert_eq!(seen.delivered[2], (101, 91), "{cut}");
+            assert_eq!((c.duplicated, c.reordered, c.corrupt), (1, 0, 0), "{cut}");
+            assert_eq!(c.received, [2, 2], "{cut}");
+        }
+    }
 }
