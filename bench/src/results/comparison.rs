@@ -32,7 +32,7 @@ pub struct ResultsFile {
 /// One run of one variant at one point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
-    /// The point id ([`Scenario::id`]).
+    /// The point id ([`super::matrix::Scenario::id`]).
     pub point: String,
     /// The variant name.
     pub variant: String,
