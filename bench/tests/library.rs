@@ -137,3 +137,66 @@ fn messages_larger_than_the_scratch_buffer_and_cut_writes_verify() {
         assert_eq!(r.conns_clean, 2, "{rate:?}");
     }
 }
+
+/// The key paths of a JSON value (array elements by their first one).
+fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                key_paths(x, &format!("{prefix}.{k}"), out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            if let Some(x) = a.first() {
+                key_paths(x, &format!("{prefix}[]"), out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_string());
+        }
+    }
+}
+
+#[test]
+fn echo_and_chat_reports_share_the_cost_and_series_blocks() {
+    use serve::{App, Config, Impl, RunningServer};
+    let echo_server = RunningServer::start(Impl::Tokio, App::Echo, Config::default()).unwrap();
+    let chat_server = RunningServer::start(Impl::Tokio, App::Chat, Config::default()).unwrap();
+    let pid = std::process::id();
+    let mut e = quick(echo_server.addr());
+    e.server_pid = Some(pid);
+    e.interval = Duration::from_millis(100);
+    let mut c = loadgen::chat::ChatSettings::new(chat_server.addr());
+    c.members = 5;
+    c.rate = 500.0;
+    c.threads = Some(2);
+    c.warmup = Duration::from_millis(100);
+    c.duration = Duration::from_millis(300);
+    c.server_pid = Some(pid);
+    c.interval = Duration::from_millis(100);
+    let er = echo::run(&e).unwrap();
+    let cr = loadgen::chat::run(&c).unwrap();
+    assert_eq!(er.error_count(), 0, "{:?}", er.first_error);
+    assert_eq!(cr.error_count(), 0, "{:?}", cr.first_error);
+    let (ev, cv) = (
+        serde_json::to_value(&er).unwrap(),
+        serde_json::to_value(&cr).unwrap(),
+    );
+    for block in ["server", "generator", "cores", "series"] {
+        let (mut a, mut b) = (Default::default(), Default::default());
+        key_paths(&ev[block], "", &mut a);
+        key_paths(&cv[block], "", &mut b);
+        assert!(!a.is_empty(), "{block}");
+        assert_eq!(a, b, "{block}");
+    }
+    // 400 ms of load in 100 ms intervals: a warm-up interval, then three
+    // measured ones.
+    for s in [&er.series, &cr.series] {
+        assert_eq!(s.intervals.len(), 4);
+        assert_eq!(s.intervals.iter().filter(|i| i.measured).count(), 3);
+        assert!(s.intervals.iter().all(|i| i.server_cpu_cores.is_some()));
+        assert!(s.intervals.iter().all(|i| i.histogram.is_some()));
+    }
+    let received: u64 = cr.series.intervals.iter().map(|i| i.messages).sum();
+    assert!(received > 0 && received <= cr.deliveries_total);
+}
