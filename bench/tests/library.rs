@@ -200,3 +200,25 @@ fn echo_and_chat_reports_share_the_cost_and_series_blocks() {
     let received: u64 = cr.series.intervals.iter().map(|i| i.messages).sum();
     assert!(received > 0 && received <= cr.deliveries_total);
 }
+
+#[test]
+fn chat_counts_are_exact_whatever_worker_holds_the_sender() {
+    use serve::{App, Config, Impl, RunningServer};
+    let server = RunningServer::start(Impl::Threads, App::Chat, Config::default()).unwrap();
+    // One sender among 8 members on 4 workers: three workers only receive.
+    let mut c = loadgen::chat::ChatSettings::new(server.addr());
+    c.members = 8;
+    c.senders = 1;
+    c.rate = 200.0;
+    c.threads = Some(4);
+    c.warmup = Duration::from_millis(100);
+    c.duration = Duration::from_millis(500);
+    let r = loadgen::chat::run(&c).unwrap();
+    assert_eq!(r.error_count(), 0, "{:?}", r.first_error);
+    // 200/s over a 500 ms window: 100 messages, each to 7 members.
+    assert_eq!(r.sent, 100);
+    assert_eq!(r.unsent, 0);
+    assert_eq!(r.deliveries, 700);
+    assert_eq!(r.deliveries_expected, r.deliveries_total);
+    assert!(r.drained);
+}

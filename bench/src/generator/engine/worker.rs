@@ -1095,7 +1095,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
                 }
             }
         }
-        if !self.is_open() {
+        if matches!(self.plan.load, Load::Closed { .. }) {
             sent = self.rec.messages + lost;
         }
         WorkerResult {
