@@ -413,4 +413,40 @@ mod tests {
             values.matches(',').count() + 1 - 1 // one quoted comma
         );
     }
+
+    #[test]
+    fn interval_log_reads_back_with_hdrhistogram() {
+        use crate::results::series::{Interval, TimeSeries};
+        use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+        let mut h = crate::results::hist::new_latency();
+        for v in [10u64, 20, 30, 4000] {
+            h.record(v).unwrap();
+        }
+        let b64 = crate::results::hist::to_base64(&h).unwrap();
+        let interval = |start_s: f64, histogram: Option<String>| Interval {
+            start_s,
+            length_s: 1.0,
+            histogram,
+            ..Interval::default()
+        };
+        let series = TimeSeries {
+            interval_s: 1.0,
+            intervals: vec![
+                interval(-1.0, Some(b64.clone())),
+                interval(0.0, None),
+                interval(1.0, Some(b64)),
+            ],
+        };
+        let path = std::env::temp_dir().join(format!("loadgen-hlog-{}.hlog", std::process::id()));
+        write_interval_log(&path, &series, 1_700_000_000).unwrap();
+        let text = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let starts: Vec<f64> = IntervalLogIterator::new(&text)
+            .filter_map(|e| match e.unwrap() {
+                LogEntry::Interval(i) => Some(i.start_timestamp().as_secs_f64()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(starts, [0.0, 2.0]);
+    }
 }
