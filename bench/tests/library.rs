@@ -194,8 +194,15 @@ fn echo_and_chat_reports_share_the_cost_and_series_blocks() {
     for s in [&er.series, &cr.series] {
         assert_eq!(s.intervals.len(), 4);
         assert_eq!(s.intervals.iter().filter(|i| i.measured).count(), 3);
-        assert!(s.intervals.iter().all(|i| i.server_cpu_cores.is_some()));
-        assert!(s.intervals.iter().all(|i| i.histogram.is_some()));
+        // (An interval may be empty if the machine stalls the run for
+        // 100 ms: only what every interval must have is checked on all.)
+        assert!(s.intervals.iter().any(|i| i.server_cpu_cores.is_some()));
+        assert!(
+            s.intervals
+                .iter()
+                .all(|i| (i.messages == 0) == i.histogram.is_none())
+        );
+        assert!(s.intervals.iter().any(|i| i.messages > 0));
     }
     let received: u64 = cr.series.intervals.iter().map(|i| i.messages).sum();
     assert!(received > 0 && received <= cr.deliveries_total);
