@@ -80,8 +80,9 @@ pub enum Target {
 pub struct Step {
     /// Offered rate, per second (chat: messages sent).
     pub rate: f64,
-    /// Achieved rate, per second (echo: completed messages; chat: deliveries
-    /// divided by the fan-out, to compare with `rate`).
+    /// Achieved rate, per second: messages (chat: deliveries divided by the
+    /// fan-out, to compare with `rate`) received inside the measured window,
+    /// by receipt time.
     pub achieved: f64,
     /// Latency from the intended send time, µs.
     pub p50_us: u64,
