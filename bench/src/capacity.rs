@@ -277,7 +277,7 @@ fn judge(step: &mut Step, s: &SearchSettings) {
     }
     if step.achieved < 0.99 * step.rate {
         why.push(format!(
-            "achieved {:.0}/s < 99 % of offered {:.0}/s",
+            "achieved {:.1}/s < 99 % of offered {:.1}/s",
             step.achieved, step.rate
         ));
     }
