@@ -36,13 +36,14 @@ fn print_step(s: &Step) {
         String::new()
     };
     println!(
-        "{:>12.0} {:>12.0} {:>9} {:>9} {:>9} {:>7} {:>7}  {}{settled}",
+        "{:>12.0} {:>12.0} {:>9} {:>9} {:>9} {:>7} {:>7.2} {:>7}  {}{settled}",
         s.rate,
         s.achieved,
         s.p50_us,
         s.p99_us,
         s.p999_us,
         cores(s.server_cpu_cores),
+        s.generator_cpu_cores,
         s.errors,
         match (&s.broke, s.passed) {
             (Some(b), _) => format!("BROKE: {b}"),
@@ -121,11 +122,11 @@ pub fn run(args: &CapacityArgs) -> anyhow::Result<Verdict> {
     }
     println!(
         "capacity search: {objective}, no errors or loss, achieved within 1 % of offered; \
-         latency from the intended send time"
+         latency from the intended send time; server and loadgen in cores used"
     );
     println!(
-        "{:>12} {:>12} {:>9} {:>9} {:>9} {:>7} {:>7}  verdict",
-        "offered/s", "achieved/s", "p50 us", "p99 us", "p99.9 us", "cores", "errors"
+        "{:>12} {:>12} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7}  verdict",
+        "offered/s", "achieved/s", "p50 us", "p99 us", "p99.9 us", "server", "loadgen", "errors"
     );
     let report = capacity::search(&target, &search, &mut print_step)
         .context("capacity search not started")?;

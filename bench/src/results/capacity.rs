@@ -94,6 +94,10 @@ pub struct Step {
     pub samples: u64,
     /// Cores the server used (with a server pid).
     pub server_cpu_cores: Option<f64>,
+    /// Cores the generator used: near its CPU count, the generator and not
+    /// the server may be what limits the rate.
+    #[serde(default)]
+    pub generator_cpu_cores: f64,
     /// Errors of any kind counted.
     pub errors: u64,
     /// Messages (chat: deliveries) lost, plus messages never sent.
