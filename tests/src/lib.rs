@@ -11,5 +11,6 @@ pub mod client;
 pub mod echo;
 pub mod process;
 pub mod suite;
+pub mod wait;
 
 pub use suite::{Case, Skipped, Target, cases};

@@ -7,13 +7,17 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use host_probe::Process;
 
+use crate::wait::{KillOnDrop, wait_child};
+
 /// How long a spawned server may take to print its `listening` line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long building a binary from inside a test may take (usually a no-op: `cargo test` built it).
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// The `serve` binary of this workspace, built (once per test process) with the same profile as the
 /// running tests. `SERVE_BIN` overrides the path.
@@ -56,10 +60,13 @@ pub fn build_binary(name: &str, override_var: Option<&str>) -> Result<PathBuf> {
     if !cfg!(debug_assertions) {
         build.arg("--release");
     }
-    let status = build
+    let child = build
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
+        .spawn()
         .with_context(|| format!("cannot run cargo to build the {name} binary"))?;
+    let mut build = KillOnDrop(child);
+    let status = wait_child(&mut build.0, BUILD_TIMEOUT)?
+        .ok_or_else(|| anyhow!("building the {name} binary took more than {BUILD_TIMEOUT:?}"))?;
     if !status.success() {
         bail!("building the {name} binary failed: {status}");
     }
@@ -131,6 +138,7 @@ impl ServeCommand {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        inherit_only_stdio(&mut command);
         if let Some(limit) = self.nofile_limit {
             set_nofile_limit_on_exec(&mut command, limit);
         }
@@ -177,6 +185,25 @@ impl ServeCommand {
             .with_context(|| format!("bad address in {line:?}"))?;
         process.listening_line = line;
         Ok(process)
+    }
+}
+
+/// Marks every descriptor above stderr close-on-exec in the child, so that it starts with exactly
+/// stdin, stdout and stderr. Without this it inherits whatever the test process holds without
+/// `CLOEXEC` (e.g. cargo's jobserver pipe), and its fd count no longer says how close it is to its
+/// RLIMIT_NOFILE.
+#[allow(unsafe_code)]
+fn inherit_only_stdio(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: close_range is a plain system call; the closure touches no memory shared with the parent.
+    unsafe {
+        command.pre_exec(|| {
+            let flags = libc::c_long::from(libc::CLOSE_RANGE_CLOEXEC);
+            if libc::syscall(libc::SYS_close_range, 3, libc::c_uint::MAX, flags) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 
@@ -242,16 +269,7 @@ impl ServeProcess {
 
     /// Waits up to `timeout` for the child to exit.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(Some(status));
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_child(&mut self.child, timeout)
     }
 
     /// Everything the child wrote to stderr so far.
