@@ -111,6 +111,32 @@ pub fn footprint(pid: u32) -> Footprint {
     }
 }
 
+/// How long fds and threads must stay unchanged for [`stable_footprint`] to take a reading as settled.
+pub const STABLE_FOR: Duration = Duration::from_millis(500);
+
+/// Polls `pid` until its open fds and threads have stayed the same for [`STABLE_FOR`] (connections
+/// that clients closed have been closed by the server too), for at most `limit`; panics if they never
+/// settle. Use it for a baseline, so that a baseline is never a reading taken mid-close.
+pub fn stable_footprint(pid: u32, limit: Duration) -> Footprint {
+    let deadline = std::time::Instant::now() + limit;
+    let mut last = footprint(pid);
+    let mut since = std::time::Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = footprint(pid);
+        if now.fds != last.fds || now.threads != last.threads {
+            last = now;
+            since = std::time::Instant::now();
+        } else if since.elapsed() >= STABLE_FOR {
+            return now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fds and threads of {pid} did not settle within {limit:?} (last {now:?})"
+        );
+    }
+}
+
 /// Polls `pid` for up to `limit` until its fds and threads are back to `baseline`; returns the last
 /// footprint read (the caller asserts on it).
 pub fn settle(pid: u32, baseline: Footprint, limit: Duration) -> Footprint {
