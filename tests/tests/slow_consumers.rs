@@ -19,7 +19,7 @@ use conformance::process::ServeCommand;
 use rand::{Rng, SeedableRng};
 use serve::Impl;
 use socket2::{Domain, Socket, Type};
-use support::{footprint, rss_bytes, settle};
+use support::{footprint, rss_bytes, settle, stable_footprint};
 
 /// Members of the room, the sender included.
 const CLIENTS: usize = 1000;
@@ -353,8 +353,7 @@ fn stalled_members_cut_off_readers_get_everything(imp: Impl) {
         let mut warm = connect_member(addr, false);
         warm.join(ROOM).expect("JOIN");
     }
-    std::thread::sleep(Duration::from_millis(200));
-    let idle = settle(pid, footprint(pid), Duration::from_secs(5));
+    let idle = stable_footprint(pid, Duration::from_secs(20));
     let baseline_rss = rss_bytes(pid);
 
     // Connect and join: the sender, the readers, then the stalled members (last, so that they are
