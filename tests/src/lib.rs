@@ -7,6 +7,7 @@
 
 pub mod chat;
 pub mod chat_client;
+pub mod chat_delivery;
 pub mod client;
 pub mod echo;
 pub mod process;
