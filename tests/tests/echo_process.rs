@@ -5,13 +5,21 @@ mod support;
 
 use std::io::Write;
 use std::net::TcpStream;
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use conformance::client::{self, connect, roundtrip};
 use conformance::process::ServeCommand;
+use conformance::wait::poll_until;
 use serve::Impl;
 
-per_variant!(listening_line, sigterm_with_clients, emfile_recovery);
+per_variant!(
+    listening_line,
+    sigterm_with_clients,
+    flushes_what_it_received_on_shutdown,
+    no_echo_after_signal,
+    emfile_recovery
+);
 
 /// The binary prints exactly `listening <impl> echo 127.0.0.1:<port>` and serves there.
 fn listening_line(imp: Impl) {
@@ -148,4 +156,113 @@ fn emfile_recovery(imp: Impl) {
     assert_eq!(back, b"waiting!");
     let mut fresh = connect(server.addr()).expect("connect");
     roundtrip(&mut fresh, b"fresh").expect("new connection served");
+}
+
+/// Bytes of `stream`'s send queue the server has not acknowledged yet (`SIOCOUTQ`, which is `TIOCOUTQ`).
+#[allow(unsafe_code)]
+fn unacked(stream: &TcpStream) -> usize {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ writes one c_int through the pointer, which is valid for the call.
+    let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+    assert_eq!(rc, 0, "SIOCOUTQ: {}", std::io::Error::last_os_error());
+    usize::try_from(queued).expect("queue length")
+}
+
+/// A client with a tiny receive buffer sends 512 KiB without reading, so the server holds what it read
+/// and cannot write. Once the server's kernel has acknowledged every byte, SIGTERM: the client then
+/// reads all of it back, byte-exact, before an orderly close (EOF, not a reset), and the process
+/// exits 0.
+fn flushes_what_it_received_on_shutdown(imp: Impl) {
+    const LEN: usize = 512 * 1024;
+    let mut server = ServeCommand::new(imp, "echo")
+        .args(["--drain-timeout", "5"])
+        .spawn()
+        .expect("spawn serve");
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket
+        .connect_timeout(&server.addr().into(), client::IO_TIMEOUT)
+        .expect("connect");
+    let mut stream: TcpStream = socket.into();
+    let data = client::payload(20, LEN);
+    stream
+        .set_write_timeout(Some(client::IO_TIMEOUT))
+        .expect("timeout");
+    stream
+        .write_all(&data)
+        .expect("the server took less than 512 KiB without the client reading");
+    poll_until(
+        client::IO_TIMEOUT,
+        "the server acknowledged every byte",
+        || (unacked(&stream) == 0).then_some(()),
+    )
+    .expect("acknowledged");
+    server.signal(libc::SIGTERM).expect("SIGTERM");
+    stream
+        .set_read_timeout(Some(client::IO_TIMEOUT))
+        .expect("timeout");
+    let mut back = Vec::with_capacity(LEN);
+    let ended = std::io::Read::read_to_end(&mut stream, &mut back);
+    let same = back.iter().zip(&data).position(|(a, b)| a != b);
+    assert!(same.is_none(), "{imp}: echo differs at byte {same:?}");
+    assert!(
+        ended.is_ok() && back.len() == LEN,
+        "{imp}: {} of {LEN} bytes the server had received came back before the close ({ended:?})",
+        back.len()
+    );
+    let status = server
+        .wait_timeout(Duration::from_secs(20))
+        .expect("wait")
+        .expect("server still running 20 s after SIGTERM");
+    assert!(status.success(), "exit status {status}");
+}
+
+/// After the signal (seen by a client's connection closing) the server accepts no one: a new
+/// connection is refused, or waits unserved until the process exits, and nothing is echoed on it.
+fn no_echo_after_signal(imp: Impl) {
+    let mut server = ServeCommand::new(imp, "echo")
+        .args(["--drain-timeout", "2"])
+        .spawn()
+        .expect("spawn serve");
+    let mut watcher = connect(server.addr()).expect("connect");
+    roundtrip(&mut watcher, b"before").expect("echo");
+    // A client that sends a lot and never reads: it holds the drain open until the deadline.
+    let stuck = connect(server.addr()).expect("connect");
+    stuck.set_nonblocking(true).expect("nonblocking");
+    let chunk = vec![b'x'; 64 * 1024];
+    for _ in 0..256 {
+        if (&stuck).write(&chunk).is_err() {
+            break;
+        }
+    }
+    server.signal(libc::SIGTERM).expect("SIGTERM");
+    assert!(
+        client::is_closed_by_peer(&mut watcher).expect("read"),
+        "{imp}: client not closed after SIGTERM"
+    );
+    match connect(server.addr()) {
+        Err(err) => eprintln!("{imp}: connection after the signal refused: {err:#}"),
+        Ok(mut late) => {
+            // Written into the backlog; never read by the server.
+            let _ = late.write_all(b"late");
+            let mut got = Vec::new();
+            let ended = std::io::Read::read_to_end(&mut late, &mut got);
+            assert!(
+                got.is_empty(),
+                "{imp}: a connection made after the signal was echoed {got:?}"
+            );
+            if let Err(err) = ended {
+                assert!(
+                    !client::is_timeout(&err),
+                    "{imp}: a connection made after the signal not closed when the server exited"
+                );
+            }
+        }
+    }
+    let status = server
+        .wait_timeout(Duration::from_secs(20))
+        .expect("wait")
+        .expect("server still running 20 s after SIGTERM (drain timeout 2 s)");
+    assert!(status.success(), "exit status {status}");
 }
