@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use conformance::Target;
@@ -76,9 +75,7 @@ fn cycle(addr: std::net::SocketAddr, i: usize) {
         0 => {
             let lines = format!("JOIN {room}\nMSG {room} cycle {i}\nQUIT\n");
             chat.send_raw(lines.as_bytes()).expect("write");
-            let mut rest = chat.take_buffered();
-            let mut stream = chat.stream();
-            stream.read_to_end(&mut rest).expect("read to EOF");
+            let rest = chat.read_until_closed().expect("closed after BYE");
             assert!(
                 rest.ends_with(b"BYE\n"),
                 "cycle {i}: {}",

@@ -7,7 +7,6 @@
 mod support;
 
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -236,20 +235,13 @@ fn drive(members: &mut [Member], signalled: &AtomicBool, received: &AtomicUsize)
 }
 
 /// Waits up to 5 ms until one of the open members is readable.
-#[allow(unsafe_code)]
 fn wait_any(members: &[Member]) {
-    let mut fds: Vec<libc::pollfd> = members
+    let open: Vec<&std::net::TcpStream> = members
         .iter()
         .filter(|m| !m.closed)
-        .map(|m| libc::pollfd {
-            fd: m.client.stream().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
+        .map(|m| m.client.stream())
         .collect();
-    let count = libc::nfds_t::try_from(fds.len()).expect("fd count");
-    // SAFETY: `fds` is a valid, exclusively borrowed array of `count` pollfd structs.
-    let _ = unsafe { libc::poll(fds.as_mut_ptr(), count, 5) };
+    conformance::client::readable(&open, Duration::from_millis(5));
 }
 
 /// (b) chat: 100 clients in 4 rooms sending and reading continuously; SIGTERM mid-stream.
