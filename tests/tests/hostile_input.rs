@@ -310,7 +310,7 @@ fn chat_survives_hostile_input(imp: Impl) {
         }
     }
     drop((a, b, watchers));
-    server.stop().expect("server stopped cleanly");
+    support::stop_within_limit(server, &format!("{imp}"));
     eprintln!(
         "hostile_input {imp} chat: {CLIENTS} clients x {SESSIONS} sessions, {bytes} hostile bytes, {lines} reply \
          lines checked, {watched} lines watched; wall time {:.1?}",
@@ -381,7 +381,7 @@ fn echo_survives_hostile_input(imp: Impl) {
         roundtrip(&mut fresh, &client::payload(SEED + i, 16 * 1024)).expect("fresh echo");
     }
     drop(fresh);
-    server.stop().expect("server stopped cleanly");
+    support::stop_within_limit(server, &format!("{imp}"));
     eprintln!(
         "hostile_input {imp} echo: {CLIENTS} clients x {SESSIONS} sessions, {bytes} bytes; wall time {:.1?}",
         started.elapsed()

@@ -23,6 +23,20 @@ pub fn test_config() -> Config {
     }
 }
 
+/// How long an in-process server may take to stop after its shutdown signal (its drain timeout is
+/// 2 s).
+pub const STOP_LIMIT: Duration = Duration::from_secs(30);
+
+/// Triggers `server`'s shutdown and waits at most [`STOP_LIMIT`] for it to stop cleanly; panics naming
+/// `what` otherwise, instead of hanging on a server whose shutdown is broken.
+pub fn stop_within_limit(server: RunningServer, what: &str) {
+    conformance::wait::run_within(STOP_LIMIT, &format!("stopping {what}"), move || {
+        server.stop()
+    })
+    .unwrap_or_else(|err| panic!("{err:#}"))
+    .unwrap_or_else(|err| panic!("{what}: the server stopped with an error: {err}"));
+}
+
 /// Starts `imp` serving `app` in-process on port 0, runs `case` against it, stops it.
 pub fn run_case(imp: Impl, app: App, case: fn(&Target) -> anyhow::Result<()>) {
     let config = test_config();
@@ -34,7 +48,7 @@ pub fn run_case(imp: Impl, app: App, case: fn(&Target) -> anyhow::Result<()>) {
         ..Target::new(server.addr())
     };
     let outcome = case(&target);
-    server.stop().expect("server stopped cleanly");
+    stop_within_limit(server, &format!("{imp} {app}"));
     if let Err(err) = outcome {
         assert!(
             err.downcast_ref::<Skipped>().is_none(),
