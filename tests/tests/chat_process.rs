@@ -10,6 +10,7 @@ use conformance::Target;
 use conformance::chat_client::{ChatClient, unique};
 use conformance::process::ServeCommand;
 use serve::Impl;
+use support::rss_bytes;
 
 per_variant!(
     listening_line_and_hello,
@@ -148,13 +149,6 @@ fn shutting_down(imp: Impl, signal: i32) {
         server.stderr_text()
     );
     drop(stuck);
-}
-
-/// Resident set size of `pid` in bytes (0 once it is gone), through `host-probe`.
-fn rss_bytes(pid: u32) -> u64 {
-    host_probe::Process::new(pid)
-        .status_field("VmRSS")
-        .unwrap_or_default()
 }
 
 /// The slow-consumer case against a child process, sampling its RSS: a member that never reads while
