@@ -173,7 +173,20 @@ pub fn msg_after_ok_join_arrives(target: &Target) -> Result<()> {
             next[s] = Some(n + 1);
         }
         if seen.iter().all(|&w| w < count) {
-            joiner.sync()?;
+            // Nothing else from the senders; later joiners' JOINED lines may still come (lines caused
+            // by different clients have no promised order).
+            joiner.send("PING aj-end")?;
+            loop {
+                let line = joiner.read_line()?;
+                if line == "PONG aj-end" {
+                    break;
+                }
+                ensure!(
+                    line.starts_with(&format!("JOINED {room} ")),
+                    "{}: after the last MSG got {line:?}",
+                    joiner.nick
+                );
+            }
         }
     }
     Ok(())
