@@ -13,6 +13,9 @@ use anyhow::{Context, Result, bail, ensure};
 use server_common::App;
 
 use crate::chat_client::{ChatClient, is_err_line, unique};
+pub use crate::chat_delivery::{
+    msg_after_ok_join_arrives, nick_free_after_disconnect, ordering_across_rooms,
+};
 use crate::client::{IO_TIMEOUT, preview};
 use crate::suite::{Case, Skipped, Target};
 
@@ -50,6 +53,9 @@ pub const CASES: &[Case] = &[
     case("server_full", server_full),
     case("ordering_one_sender", ordering_one_sender),
     case("per_room_agreement", per_room_agreement),
+    case("ordering_across_rooms", ordering_across_rooms),
+    case("msg_after_ok_join_arrives", msg_after_ok_join_arrives),
+    case("nick_free_after_disconnect", nick_free_after_disconnect),
     case("slow_consumer", slow_consumer),
 ];
 
@@ -1017,6 +1023,11 @@ pub fn slow_consumer(target: &Target) -> Result<()> {
     sender.sync()?;
     let expected = who(&room, &[&sender.nick, &reader.nick]);
     sender.call(&format!("WHO {room}"), &expected)?;
+    // And its nick is free again.
+    let mut claimer = connect(target)?;
+    claimer
+        .set_nick(&stalled.nick)
+        .context("nick of a slow consumer that was cut off not free")?;
     // What the stalled client finally reads: in-order messages, maybe ERR slow-consumer, then the end.
     let got = stalled.read_until_closed()?;
     let mut lines = got.split(|&b| b == b'\n').collect::<Vec<_>>();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::client::{connect, is_timeout, preview};
+use crate::client::{connect, preview};
 use crate::suite::Target;
 
 /// A name (nick or room) no other case or run uses: `prefix` plus a process- and call-unique suffix,
@@ -279,13 +279,9 @@ impl ChatClient {
 
     /// Requires the server to close the connection next: EOF (or reset) with no byte before it.
     pub fn expect_closed(&mut self) -> Result<()> {
-        let mut rest = self.take_buffered();
-        match self.stream.read_to_end(&mut rest) {
-            Ok(_) => {}
-            Err(err) if err.kind() == io::ErrorKind::ConnectionReset => {}
-            Err(err) if is_timeout(&err) => bail!("{}: connection not closed", self.nick),
-            Err(err) => return Err(err).context("read failed"),
-        }
+        let rest = self
+            .read_until_closed()
+            .with_context(|| format!("{}: connection not closed", self.nick))?;
         ensure!(
             rest.is_empty(),
             "{}: expected the connection to close, got {}",
@@ -298,11 +294,8 @@ impl ChatClient {
     /// Reads everything until the server closes (EOF or reset), bounded by the read timeout.
     pub fn read_until_closed(&mut self) -> Result<Vec<u8>> {
         let mut all = self.take_buffered();
-        match self.stream.read_to_end(&mut all) {
-            Ok(_) => Ok(all),
-            Err(err) if err.kind() == io::ErrorKind::ConnectionReset => Ok(all),
-            Err(err) => Err(err).with_context(|| format!("not closed after {} bytes", all.len())),
-        }
+        crate::client::read_until_closed(&mut self.stream, &mut all)?;
+        Ok(all)
     }
 }
 

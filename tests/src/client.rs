@@ -56,13 +56,70 @@ pub fn roundtrip(stream: &mut TcpStream, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Reads until EOF (bounded by the read timeout); returns everything read.
+/// How the peer closed a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closed {
+    /// An orderly close (FIN).
+    Eof,
+    /// A reset (RST).
+    Reset,
+}
+
+/// Reads until the peer closes the connection, appending to `into`; fails if the read timeout passes
+/// first. The one read-until-closed of the suite.
+pub fn read_until_closed(stream: &mut TcpStream, into: &mut Vec<u8>) -> Result<Closed> {
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(Closed::Eof),
+            Ok(n) => into.extend_from_slice(&chunk[..n]),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) if err.kind() == io::ErrorKind::ConnectionReset => return Ok(Closed::Reset),
+            Err(err) if is_timeout(&err) => {
+                bail!(
+                    "not closed by the peer within the read timeout, after {} bytes",
+                    into.len()
+                )
+            }
+            Err(err) => {
+                return Err(err).with_context(|| format!("read failed after {} bytes", into.len()));
+            }
+        }
+    }
+}
+
+/// Reads until an orderly EOF (bounded by the read timeout; a reset is an error); returns everything
+/// read.
 pub fn read_to_eof(stream: &mut TcpStream) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    stream
-        .read_to_end(&mut out)
-        .with_context(|| format!("no EOF after {} bytes", out.len()))?;
-    Ok(out)
+    match read_until_closed(stream, &mut out)? {
+        Closed::Eof => Ok(out),
+        Closed::Reset => bail!("reset after {} bytes instead of EOF", out.len()),
+    }
+}
+
+/// Waits at most `timeout` until one of `streams` is readable (data, EOF or an error); returns which
+/// are. The one readiness wait of the suite.
+#[allow(unsafe_code)]
+pub fn readable(streams: &[&TcpStream], timeout: Duration) -> Vec<bool> {
+    use std::os::fd::AsRawFd;
+    let mut fds: Vec<libc::pollfd> = streams
+        .iter()
+        .map(|stream| libc::pollfd {
+            fd: stream.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let count = libc::nfds_t::try_from(fds.len()).expect("fd count fits nfds_t");
+    let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `fds` is a valid, exclusively borrowed array of `count` pollfd structs.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), count, millis) };
+    if rc < 0 {
+        let err = io::Error::last_os_error();
+        assert_eq!(err.kind(), io::ErrorKind::Interrupted, "poll failed: {err}");
+    }
+    fds.iter().map(|fd| fd.revents != 0).collect()
 }
 
 /// Whether the peer has closed the connection: EOF or a reset, with nothing read before it.

@@ -7,9 +7,11 @@
 
 pub mod chat;
 pub mod chat_client;
+pub mod chat_delivery;
 pub mod client;
 pub mod echo;
 pub mod process;
 pub mod suite;
+pub mod wait;
 
 pub use suite::{Case, Skipped, Target, cases};

@@ -5,15 +5,20 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use host_probe::Process;
 
+use crate::wait::{KillOnDrop, wait_child};
+
 /// How long a spawned server may take to print its `listening` line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long building a binary from inside a test may take (usually a no-op: `cargo test` built it).
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// The `serve` binary of this workspace, built (once per test process) with the same profile as the
 /// running tests. `SERVE_BIN` overrides the path.
@@ -56,10 +61,13 @@ pub fn build_binary(name: &str, override_var: Option<&str>) -> Result<PathBuf> {
     if !cfg!(debug_assertions) {
         build.arg("--release");
     }
-    let status = build
+    let child = build
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
+        .spawn()
         .with_context(|| format!("cannot run cargo to build the {name} binary"))?;
+    let mut build = KillOnDrop(child);
+    let status = wait_child(&mut build.0, BUILD_TIMEOUT)?
+        .ok_or_else(|| anyhow!("building the {name} binary took more than {BUILD_TIMEOUT:?}"))?;
     if !status.success() {
         bail!("building the {name} binary failed: {status}");
     }
@@ -77,6 +85,8 @@ pub struct ServeProcess {
     addr: SocketAddr,
     listening_line: String,
     stderr: Arc<Mutex<Vec<u8>>>,
+    stdout_after_listening: Arc<Mutex<Vec<u8>>>,
+    stdout_closed: Arc<AtomicBool>,
 }
 
 /// How to start a `serve` child process.
@@ -90,6 +100,8 @@ pub struct ServeCommand {
     pub args: Vec<String>,
     /// Soft and hard RLIMIT_NOFILE for the child, if set.
     pub nofile_limit: Option<u64>,
+    /// `--addr`; `None` leaves it to the default.
+    pub addr: Option<String>,
 }
 
 impl ServeCommand {
@@ -100,7 +112,14 @@ impl ServeCommand {
             app: app.to_owned(),
             args: Vec::new(),
             nofile_limit: None,
+            addr: Some("127.0.0.1:0".to_owned()),
         }
+    }
+
+    /// Starts the child without `--addr`, on the default bind address.
+    pub fn default_addr(mut self) -> ServeCommand {
+        self.addr = None;
+        self
     }
 
     /// Adds command-line arguments.
@@ -115,26 +134,64 @@ impl ServeCommand {
         self
     }
 
-    /// Spawns the server and waits for its `listening` line.
-    pub fn spawn(&self) -> Result<ServeProcess> {
+    /// The command line, without starting anything.
+    fn command(&self) -> Result<Command> {
         let mut command = Command::new(serve_binary()?);
+        command.args(["--impl", &self.imp, "--app", &self.app]);
+        if let Some(addr) = &self.addr {
+            command.args(["--addr", addr]);
+        }
         command
-            .args([
-                "--impl",
-                &self.imp,
-                "--app",
-                &self.app,
-                "--addr",
-                "127.0.0.1:0",
-            ])
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        inherit_only_stdio(&mut command);
         if let Some(limit) = self.nofile_limit {
             set_nofile_limit_on_exec(&mut command, limit);
         }
-        let mut child = command.spawn().context("cannot spawn serve")?;
+        Ok(command)
+    }
+
+    /// Runs the server expecting it to exit by itself (e.g. refusing its arguments) within `limit`;
+    /// returns its exit status, stdout and stderr. Killed if it is still running at `limit`.
+    pub fn run_to_exit(&self, limit: Duration) -> Result<(ExitStatus, String, String)> {
+        let mut child = KillOnDrop(self.command()?.spawn().context("cannot spawn serve")?);
+        let stdout = child
+            .0
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow!("no stdout pipe"))?;
+        let stderr = child
+            .0
+            .stderr
+            .take()
+            .ok_or_else(|| anyhow!("no stderr pipe"))?;
+        let (out, err) = (
+            Arc::new(Mutex::new(Vec::new())),
+            Arc::new(Mutex::new(Vec::new())),
+        );
+        let collectors = [
+            spawn_collector(stdout, Arc::clone(&out)),
+            spawn_collector(stderr, Arc::clone(&err)),
+        ];
+        let status = wait_child(&mut child.0, limit)?
+            .ok_or_else(|| anyhow!("serve still running after {limit:?}"))?;
+        for collector in collectors {
+            // The pipes close with the process: bounded.
+            let _ = collector.join();
+        }
+        let text = |all: &Arc<Mutex<Vec<u8>>>| {
+            all.lock()
+                .map(|all| String::from_utf8_lossy(&all).into_owned())
+                .unwrap_or_default()
+        };
+        Ok((status, text(&out), text(&err)))
+    }
+
+    /// Spawns the server and waits for its `listening` line.
+    pub fn spawn(&self) -> Result<ServeProcess> {
+        let mut child = self.command()?.spawn().context("cannot spawn serve")?;
         let stdout = child
             .stdout
             .take()
@@ -145,20 +202,32 @@ impl ServeCommand {
             .ok_or_else(|| anyhow!("no stderr pipe"))?;
         let captured = Arc::new(Mutex::new(Vec::new()));
         spawn_collector(stderr, Arc::clone(&captured));
+        let after_listening = Arc::new(Mutex::new(Vec::new()));
+        let stdout_closed = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut stdout = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = tx.send(stdout.read_line(&mut line).map(|_| line));
-            // Keep reading so that a misbehaving server's extra stdout is noticed, not blocked on.
-            let mut rest = Vec::new();
-            let _ = stdout.read_to_end(&mut rest);
-        });
+        {
+            let after_listening = Arc::clone(&after_listening);
+            let stdout_closed = Arc::clone(&stdout_closed);
+            std::thread::spawn(move || {
+                let mut stdout = BufReader::new(stdout);
+                let mut line = String::new();
+                let _ = tx.send(stdout.read_line(&mut line).map(|_| line));
+                // Keep reading, so that a misbehaving server's extra stdout is kept, not blocked on.
+                let rest = stdout.buffer().to_vec();
+                if let Ok(mut all) = after_listening.lock() {
+                    all.extend_from_slice(&rest);
+                }
+                let _ = spawn_collector(stdout.into_inner(), after_listening).join();
+                stdout_closed.store(true, Ordering::Release);
+            });
+        }
         let mut process = ServeProcess {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             listening_line: String::new(),
             stderr: captured,
+            stdout_after_listening: after_listening,
+            stdout_closed,
         };
         let line = rx
             .recv_timeout(STARTUP_TIMEOUT)
@@ -166,6 +235,10 @@ impl ServeCommand {
             .context("cannot read serve's stdout")?;
         let line = line.trim_end().to_owned();
         let expected = format!("listening {} {} ", self.imp, self.app);
+        if !line.starts_with(&expected) {
+            // Give the stderr collector a moment to catch the reason (bounded).
+            let _ = process.wait_timeout(Duration::from_millis(500));
+        }
         let addr = line.strip_prefix(&expected).ok_or_else(|| {
             anyhow!(
                 "bad listening line {line:?}; stderr: {}",
@@ -177,6 +250,25 @@ impl ServeCommand {
             .with_context(|| format!("bad address in {line:?}"))?;
         process.listening_line = line;
         Ok(process)
+    }
+}
+
+/// Marks every descriptor above stderr close-on-exec in the child, so that it starts with exactly
+/// stdin, stdout and stderr. Without this it inherits whatever the test process holds without
+/// `CLOEXEC` (e.g. cargo's jobserver pipe), and its fd count no longer says how close it is to its
+/// RLIMIT_NOFILE.
+#[allow(unsafe_code)]
+fn inherit_only_stdio(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: close_range is a plain system call; the closure touches no memory shared with the parent.
+    unsafe {
+        command.pre_exec(|| {
+            let flags = libc::c_long::from(libc::CLOSE_RANGE_CLOEXEC);
+            if libc::syscall(libc::SYS_close_range, 3, libc::c_uint::MAX, flags) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 
@@ -198,7 +290,11 @@ fn set_nofile_limit_on_exec(command: &mut Command, limit: u64) {
     }
 }
 
-fn spawn_collector(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) {
+/// Copies everything `from` yields into `into` on a thread, until EOF or an error.
+fn spawn_collector(
+    mut from: impl Read + Send + 'static,
+    into: Arc<Mutex<Vec<u8>>>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         while let Ok(n) = from.read(&mut buf) {
@@ -209,7 +305,7 @@ fn spawn_collector(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>
                 all.extend_from_slice(&buf[..n]);
             }
         }
-    });
+    })
 }
 
 impl ServeProcess {
@@ -242,16 +338,21 @@ impl ServeProcess {
 
     /// Waits up to `timeout` for the child to exit.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<ExitStatus>> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(Some(status));
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_child(&mut self.child, timeout)
+    }
+
+    /// Whether the child's stdout has closed (it exited), so that
+    /// [`stdout_after_listening`](Self::stdout_after_listening) is complete.
+    pub fn stdout_closed(&self) -> bool {
+        self.stdout_closed.load(Ordering::Acquire)
+    }
+
+    /// Everything the child wrote to stdout after its `listening` line, so far.
+    pub fn stdout_after_listening(&self) -> String {
+        self.stdout_after_listening
+            .lock()
+            .map(|all| String::from_utf8_lossy(&all).into_owned())
+            .unwrap_or_default()
     }
 
     /// Everything the child wrote to stderr so far.

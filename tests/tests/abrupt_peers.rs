@@ -3,14 +3,14 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use conformance::client::{self, connect, roundtrip};
 use conformance::process::ServeCommand;
 use serve::Impl;
-use support::{footprint, settle};
+use support::{footprint, settle, stable_footprint};
 
 per_variant!(
     silent_and_reset_peers_neither_leak_nor_stall,
@@ -28,8 +28,7 @@ fn silent_and_reset_peers_neither_leak_nor_stall(imp: Impl) {
         let mut warm = connect(server.addr()).expect("connect");
         roundtrip(&mut warm, b"warm up").expect("echo");
     }
-    std::thread::sleep(Duration::from_millis(300));
-    let baseline = footprint(pid);
+    let baseline = stable_footprint(pid, Duration::from_secs(20));
     let silent: Vec<TcpStream> = (0..200)
         .map(|_| connect(server.addr()).expect("connect"))
         .collect();
@@ -100,8 +99,5 @@ fn chat_idle_timeout(imp: Impl) {
         assert_eq!(line, "PONG alive", "unexpected line");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut rest = Vec::new();
-    let _ = silent.stream().set_read_timeout(Some(client::IO_TIMEOUT));
-    let mut stream = silent.stream();
-    stream.read_to_end(&mut rest).expect("silent client closed");
+    silent.read_until_closed().expect("silent client closed");
 }

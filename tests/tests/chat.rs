@@ -36,5 +36,8 @@ stamp_cases!(
     server_full,
     ordering_one_sender,
     per_room_agreement,
+    ordering_across_rooms,
+    msg_after_ok_join_arrives,
+    nick_free_after_disconnect,
     slow_consumer,
 );

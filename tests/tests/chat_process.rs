@@ -10,10 +10,13 @@ use conformance::Target;
 use conformance::chat_client::{ChatClient, unique};
 use conformance::process::ServeCommand;
 use serve::Impl;
+use support::rss_bytes;
 
 per_variant!(
     listening_line_and_hello,
     sigterm_shutting_down,
+    sigint_shutting_down,
+    no_hello_after_signal,
     slow_consumer_memory_bounded
 );
 
@@ -32,6 +35,64 @@ fn listening_line_and_hello(imp: Impl) {
 /// line, then the connection closes; no `LEFT` is broadcast; the process exits 0 within the drain
 /// timeout although one client never reads (its queue and socket buffers full).
 fn sigterm_shutting_down(imp: Impl) {
+    shutting_down(imp, libc::SIGTERM);
+}
+
+/// SIGINT stops the server exactly like SIGTERM.
+fn sigint_shutting_down(imp: Impl) {
+    shutting_down(imp, libc::SIGINT);
+}
+
+/// A client that never reads, with megabytes of replies queued: it holds the drain open until the
+/// drain deadline.
+fn stuck_client(target: &Target) -> ChatClient {
+    let mut stuck = ChatClient::connect(target).expect("connect");
+    let token = "t".repeat(4000);
+    for _ in 0..4000 {
+        stuck.send(&format!("PING {token}")).expect("ping");
+    }
+    stuck
+}
+
+/// After the signal (seen by a client receiving `ERR shutting-down`) the server accepts no one: a
+/// new connection is refused, or waits unserved until the process exits, and never gets `HELLO`.
+fn no_hello_after_signal(imp: Impl) {
+    let mut server = ServeCommand::new(imp, "chat")
+        .args(["--drain-timeout", "2", "--queue-bytes", "67108864"])
+        .spawn()
+        .expect("spawn serve");
+    let target = Target::new(server.addr());
+    let mut watcher = ChatClient::connect(&target).expect("connect");
+    let stuck = stuck_client(&target);
+    watcher.sync().expect("server responsive");
+    server.signal(libc::SIGTERM).expect("SIGTERM");
+    watcher
+        .expect_err("shutting-down")
+        .expect("ERR shutting-down");
+    watcher.expect_closed().expect("closed");
+    match ChatClient::connect_raw(&target) {
+        Err(err) => eprintln!("{imp}: connection after the signal refused: {err:#}"),
+        Ok(mut late) => {
+            let got = late
+                .read_until_closed()
+                .expect("a connection made after the signal not closed when the server exited");
+            assert!(
+                got.is_empty(),
+                "{imp}: a connection made after the signal received {}",
+                conformance::client::preview(&got)
+            );
+        }
+    }
+    let status = server
+        .wait_timeout(Duration::from_secs(20))
+        .expect("wait")
+        .expect("server still running 20 s after SIGTERM (drain timeout 2 s)");
+    assert!(status.success(), "exit status {status}");
+    drop(stuck);
+}
+
+/// Sends `signal` with clients connected, one never reading; see [`sigterm_shutting_down`].
+fn shutting_down(imp: Impl, signal: i32) {
     let mut server = ServeCommand::new(imp, "chat")
         .args(["--drain-timeout", "2", "--queue-bytes", "67108864"])
         .spawn()
@@ -50,16 +111,12 @@ fn sigterm_shutting_down(imp: Impl) {
     }
     a.sync().expect("sync");
     // A client that asks for megabytes of replies and never reads them.
-    let mut stuck = ChatClient::connect(&target).expect("connect");
-    let token = "t".repeat(4000);
-    for _ in 0..4000 {
-        stuck.send(&format!("PING {token}")).expect("ping");
-    }
+    let stuck = stuck_client(&target);
     let mut probe = ChatClient::connect(&target).expect("connect");
     probe.sync().expect("server still responsive");
 
     let signalled = Instant::now();
-    server.signal(libc::SIGTERM).expect("SIGTERM");
+    server.signal(signal).expect("signal");
     for i in 0..200 {
         b.expect(&format!("MSG {room} {} queued {i}", a.nick))
             .expect("queued line delivered before shutdown");
@@ -75,7 +132,7 @@ fn sigterm_shutting_down(imp: Impl) {
     let status = server
         .wait_timeout(Duration::from_secs(10))
         .expect("wait")
-        .expect("server still running 10 s after SIGTERM (drain timeout 2 s)");
+        .expect("server still running 10 s after the signal (drain timeout 2 s)");
     let took = signalled.elapsed();
     assert!(
         status.success(),
@@ -92,13 +149,6 @@ fn sigterm_shutting_down(imp: Impl) {
         server.stderr_text()
     );
     drop(stuck);
-}
-
-/// Resident set size of `pid` in bytes (0 once it is gone), through `host-probe`.
-fn rss_bytes(pid: u32) -> u64 {
-    host_probe::Process::new(pid)
-        .status_field("VmRSS")
-        .unwrap_or_default()
 }
 
 /// The slow-consumer case against a child process, sampling its RSS: a member that never reads while

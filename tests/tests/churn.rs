@@ -1,10 +1,10 @@
-//! Churn without leaks: 10 000 connect / send / disconnect cycles against each variant's chat server
-//! (a third closing cleanly, a third with a reset, a third with a FIN in the middle of a line). Afterwards
-//! the server's open fds and threads are back at their baseline and its RSS within a small margin.
+//! Churn without leaks: 2 × 10 000 connect / send / disconnect cycles against each variant's chat server
+//! (a third closing cleanly, a third with a reset, a third with a FIN in the middle of a line). After
+//! each half the server's open fds and threads are back at their settled baseline, and the second half
+//! grows RSS by less than a leak of 100 bytes per cycle would.
 
 mod support;
 
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use conformance::Target;
@@ -12,18 +12,24 @@ use conformance::chat_client::ChatClient;
 use conformance::client;
 use conformance::process::ServeCommand;
 use serve::Impl;
-use support::{footprint, settle};
+use support::stable_footprint;
 
-/// Cycles in the measured phase.
+/// Cycles in each of the two measured halves.
 const CYCLES: usize = 10_000;
 /// Cycles before the baseline is taken, so that thread stacks, allocator arenas and the runtime's
 /// pools exist already.
 const WARMUP: usize = 600;
 /// Client threads running cycles at once.
 const WORKERS: usize = 8;
-/// RSS may end this much above the baseline: allocator arenas keep freed memory (glibc keeps up to
-/// 8 arenas per core), which is not a leak. A leak of even 100 bytes per cycle would exceed it.
-const RSS_MARGIN_KIB: u64 = 1024;
+/// How much RSS the second half of the cycles may add. The first half fills allocator arenas and
+/// runtime pools (which keep freed memory: not a leak); a leak grows both halves alike. 100 bytes per
+/// cycle over [`CYCLES`] = 10 000 cycles is 977 KiB, well over this margin.
+const RSS_MARGIN_KIB: u64 = 512;
+/// The smallest per-cycle leak the margin must catch, bytes.
+const LEAK_TO_CATCH: u64 = 100;
+const _: () = assert!(LEAK_TO_CATCH * CYCLES as u64 / 1024 > RSS_MARGIN_KIB);
+/// How long the server may take to close what the clients closed.
+const SETTLE_LIMIT: Duration = Duration::from_secs(20);
 
 per_variant!(chat_churn_returns_to_baseline);
 
@@ -57,7 +63,7 @@ fn soak(imp: Impl) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
-    churn(imp, cycles);
+    churn(imp, cycles / 2);
 }
 
 /// One cycle; `kind` picks how it ends.
@@ -69,9 +75,7 @@ fn cycle(addr: std::net::SocketAddr, i: usize) {
         0 => {
             let lines = format!("JOIN {room}\nMSG {room} cycle {i}\nQUIT\n");
             chat.send_raw(lines.as_bytes()).expect("write");
-            let mut rest = chat.take_buffered();
-            let mut stream = chat.stream();
-            stream.read_to_end(&mut rest).expect("read to EOF");
+            let rest = chat.read_until_closed().expect("closed after BYE");
             assert!(
                 rest.ends_with(b"BYE\n"),
                 "cycle {i}: {}",
@@ -110,30 +114,46 @@ fn chat_churn_returns_to_baseline(imp: Impl) {
     churn(imp, CYCLES);
 }
 
+/// Runs `cycles` cycles twice after a warm-up, with settled footprints before, between and after.
 fn churn(imp: Impl, cycles: usize) {
     let server = ServeCommand::new(imp, "chat").spawn().expect("spawn serve");
     let pid = server.pid();
     run_cycles(server.addr(), 0..WARMUP);
-    let baseline = settle(pid, footprint(pid), Duration::from_secs(10));
+    let baseline = stable_footprint(pid, SETTLE_LIMIT);
     let started = Instant::now();
     run_cycles(server.addr(), WARMUP..WARMUP + cycles);
+    let half = stable_footprint(pid, SETTLE_LIMIT);
+    run_cycles(server.addr(), WARMUP + cycles..WARMUP + 2 * cycles);
+    let after = stable_footprint(pid, SETTLE_LIMIT);
     let elapsed = started.elapsed();
-    let after = settle(pid, baseline, Duration::from_secs(20));
     eprintln!(
-        "churn {imp}: {cycles} cycles in {elapsed:.1?}; fds {} -> {}, threads {} -> {}, RSS {} KiB -> {} KiB",
-        baseline.fds, after.fds, baseline.threads, after.threads, baseline.rss_kib, after.rss_kib
+        "churn {imp}: 2 x {cycles} cycles in {elapsed:.1?}; fds {} -> {} -> {}, threads {} -> {} -> {}, \
+         RSS {} KiB -> {} KiB -> {} KiB",
+        baseline.fds,
+        half.fds,
+        after.fds,
+        baseline.threads,
+        half.threads,
+        after.threads,
+        baseline.rss_kib,
+        half.rss_kib,
+        after.rss_kib
     );
+    for (phase, now) in [("first half", half), ("second half", after)] {
+        assert!(
+            now.fds <= baseline.fds,
+            "fd leak over the {phase}: {baseline:?} -> {now:?}"
+        );
+        assert!(
+            now.threads <= baseline.threads,
+            "thread leak over the {phase}: {baseline:?} -> {now:?}"
+        );
+    }
+    let second_half_growth = after.rss_kib.saturating_sub(half.rss_kib);
     assert!(
-        after.fds <= baseline.fds,
-        "fd leak: {baseline:?} -> {after:?}"
-    );
-    assert!(
-        after.threads <= baseline.threads,
-        "thread leak: {baseline:?} -> {after:?}"
-    );
-    assert!(
-        after.rss_kib <= baseline.rss_kib + RSS_MARGIN_KIB,
-        "RSS grew by more than {RSS_MARGIN_KIB} KiB: {baseline:?} -> {after:?}"
+        second_half_growth <= RSS_MARGIN_KIB,
+        "RSS grew by {second_half_growth} KiB over the second {cycles} cycles (margin {RSS_MARGIN_KIB} KiB): \
+         {baseline:?} -> {half:?} -> {after:?}"
     );
     // And the server still works.
     let mut fresh = ChatClient::connect_raw(&Target::new(server.addr())).expect("connect");

@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::io::{self, Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -108,19 +108,8 @@ fn write_some(stream: &mut TcpStream, data: &[u8]) -> bool {
 /// Reads until EOF or reset; returns the bytes and whether it ended with a reset.
 fn read_until_closed(stream: &mut TcpStream) -> (Vec<u8>, bool) {
     let mut all = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => return (all, false),
-            Ok(n) => all.extend_from_slice(&chunk[..n]),
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) if err.kind() == io::ErrorKind::ConnectionReset => return (all, true),
-            Err(err) if is_timeout(&err) => {
-                panic!("server did not close within {:?}", client::IO_TIMEOUT)
-            }
-            Err(err) => panic!("read failed: {err}"),
-        }
-    }
+    let closed = client::read_until_closed(stream, &mut all).expect("server did not close");
+    (all, closed == client::Closed::Reset)
 }
 
 /// Checks one complete line the server sent (LF excluded): a known word first, UTF-8, and no control
@@ -321,7 +310,7 @@ fn chat_survives_hostile_input(imp: Impl) {
         }
     }
     drop((a, b, watchers));
-    server.stop().expect("server stopped cleanly");
+    support::stop_within_limit(server, &format!("{imp}"));
     eprintln!(
         "hostile_input {imp} chat: {CLIENTS} clients x {SESSIONS} sessions, {bytes} hostile bytes, {lines} reply \
          lines checked, {watched} lines watched; wall time {:.1?}",
@@ -392,7 +381,7 @@ fn echo_survives_hostile_input(imp: Impl) {
         roundtrip(&mut fresh, &client::payload(SEED + i, 16 * 1024)).expect("fresh echo");
     }
     drop(fresh);
-    server.stop().expect("server stopped cleanly");
+    support::stop_within_limit(server, &format!("{imp}"));
     eprintln!(
         "hostile_input {imp} echo: {CLIENTS} clients x {SESSIONS} sessions, {bytes} bytes; wall time {:.1?}",
         started.elapsed()

@@ -7,9 +7,8 @@
 mod support;
 
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -17,6 +16,7 @@ use conformance::chat_client::ChatClient;
 use conformance::client::{is_timeout, preview};
 use conformance::process::{ServeCommand, ServeProcess, loadgen_binary};
 use conformance::suite::Target;
+use conformance::wait::{KillOnDrop, poll_until, wait_child};
 use serve::Impl;
 
 /// `--drain-timeout` of the servers, seconds.
@@ -31,8 +31,10 @@ const CHAT_ROOMS: usize = 4;
 const CHAT_THREADS: usize = 4;
 /// How often a driver thread lets a fifth of its clients send.
 const SEND_PERIOD: Duration = Duration::from_millis(10);
-/// Load before the signal.
-const LOAD_BEFORE_SIGNAL: Duration = Duration::from_secs(1);
+/// `MSG` lines the clients must have received before the signal: the signal comes mid-stream.
+const CHAT_LINES_BEFORE_SIGNAL: usize = 2_000;
+/// How long the load may take to be up (connections open, lines flowing).
+const LOAD_UP_LIMIT: Duration = Duration::from_secs(20);
 
 per_variant!(echo_sigterm_under_loadgen, chat_sigterm_mid_stream);
 
@@ -61,7 +63,7 @@ fn terminate(server: &mut ServeProcess, imp: Impl) -> Duration {
     took
 }
 
-/// (a) echo: SIGTERM ~1 s into a `loadgen echo` run of 50 connections.
+/// (a) echo: SIGTERM once a `loadgen echo` run's 50 connections are up (seen in the server's fd count).
 fn echo_sigterm_under_loadgen(imp: Impl) {
     let started = Instant::now();
     let loadgen = loadgen_binary().expect("loadgen binary");
@@ -70,7 +72,7 @@ fn echo_sigterm_under_loadgen(imp: Impl) {
         .spawn()
         .expect("spawn serve");
     let idle_fds = server.probe().fd_count().expect("fds");
-    let mut load = Command::new(loadgen)
+    let load = Command::new(loadgen)
         .args([
             "echo",
             "--addr",
@@ -91,42 +93,30 @@ fn echo_sigterm_under_loadgen(imp: Impl) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn loadgen");
-    let load_stderr = load.stderr.take().expect("stderr pipe");
+    let mut load = KillOnDrop(load);
+    let load_stderr = load.0.stderr.take().expect("stderr pipe");
     let collected = std::thread::spawn(move || {
         let mut text = String::new();
         let _ = { load_stderr }.read_to_string(&mut text);
         text
     });
-    std::thread::sleep(LOAD_BEFORE_SIGNAL);
-    let loaded_fds = server.probe().fd_count().expect("fds");
+    let loaded_fds = poll_until(LOAD_UP_LIMIT, "loadgen's 50 connections up", || {
+        let fds = server.probe().fd_count().expect("fds");
+        (fds >= idle_fds + 50).then_some(fds)
+    })
+    .unwrap_or_else(|err| panic!("{imp}: {err:#} (server fds idle {idle_fds})"));
     assert!(
-        load.try_wait().expect("try_wait").is_none(),
+        load.0.try_wait().expect("try_wait").is_none(),
         "{imp}: loadgen ended before the signal: {}",
         collected.join().unwrap_or_default()
     );
-    assert!(
-        loaded_fds >= idle_fds + 50,
-        "{imp}: the server holds {loaded_fds} fds under load (idle {idle_fds}): loadgen's 50 connections are not up"
-    );
     let took = terminate(&mut server, imp);
     // loadgen notices its connections closing and ends within its duration plus its own drain timeout.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let load_status = loop {
-        if let Some(status) = load.try_wait().expect("try_wait") {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    if load_status.is_none() {
-        let _ = load.kill();
-        let _ = load.wait();
-    }
+    let load_status = wait_child(&mut load.0, Duration::from_secs(20)).expect("wait for loadgen");
+    drop(load);
     let load_stderr = collected.join().unwrap_or_default();
     eprintln!(
-        "shutdown_under_load {imp} echo: loadgen 50 conns, SIGTERM after {LOAD_BEFORE_SIGNAL:?}; server fds idle {idle_fds}, \
+        "shutdown_under_load {imp} echo: loadgen 50 conns, SIGTERM with server fds idle {idle_fds}, \
          under load {loaded_fds}; exit 0 {took:.2?} after SIGTERM (drain timeout {DRAIN_SECS} s); loadgen {load_status:?}; \
          test wall time {:.1?}",
         started.elapsed()
@@ -152,8 +142,9 @@ struct Member {
 }
 
 impl Member {
-    /// Reads what is available and collects the complete lines; fails on a reset.
-    fn pump(&mut self) -> Result<()> {
+    /// Reads what is available and collects the complete lines; fails on a reset. Returns how many
+    /// `MSG` lines it collected.
+    fn pump(&mut self) -> Result<usize> {
         loop {
             match self.client.read_some() {
                 Ok(0) => {
@@ -172,13 +163,15 @@ impl Member {
                 Err(err) => return Err(err).context("read"),
             }
         }
+        let mut msgs = 0;
         while let Some(mut line) = self.client.take_line() {
             line.pop();
             let line = String::from_utf8(line)
                 .with_context(|| format!("{}: non-UTF-8 line", self.client.nick))?;
+            msgs += usize::from(line.starts_with("MSG "));
             self.lines.push(line);
         }
-        Ok(())
+        Ok(msgs)
     }
 }
 
@@ -199,8 +192,9 @@ fn chat_member(addr: std::net::SocketAddr, room: String) -> Member {
 
 /// Drives `members` until every one is closed by the server: until `signalled`, every
 /// [`SEND_PERIOD`] a fifth of them (in turn) sends a `MSG`; all read everything all the time. The pace
-/// keeps a debug build's broker ahead of the load, so that nobody becomes a slow consumer.
-fn drive(members: &mut [Member], signalled: &AtomicBool) -> Result<()> {
+/// keeps a debug build's broker ahead of the load, so that nobody becomes a slow consumer. Adds the
+/// `MSG` lines received to `received`.
+fn drive(members: &mut [Member], signalled: &AtomicBool, received: &AtomicUsize) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut last_send = Instant::now();
     let mut round = 0usize;
@@ -231,7 +225,7 @@ fn drive(members: &mut [Member], signalled: &AtomicBool) -> Result<()> {
                     member.sent += 1;
                 }
             }
-            member.pump()?;
+            received.fetch_add(member.pump()?, Ordering::Relaxed);
         }
         if open == 0 {
             return Ok(());
@@ -241,20 +235,13 @@ fn drive(members: &mut [Member], signalled: &AtomicBool) -> Result<()> {
 }
 
 /// Waits up to 5 ms until one of the open members is readable.
-#[allow(unsafe_code)]
 fn wait_any(members: &[Member]) {
-    let mut fds: Vec<libc::pollfd> = members
+    let open: Vec<&std::net::TcpStream> = members
         .iter()
         .filter(|m| !m.closed)
-        .map(|m| libc::pollfd {
-            fd: m.client.stream().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
+        .map(|m| m.client.stream())
         .collect();
-    let count = libc::nfds_t::try_from(fds.len()).expect("fd count");
-    // SAFETY: `fds` is a valid, exclusively borrowed array of `count` pollfd structs.
-    let _ = unsafe { libc::poll(fds.as_mut_ptr(), count, 5) };
+    conformance::client::readable(&open, Duration::from_millis(5));
 }
 
 /// (b) chat: 100 clients in 4 rooms sending and reading continuously; SIGTERM mid-stream.
@@ -275,17 +262,24 @@ fn chat_sigterm_mid_stream(imp: Impl) {
         "{imp}: {loaded_fds} fds held"
     );
     let signalled = AtomicBool::new(false);
+    let received = AtomicUsize::new(0);
     let took = std::thread::scope(|scope| {
         let per_thread = CHAT_CLIENTS.div_ceil(CHAT_THREADS);
         let drivers: Vec<_> = members
             .chunks_mut(per_thread)
             .map(|chunk| {
-                let signalled = &signalled;
-                scope.spawn(move || drive(chunk, signalled))
+                let (signalled, received) = (&signalled, &received);
+                scope.spawn(move || drive(chunk, signalled, received))
             })
             .collect();
-        std::thread::sleep(LOAD_BEFORE_SIGNAL);
+        let flowing = poll_until(LOAD_UP_LIMIT, "chat MSG lines flowing", || {
+            let lines = received.load(Ordering::Relaxed);
+            (lines >= CHAT_LINES_BEFORE_SIGNAL).then_some(lines)
+        });
         signalled.store(true, Ordering::Release);
+        if let Err(err) = flowing {
+            panic!("{imp}: {err:#}");
+        }
         let took = terminate(&mut server, imp);
         for driver in drivers {
             driver
@@ -338,7 +332,7 @@ fn chat_sigterm_mid_stream(imp: Impl) {
     }
     eprintln!(
         "shutdown_under_load {imp} chat: {CHAT_CLIENTS} clients in {CHAT_ROOMS} rooms, {msgs_sent} MSGs sent, {lines} lines \
-         received, SIGTERM after {LOAD_BEFORE_SIGNAL:?}; server fds idle {idle_fds}, loaded {loaded_fds}; exit 0 {took:.2?} \
+         received (SIGTERM after {CHAT_LINES_BEFORE_SIGNAL} MSG lines); server fds idle {idle_fds}, loaded {loaded_fds}; exit 0 {took:.2?} \
          after SIGTERM (drain timeout {DRAIN_SECS} s); every client's last line ERR shutting-down; test wall time {:.1?}",
         started.elapsed()
     );

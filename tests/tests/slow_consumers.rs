@@ -7,19 +7,19 @@
 mod support;
 
 use std::collections::HashSet;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use conformance::chat_client::ChatClient;
-use conformance::client::{IO_TIMEOUT, is_timeout, preview};
+use conformance::client::{self, IO_TIMEOUT, is_timeout, preview};
 use conformance::process::ServeCommand;
 use rand::{Rng, SeedableRng};
 use serve::Impl;
 use socket2::{Domain, Socket, Type};
-use support::{footprint, rss_bytes, settle};
+use support::{footprint, rss_bytes, settle, stable_footprint};
 
 /// Members of the room, the sender included.
 const CLIENTS: usize = 1000;
@@ -157,22 +157,8 @@ fn check_line(shared: &Shared<'_>, member: &mut Member, line: &[u8]) -> Result<(
     Ok(())
 }
 
-/// Waits up to 20 ms until one of `fds` is readable; returns each one's `revents`.
-#[allow(unsafe_code)]
-fn wait_readable(fds: &mut [libc::pollfd]) {
-    let count = libc::nfds_t::try_from(fds.len()).expect("fd count");
-    // SAFETY: `fds` is a valid, exclusively borrowed array of `count` pollfd structs.
-    let rc = unsafe { libc::poll(fds.as_mut_ptr(), count, 20) };
-    if rc < 0 {
-        let err = io::Error::last_os_error();
-        assert_eq!(err.kind(), io::ErrorKind::Interrupted, "poll failed: {err}");
-    }
-}
-
 /// Polls `members` (non-blocking) until each has every MSG and every stalled member's LEFT.
 fn poll_members(shared: &Shared<'_>, members: &mut [Member]) {
-    use std::os::fd::AsRawFd;
-    let mut fds: Vec<libc::pollfd> = Vec::with_capacity(members.len());
     let mut active: Vec<usize> = Vec::with_capacity(members.len());
     loop {
         if shared.failed.load(Ordering::Acquire) {
@@ -183,26 +169,21 @@ fn poll_members(shared: &Shared<'_>, members: &mut [Member]) {
             return;
         }
         let total = shared.total.load(Ordering::Acquire);
-        fds.clear();
         active.clear();
         for (i, member) in members.iter().enumerate() {
             let is_sender = member.conn.nick == shared.sender_nick;
             let done = member.lefts == STALLED && (is_sender || member.next_msg == total);
             if !done {
                 active.push(i);
-                fds.push(libc::pollfd {
-                    fd: member.conn.stream().as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
             }
         }
         if active.is_empty() {
             return;
         }
-        wait_readable(&mut fds);
-        for (&i, pollfd) in active.iter().zip(&fds) {
-            if pollfd.revents == 0 {
+        let streams: Vec<&TcpStream> = active.iter().map(|&i| members[i].conn.stream()).collect();
+        let ready = client::readable(&streams, Duration::from_millis(20));
+        for (&i, ready) in active.iter().zip(ready) {
+            if !ready {
                 continue;
             }
             let member = &mut members[i];
@@ -298,15 +279,8 @@ fn drain_stalled(conn: &mut ChatClient, texts: &[String], sender_nick: &str) -> 
         .set_read_timeout(Some(IO_TIMEOUT))
         .expect("timeout");
     let mut all = conn.take_buffered();
-    let mut stream = conn.stream();
-    let closed = match stream.read_to_end(&mut all) {
-        Ok(_) => true,
-        Err(err) if err.kind() == io::ErrorKind::ConnectionReset => true,
-        Err(err) => {
-            assert!(is_timeout(&err), "{}: read failed: {err}", conn.nick);
-            false
-        }
-    };
+    let mut stream = conn.stream().try_clone().expect("clone");
+    let closed = client::read_until_closed(&mut stream, &mut all).is_ok();
     // Complete lines: JOINED lines, then MSGs in order from number 0.
     let mut next = 0;
     let mut last = "";
@@ -353,8 +327,7 @@ fn stalled_members_cut_off_readers_get_everything(imp: Impl) {
         let mut warm = connect_member(addr, false);
         warm.join(ROOM).expect("JOIN");
     }
-    std::thread::sleep(Duration::from_millis(200));
-    let idle = settle(pid, footprint(pid), Duration::from_secs(5));
+    let idle = stable_footprint(pid, Duration::from_secs(20));
     let baseline_rss = rss_bytes(pid);
 
     // Connect and join: the sender, the readers, then the stalled members (last, so that they are

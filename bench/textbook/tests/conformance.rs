@@ -2,23 +2,14 @@
 //! the conformance suite that needs no server limits must pass against each of them.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use conformance::wait::{KillOnDrop, poll_until};
 use conformance::{Skipped, Target, cases};
 use server_common::App;
 
-/// Kills and reaps the server however the test ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(model: &str) -> (Server, SocketAddr) {
+fn start(model: &str) -> (KillOnDrop, SocketAddr) {
     // A free port: bind port 0, note it, release it for the server.
     let addr = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -27,15 +18,12 @@ fn start(model: &str) -> (Server, SocketAddr) {
         .args([model, &addr.to_string()])
         .spawn()
         .expect("spawn textbook");
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "textbook {model} did not listen on {addr}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Killed and reaped however the test ends.
+    let server = KillOnDrop(child);
+    poll_until(Duration::from_secs(10), "listening", || {
+        TcpStream::connect_timeout(&addr, Duration::from_millis(100)).ok()
+    })
+    .unwrap_or_else(|err| panic!("textbook {model} on {addr}: {err:#}"));
     (server, addr)
 }
 

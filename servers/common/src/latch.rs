@@ -95,13 +95,20 @@ mod tests {
     #[test]
     fn trigger_wakes_a_blocked_thread() {
         let latch = Latch::new();
-        let waiter = {
+        let (woken_tx, woken) = std::sync::mpsc::channel();
+        {
             let latch = latch.clone();
-            std::thread::spawn(move || latch.wait_blocking())
-        };
-        std::thread::sleep(Duration::from_millis(10));
+            std::thread::spawn(move || {
+                latch.wait_blocking();
+                let _ = woken_tx.send(());
+            });
+        }
+        // Not woken before the trigger (bounded: 50 ms of not being woken is the evidence).
+        assert!(woken.recv_timeout(Duration::from_millis(50)).is_err());
         latch.trigger();
-        waiter.join().expect("waiter thread");
+        woken
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the blocked waiter was not woken within 10 s of the trigger");
         assert!(latch.is_triggered());
     }
 

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Parser;
 use serve::{App, Config, Impl, Shutdown};
 use server_common::config::{
@@ -89,7 +89,43 @@ impl Args {
     }
 }
 
-fn main() -> Result<()> {
+/// The exit status of a configuration the server refuses (docs/PROTOCOL.md: status 2, one line on
+/// stderr naming what and why).
+const REFUSED: u8 = 2;
+
+impl Args {
+    /// Why these arguments cannot be used, if they cannot.
+    fn refusal(&self) -> Option<String> {
+        if !self.addr.ip().is_loopback() && !self.expose {
+            return Some(format!(
+                "{} is not a loopback address; pass --expose to listen where other machines can reach",
+                self.addr
+            ));
+        }
+        if self.workers == Some(0) || self.max_line == 0 || self.queue_bytes == 0 {
+            return Some("--workers, --max-line and --queue-bytes must be at least 1".to_owned());
+        }
+        None
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    if let Some(refusal) = args.refusal() {
+        eprintln!("serve: {refusal}");
+        return std::process::ExitCode::from(REFUSED);
+    }
+    match run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("Error: {err:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Binds, prints the listening line and serves until a signal.
+fn run(args: Args) -> Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -98,16 +134,6 @@ fn main() -> Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let args = Args::parse();
-    if !args.addr.ip().is_loopback() && !args.expose {
-        bail!(
-            "{} is not a loopback address; pass --expose to listen where other machines can reach",
-            args.addr
-        );
-    }
-    if args.workers == Some(0) || args.max_line == 0 || args.queue_bytes == 0 {
-        bail!("--workers, --max-line and --queue-bytes must be at least 1");
-    }
     let listener = server_common::bind(args.addr)
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener

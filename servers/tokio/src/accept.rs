@@ -29,6 +29,11 @@ where
     } = acceptor;
     let mut backoff = AcceptBackoff::new();
     while let Some(accepted) = shutdown.or_cancel(listener.accept()).await {
+        // `or_cancel` polls the accept before the signal: a connection accepted once the signal is
+        // in is closed unserved, so that the server stops accepting at the signal.
+        if shutdown.is_triggered() {
+            break;
+        }
         let mut stream = match accepted {
             Ok((stream, _peer)) => stream,
             Err(err) => {

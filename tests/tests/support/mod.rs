@@ -23,6 +23,20 @@ pub fn test_config() -> Config {
     }
 }
 
+/// How long an in-process server may take to stop after its shutdown signal (its drain timeout is
+/// 2 s).
+pub const STOP_LIMIT: Duration = Duration::from_secs(30);
+
+/// Triggers `server`'s shutdown and waits at most [`STOP_LIMIT`] for it to stop cleanly; panics naming
+/// `what` otherwise, instead of hanging on a server whose shutdown is broken.
+pub fn stop_within_limit(server: RunningServer, what: &str) {
+    conformance::wait::run_within(STOP_LIMIT, &format!("stopping {what}"), move || {
+        server.stop()
+    })
+    .unwrap_or_else(|err| panic!("{err:#}"))
+    .unwrap_or_else(|err| panic!("{what}: the server stopped with an error: {err}"));
+}
+
 /// Starts `imp` serving `app` in-process on port 0, runs `case` against it, stops it.
 pub fn run_case(imp: Impl, app: App, case: fn(&Target) -> anyhow::Result<()>) {
     let config = test_config();
@@ -34,7 +48,7 @@ pub fn run_case(imp: Impl, app: App, case: fn(&Target) -> anyhow::Result<()>) {
         ..Target::new(server.addr())
     };
     let outcome = case(&target);
-    server.stop().expect("server stopped cleanly");
+    stop_within_limit(server, &format!("{imp} {app}"));
     if let Err(err) = outcome {
         assert!(
             err.downcast_ref::<Skipped>().is_none(),
@@ -108,6 +122,32 @@ pub fn footprint(pid: u32) -> Footprint {
         fds: usize::try_from(process.fd_count().expect("fd count")).expect("fd count fits"),
         threads: process.thread_count().expect("thread count"),
         rss_kib: rss_bytes(pid) / 1024,
+    }
+}
+
+/// How long fds and threads must stay unchanged for [`stable_footprint`] to take a reading as settled.
+pub const STABLE_FOR: Duration = Duration::from_millis(500);
+
+/// Polls `pid` until its open fds and threads have stayed the same for [`STABLE_FOR`] (connections
+/// that clients closed have been closed by the server too), for at most `limit`; panics if they never
+/// settle. Use it for a baseline, so that a baseline is never a reading taken mid-close.
+pub fn stable_footprint(pid: u32, limit: Duration) -> Footprint {
+    let deadline = std::time::Instant::now() + limit;
+    let mut last = footprint(pid);
+    let mut since = std::time::Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = footprint(pid);
+        if now.fds != last.fds || now.threads != last.threads {
+            last = now;
+            since = std::time::Instant::now();
+        } else if since.elapsed() >= STABLE_FOR {
+            return now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fds and threads of {pid} did not settle within {limit:?} (last {now:?})"
+        );
     }
 }
 
