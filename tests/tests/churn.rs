@@ -45,6 +45,11 @@ mod soak {
     fn soak_async_std() {
         super::soak(serve::Impl::AsyncStd)
     }
+    #[test]
+    #[ignore = "long soak; run by hand"]
+    fn soak_mio() {
+        super::soak(serve::Impl::Mio)
+    }
 }
 
 fn soak(imp: Impl) {

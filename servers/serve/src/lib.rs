@@ -18,11 +18,13 @@ pub enum Impl {
     Tokio,
     /// async-std's global executor, one task per connection (deprecated upstream; kept for comparison).
     AsyncStd,
+    /// A hand-rolled mio (epoll) event loop, no async: echo on one loop per core, chat on one loop.
+    Mio,
 }
 
 impl Impl {
     /// Every variant, in a stable order.
-    pub const ALL: [Impl; 3] = [Impl::Threads, Impl::Tokio, Impl::AsyncStd];
+    pub const ALL: [Impl; 4] = [Impl::Threads, Impl::Tokio, Impl::AsyncStd, Impl::Mio];
 
     /// The variant's name on the command line and in the `listening` line.
     pub fn name(self) -> &'static str {
@@ -30,6 +32,7 @@ impl Impl {
             Impl::Threads => server_threads::NAME,
             Impl::Tokio => server_tokio::NAME,
             Impl::AsyncStd => server_async_std::NAME,
+            Impl::Mio => server_mio::NAME,
         }
     }
 
@@ -51,6 +54,7 @@ impl Impl {
             Impl::Threads => server_threads::run(listener, app, config, shutdown),
             Impl::Tokio => server_tokio::run(listener, app, config, shutdown),
             Impl::AsyncStd => server_async_std::run(listener, app, config, shutdown),
+            Impl::Mio => server_mio::run(listener, app, config, shutdown),
         }
     }
 }

@@ -52,6 +52,7 @@ macro_rules! per_variant {
         mod threads { $( #[test] fn $test() { super::$test(serve::Impl::Threads) } )+ }
         mod tokio { $( #[test] fn $test() { super::$test(serve::Impl::Tokio) } )+ }
         mod async_std { $( #[test] fn $test() { super::$test(serve::Impl::AsyncStd) } )+ }
+        mod mio { $( #[test] fn $test() { super::$test(serve::Impl::Mio) } )+ }
     };
 }
 
@@ -63,6 +64,7 @@ macro_rules! stamp_cases {
         $crate::stamp_cases!(@variant threads, serve::Impl::Threads, $app, $cases: $($case),+);
         $crate::stamp_cases!(@variant tokio, serve::Impl::Tokio, $app, $cases: $($case),+);
         $crate::stamp_cases!(@variant async_std, serve::Impl::AsyncStd, $app, $cases: $($case),+);
+        $crate::stamp_cases!(@variant mio, serve::Impl::Mio, $app, $cases: $($case),+);
 
         #[test]
         fn every_registered_case_is_stamped() {
