@@ -98,6 +98,18 @@ impl Mailbox for Postbox {
     }
 }
 
+impl Chat {
+    /// The connection's status; one that is closing while still in the chat (its socket failed on a
+    /// write) leaves the chat first, so that the broker never keeps a client whose connection is gone.
+    fn settle(&mut self, conn: &mut ChatConn) -> Status {
+        let status = conn.status();
+        if status == Status::Done {
+            conn.input_ended(&mut self.broker);
+        }
+        status
+    }
+}
+
 impl Protocol for Chat {
     type Conn = ChatConn;
 
@@ -134,7 +146,7 @@ impl Protocol for Chat {
         if ready.writable {
             conn.write(cx);
         }
-        conn.status()
+        self.settle(conn)
     }
 
     fn timer(&mut self, conn: &mut ChatConn, _slot: Slot, cx: &mut Cx<'_>) -> Status {
@@ -145,7 +157,7 @@ impl Protocol for Chat {
             conn.input_ended(&mut self.broker);
         }
         conn.expire(cx);
-        conn.status()
+        self.settle(conn)
     }
 
     fn deadline(&self, conn: &ChatConn) -> Option<Instant> {
