@@ -8,6 +8,7 @@
 //! `--external 'textbook-tokio=target/release/textbook tokio {addr}'`).
 
 mod async_std_echo;
+mod mio_echo;
 mod threads_echo;
 mod tokio_echo;
 
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         "threads" => threads_echo::serve(addr),
         "tokio" => tokio_echo::serve(addr),
         "async-std" => async_std_echo::serve(addr),
+        "mio" => mio_echo::serve(addr),
         other => return usage(&format!("unknown model {other:?}")),
     };
     match served {
@@ -43,6 +45,6 @@ fn main() -> ExitCode {
 }
 
 fn usage(problem: &str) -> ExitCode {
-    eprintln!("textbook: {problem}\nusage: textbook threads|tokio|async-std 127.0.0.1:PORT");
+    eprintln!("textbook: {problem}\nusage: textbook threads|tokio|async-std|mio 127.0.0.1:PORT");
     ExitCode::from(2)
 }

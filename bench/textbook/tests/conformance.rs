@@ -70,3 +70,8 @@ fn tokio() {
 fn async_std() {
     echo_cases_pass("async-std");
 }
+
+#[test]
+fn mio() {
+    echo_cases_pass("mio");
+}
