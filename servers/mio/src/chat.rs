@@ -178,3 +178,34 @@ impl Protocol for Chat {
         self.broker.shutdown();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postbox_queues_every_line_and_wakes_its_connection_once() {
+        let wakes = WakeList::default();
+        let outbound = Rc::new(Outbound::default());
+        let slot = Slot { key: 3, serial: 7 };
+        let mut postbox = Postbox {
+            outbound: Rc::clone(&outbound),
+            wakes: wakes.clone(),
+            slot,
+        };
+        postbox.post(Line::new(b"HELLO\n"));
+        postbox.post(Line::new(b"OK JOIN r\n"));
+        assert_eq!(outbound.lines.borrow().len(), 2);
+        let mut woken = Vec::new();
+        wakes.take(&mut woken);
+        assert_eq!(woken.len(), 1);
+        assert_eq!(woken[0].slot, slot);
+        assert_eq!(woken[0].ready, Ready::WRITE);
+        // Once the connection wrote (clearing the flag), the next post wakes it again.
+        outbound.woken.set(false);
+        postbox.close();
+        woken.clear();
+        wakes.take(&mut woken);
+        assert_eq!(woken.len(), 1);
+    }
+}

@@ -121,7 +121,7 @@ impl WakeList {
     }
 
     /// Swaps the list's contents into `batch` (which must be empty), keeping both allocations.
-    fn take(&self, batch: &mut Vec<Wake>) {
+    pub(crate) fn take(&self, batch: &mut Vec<Wake>) {
         std::mem::swap(&mut *self.0.borrow_mut(), batch);
     }
 }

@@ -65,8 +65,14 @@
 //!
 //! Per echo message on a busy loop: one `recvfrom`, one `sendto`, and a share of one `epoll_wait`
 //! (which returns many events at once); no allocation, no copy beyond the kernel's. An idle echo
-//! connection holds its socket and a slab entry of a few dozen bytes. Measured figures: the
-//! `results/README.md` section "mio".
+//! connection holds its socket and a slab entry of about a hundred bytes.
+//!
+//! Measured (`results/README.md`, "mio, the hand-rolled event loop"; 2-CPU AMD EPYC VM shared with
+//! builds; server on CPU 0, `loadgen echo --conns 100 --size 64 --duration 10s --cpus 1`, 5
+//! interleaved repeats): server CPU per message, median, 5.73 µs for mio, 6.47 µs for tokio and
+//! 6.76 µs for the textbook mio loop (per-repeat ratio mio / tokio 0.94, range 0.79–1.10), of which
+//! user space 0.25 µs against tokio's 0.51 µs; RSS per idle connection (`loadgen conns --conns 9000`)
+//! 102 bytes against tokio's 10 KiB.
 
 pub mod accept;
 pub mod chat;
