@@ -48,6 +48,10 @@
 //!   its loop is doing (and drops that listener's backlog when it closes). The cost is a wasted wake-up
 //!   per new connection on the loops that lose the race (mio exposes no `EPOLLEXCLUSIVE`): per
 //!   connection, not per message. A connection never moves between loops: no locks, no work stealing.
+//!   The flip side: when a burst of connections arrives, the loop that wakes first takes up to a batch
+//!   of them (64) before the other gets to run, so the split can be uneven, and stays so for those
+//!   connections' lifetime (seen: 1 : 3.3 of CPU between two loops in one of three 100-connection
+//!   bursts, about even in the other two). Tokio evens this out by stealing tasks; a loop cannot.
 //! - **Chat**: one loop owns the broker and every chat connection (see [`chat`] for why one).
 //! - **The calling thread** waits on the [`Shutdown`] latch, then wakes every loop through its
 //!   [`mio::Waker`] (an eventfd in the epoll set), and joins them. SIGINT/SIGTERM arrive the same way:
