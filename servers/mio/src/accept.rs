@@ -8,9 +8,18 @@
 //! back by itself, because no new edge will come for the connections already waiting: with a zero poll
 //! timeout after a full batch, or at the back-off's end after a resource error. Meanwhile the kernel
 //! keeps the waiting connections in the backlog.
+//!
+//! Several loops sharing the listener are all woken by every new connection; whichever accepts first
+//! serves it for good. So that a burst does not land on one loop, a loop that serves more than
+//! [`SPREAD`] connections above another loop leaves the backlog to the others: it looks again after
+//! [`YIELD`] (the backlog may still hold connections when the others are done) — nginx's
+//! `accept_disabled` rule, with the loads in a shared array of counters ([`Loads`]). The least loaded
+//! loop never yields, so no connection waits for long.
 
 use std::io::{self, Write};
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry};
@@ -20,6 +29,38 @@ use crate::event_loop::LISTENER;
 
 /// Connections accepted per turn of the loop at most.
 pub(crate) const ACCEPT_BATCH: usize = 64;
+
+/// How many connections a loop may serve above another before it leaves new ones to the others.
+pub(crate) const SPREAD: usize = 4;
+/// How long a loop that left the backlog to the others waits before it looks again.
+pub(crate) const YIELD: Duration = Duration::from_millis(1);
+
+/// The number of connections each loop of a server serves, shared by the loops.
+#[derive(Debug, Clone)]
+pub(crate) struct Loads(Arc<[AtomicUsize]>);
+
+impl Loads {
+    /// Counters for `loops` loops, all zero.
+    pub(crate) fn new(loops: usize) -> Self {
+        Loads((0..loops).map(|_| AtomicUsize::new(0)).collect())
+    }
+
+    /// Records that loop `index` serves `conns` connections.
+    fn set(&self, index: usize, conns: usize) {
+        if let Some(load) = self.0.get(index) {
+            load.store(conns, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether loop `index` serves more than [`SPREAD`] connections above some other loop.
+    fn is_ahead(&self, index: usize) -> bool {
+        let Some(mine) = self.0.get(index).map(|l| l.load(Ordering::Relaxed)) else {
+            return false;
+        };
+        let mut loads = self.0.iter().enumerate();
+        loads.any(|(i, load)| i != index && mine > load.load(Ordering::Relaxed) + SPREAD)
+    }
+}
 
 /// What one accept attempt gave.
 #[derive(Debug)]
@@ -38,10 +79,14 @@ pub(crate) enum Accepted {
 pub(crate) struct Acceptor {
     listener: Option<TcpListener>,
     limit: ConnLimit,
+    loads: Loads,
+    /// This loop's index in `loads`.
+    index: usize,
     backoff: AcceptBackoff,
     /// The backlog may hold connections: set by the listener's readiness, cleared by `WouldBlock`.
     pending: bool,
-    /// After a resource error: do not try again before this.
+    /// After a resource error, or after leaving the backlog to less loaded loops: do not try again
+    /// before this.
     resume_at: Option<Instant>,
 }
 
@@ -50,12 +95,15 @@ impl Acceptor {
     pub(crate) fn new(
         mut listener: TcpListener,
         limit: ConnLimit,
+        (loads, index): (Loads, usize),
         registry: &Registry,
     ) -> io::Result<Self> {
         registry.register(&mut listener, LISTENER, Interest::READABLE)?;
         Ok(Acceptor {
             listener: Some(listener),
             limit,
+            loads,
+            index,
             backoff: AcceptBackoff::new(),
             // Connections may have arrived between bind and register: look once.
             pending: true,
@@ -79,10 +127,19 @@ impl Acceptor {
         (self.pending && self.listener.is_some()).then(|| self.resume_at.unwrap_or(now))
     }
 
+    /// Records how many connections this loop serves.
+    pub(crate) fn set_load(&self, conns: usize) {
+        self.loads.set(self.index, conns);
+    }
+
     /// One accept. Over the limit, writes `reject` (best effort: a fresh socket's buffer is empty)
     /// and closes the connection.
     pub(crate) fn accept(&mut self, now: Instant, reject: &[u8]) -> Accepted {
         if !self.is_due(now) {
+            return Accepted::Nothing;
+        }
+        if self.loads.is_ahead(self.index) {
+            self.resume_at = Some(now + YIELD);
             return Accepted::Nothing;
         }
         let Some(listener) = &self.listener else {
@@ -125,5 +182,24 @@ impl Acceptor {
         if let Some(mut listener) = self.listener.take() {
             let _ = registry.deregister(&mut listener);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_loop_well_ahead_of_another_yields() {
+        let loads = Loads::new(3);
+        loads.set(0, 10);
+        loads.set(1, 10 + SPREAD);
+        loads.set(2, 10 + SPREAD + 1);
+        assert!(!loads.is_ahead(0));
+        assert!(!loads.is_ahead(1));
+        assert!(loads.is_ahead(2));
+        let alone = Loads::new(1);
+        alone.set(0, 1000);
+        assert!(!alone.is_ahead(0));
     }
 }

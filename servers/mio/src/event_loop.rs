@@ -30,7 +30,7 @@ use mio::{Events, Poll, Registry, Token};
 use server_common::{ConnGuard, ConnLimit, DrainDeadline, Shutdown};
 use slab::Slab;
 
-use crate::accept::{ACCEPT_BATCH, Accepted, Acceptor};
+use crate::accept::{ACCEPT_BATCH, Accepted, Acceptor, Loads};
 use crate::timers::{Deadline, Timers};
 
 /// The listener's token. Connections use their slab key, which never comes near it.
@@ -193,6 +193,8 @@ struct Entry<C> {
 pub(crate) struct LoopConfig {
     /// The limit shared by every loop of the server.
     pub(crate) limit: ConnLimit,
+    /// Every loop's number of connections, and this loop's index in it.
+    pub(crate) loads: (Loads, usize),
     /// The server's shutdown latch.
     pub(crate) shutdown: Shutdown,
     /// `--drain-timeout`.
@@ -232,7 +234,7 @@ impl<P: Protocol> EventLoop<P> {
         protocol: P,
         config: LoopConfig,
     ) -> io::Result<Self> {
-        let acceptor = Acceptor::new(listener, config.limit, poll.registry())?;
+        let acceptor = Acceptor::new(listener, config.limit, config.loads, poll.registry())?;
         Ok(EventLoop {
             poll,
             events: Events::with_capacity(EVENTS),
@@ -359,6 +361,7 @@ impl<P: Protocol> State<P> {
     fn accept(&mut self, registry: &Registry) {
         let reject = self.protocol.reject();
         for _ in 0..ACCEPT_BATCH {
+            self.acceptor.set_load(self.conns.len());
             let (stream, guard) = match self.acceptor.accept(self.now, reject) {
                 Accepted::Conn(stream, guard) => (stream, guard),
                 Accepted::Skipped => continue,

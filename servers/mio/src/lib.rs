@@ -48,10 +48,11 @@
 //!   its loop is doing (and drops that listener's backlog when it closes). The cost is a wasted wake-up
 //!   per new connection on the loops that lose the race (mio exposes no `EPOLLEXCLUSIVE`): per
 //!   connection, not per message. A connection never moves between loops: no locks, no work stealing.
-//!   The flip side: when a burst of connections arrives, the loop that wakes first takes up to a batch
-//!   of them (64) before the other gets to run, so the split can be uneven, and stays so for those
-//!   connections' lifetime (seen: 1 : 3.3 of CPU between two loops in one of three 100-connection
-//!   bursts, about even in the other two). Tokio evens this out by stealing tasks; a loop cannot.
+//!   The flip side: in a burst of connections the loop that wakes first would take them all (seen
+//!   without a remedy: 1 : 3.3 of CPU between two loops in one of three 100-connection bursts), and a
+//!   connection stays on its loop for good; tokio evens such things out by stealing tasks, a loop
+//!   cannot. So a loop that serves a few more connections than another leaves the backlog to the
+//!   others for a millisecond (nginx's `accept_disabled`; see [`accept`]).
 //! - **Chat**: one loop owns the broker and every chat connection (see [`chat`] for why one).
 //! - **The calling thread** waits on the [`Shutdown`] latch, then wakes every loop through its
 //!   [`mio::Waker`] (an eventfd in the epoll set), and joins them. SIGINT/SIGTERM arrive the same way:
@@ -92,6 +93,7 @@ use std::thread::JoinHandle;
 use mio::{Poll, Waker};
 use server_common::{App, Config, ConnLimit, ServerError, Shutdown};
 
+use crate::accept::Loads;
 use crate::chat::Chat;
 use crate::echo::Echo;
 use crate::event_loop::{EventLoop, LoopConfig, WAKER};
@@ -117,6 +119,7 @@ pub fn run(
     };
     let loop_config = LoopConfig {
         limit: ConnLimit::new(config.max_conns),
+        loads: (Loads::new(loops), 0),
         shutdown: shutdown.clone(),
         drain_timeout: config.drain_timeout,
     };
@@ -175,7 +178,8 @@ fn start_loop(
     let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(runtime)?);
     let listener = listener.try_clone().map_err(ServerError::Listener)?;
     let listener = mio::net::TcpListener::from_std(listener);
-    let (config, loop_config) = (config.clone(), loop_config.clone());
+    let (config, mut loop_config) = (config.clone(), loop_config.clone());
+    loop_config.loads.1 = index;
     let keep_waker = Arc::clone(&waker);
     let thread = std::thread::Builder::new()
         .name(format!("mio-loop-{index}"))
