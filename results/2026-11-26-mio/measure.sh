@@ -4,11 +4,15 @@
 # repeat, server pinned to CPU 0 and the generator to CPU 1. Run from the workspace root after
 #   cargo build --release -p serve -p loadgen -p textbook
 # Usage: results/2026-11-26-mio/measure.sh OUT_DIR [REPEATS]
+# Environment: WORKERS=N passes --workers N to our servers (default: theirs, one per core);
+# SCENARIOS="echo conns" (the default) picks the scenarios.
 set -euo pipefail
 out=${1:?usage: measure.sh OUT_DIR [REPEATS]}
 repeats=${2:-5}
 mkdir -p "$out"
 bin=target/release
+workers=(${WORKERS:+--workers "$WORKERS"})
+scenarios=${SCENARIOS:-echo conns}
 
 # start NAME CMD...: starts a server on CPU 0 at a free port; sets PID and ADDR.
 start() {
@@ -29,14 +33,15 @@ stop() { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true;
 
 run_server() {
   case $1 in
-    mio) start "$2" "$bin/serve" --impl mio --app echo --addr ;;
-    tokio) start "$2" "$bin/serve" --impl tokio --app echo --addr ;;
+    mio) start "$2" "$bin/serve" --impl mio --app echo "${workers[@]}" --addr ;;
+    tokio) start "$2" "$bin/serve" --impl tokio --app echo "${workers[@]}" --addr ;;
     textbook-mio) start "$2" "$bin/textbook" mio ;;
     textbook-tokio) start "$2" "$bin/textbook" tokio ;;
   esac
 }
 
 for r in $(seq "$repeats"); do
+  [[ " $scenarios " == *" echo "* ]] || break
   for s in mio tokio textbook-mio textbook-tokio; do
     run_server "$s" "echo-$s-$r"
     "$bin/loadgen" echo --addr "$ADDR" --conns 100 --size 64 --duration 10s --cpus 1 \
@@ -45,6 +50,7 @@ for r in $(seq "$repeats"); do
   done
 done
 for r in $(seq "$repeats"); do
+  [[ " $scenarios " == *" conns "* ]] || break
   for s in mio tokio textbook-mio; do
     run_server "$s" "conns-$s-$r"
     "$bin/loadgen" conns --addr "$ADDR" --conns 9000 --hold 5s --cpus 1 \

@@ -30,8 +30,9 @@
 //!   shuts its own side down; chat processes the complete lines, tells the broker, flushes and closes.
 //! - **Resets** (`ECONNRESET`, `EPIPE`) and epoll's error and hang-up flags: the next read or write
 //!   reports them, and the connection is closed (chat: its rooms are told it left).
-//! - **Fairness**: a connection reads at most a budget per turn (16 reads); with input left it goes
-//!   on the wake list and the next turn polls without sleeping — tokio's cooperative budget.
+//! - **Fairness**: a connection reads at most a budget (16 reads) at a time; with input left it goes
+//!   on the wake list, behind the other connections that are ready, and the loop comes back to it
+//!   before it sleeps again — tokio's cooperative budget.
 //! - **No busy loop**: the loop sleeps in `epoll_wait` until an event or the earliest deadline. After
 //!   an accept error for want of descriptors (EMFILE) it stops accepting for the back-off's pause
 //!   (5 ms doubling to 100 ms) instead of retrying on every turn.
@@ -72,12 +73,13 @@
 //! (which returns many events at once); no allocation, no copy beyond the kernel's. An idle echo
 //! connection holds its socket and a slab entry of about a hundred bytes.
 //!
-//! Measured (`results/README.md`, "mio, the hand-rolled event loop"; 2-CPU AMD EPYC VM shared with
-//! builds; server on CPU 0, `loadgen echo --conns 100 --size 64 --duration 10s --cpus 1`, 5
-//! interleaved repeats): server CPU per message, median, 5.73 µs for mio, 6.47 µs for tokio and
-//! 6.76 µs for the textbook mio loop (per-repeat ratio mio / tokio 0.94, range 0.79–1.10), of which
-//! user space 0.25 µs against tokio's 0.51 µs; RSS per idle connection (`loadgen conns --conns 9000`)
-//! 102 bytes against tokio's 10 KiB.
+//! Measured (`results/README.md`, "mio, the hand-rolled event loop": three runs of 5 interleaved
+//! repeats on a 2-CPU AMD EPYC VM shared with builds, server on CPU 0, `loadgen echo --conns 100
+//! --size 64 --duration 10s --cpus 1`): server CPU per message, median, 5.73 / 7.09 / 6.31 µs for mio
+//! against 6.47 / 7.64 / 7.31 µs for tokio and 6.76 / 6.72 / 7.18 µs for the textbook mio loop
+//! (per-repeat ratio mio / tokio 0.91–0.94), of which user space 0.21–0.25 µs against tokio's
+//! 0.49–0.52 µs; RSS per idle connection (`loadgen conns --conns 9000`) 102 bytes against tokio's
+//! 10 KiB.
 
 pub mod accept;
 pub mod chat;
