@@ -3,12 +3,12 @@
 //! async-std and smol do underneath; it is written to be read in this order:
 //!
 //! 1. **This file**: the threads, and how shutdown reaches them.
-//! 2. [`event_loop`]: one turn of the loop — wait for readiness, dispatch, accept, timers, wakes.
-//! 3. [`accept`]: accepting in batches, `--max-conns`, the back-off on EMFILE.
-//! 4. [`timers`]: the deadline heap behind `--idle-timeout`, the drain deadline and chat's linger.
-//! 5. [`echo`]: the smallest state machine: read, write back, keep the rest only when the socket is
+//! 2. `event_loop.rs`: one turn of the loop — wait for readiness, dispatch, accept, timers, wakes.
+//! 3. `accept.rs`: accepting in batches, `--max-conns`, the back-off on EMFILE.
+//! 4. `timers.rs`: the deadline heap behind `--idle-timeout`, the drain deadline and chat's linger.
+//! 5. `echo.rs`: the smallest state machine: read, write back, keep the rest only when the socket is
 //!    full.
-//! 6. [`chat`] and [`chat_conn`]: the shared broker driven synchronously from the loop, and a chat
+//! 6. `chat.rs` and `chat_conn.rs`: the shared broker driven synchronously from the loop, and a chat
 //!    connection's queue, close and linger.
 //!
 //! # The model
@@ -53,8 +53,8 @@
 //!   without a remedy: 1 : 3.3 of CPU between two loops in one of three 100-connection bursts), and a
 //!   connection stays on its loop for good; tokio evens such things out by stealing tasks, a loop
 //!   cannot. So a loop that serves a few more connections than another leaves the backlog to the
-//!   others for a millisecond (nginx's `accept_disabled`; see [`accept`]).
-//! - **Chat**: one loop owns the broker and every chat connection (see [`chat`] for why one).
+//!   others for a millisecond (nginx's `accept_disabled`; see `accept.rs`).
+//! - **Chat**: one loop owns the broker and every chat connection (see `chat.rs` for why one).
 //! - **The calling thread** waits on the [`Shutdown`] latch, then wakes every loop through its
 //!   [`mio::Waker`] (an eventfd in the epoll set), and joins them. SIGINT/SIGTERM arrive the same way:
 //!   the `serve` binary's signal thread triggers the latch, exactly as a test's `stop` does.
@@ -81,12 +81,12 @@
 //! 0.49–0.52 µs; RSS per idle connection (`loadgen conns --conns 9000`) 102 bytes against tokio's
 //! 10 KiB.
 
-pub mod accept;
-pub mod chat;
-pub mod chat_conn;
-pub mod echo;
-pub mod event_loop;
-pub mod timers;
+mod accept;
+mod chat;
+mod chat_conn;
+mod echo;
+mod event_loop;
+mod timers;
 
 use std::net::TcpListener;
 use std::sync::Arc;
