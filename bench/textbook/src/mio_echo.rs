@@ -1,7 +1,7 @@
 //! Textbook mio echo (the shape of mio's own `examples/tcp_server.rs`): one `Poll` on the calling
-//! thread, a `HashMap` from token to connection, every socket registered once for reading and writing
-//! (edge-triggered), read until `WouldBlock`, write back; what the socket does not take waits until it
-//! is writable (reading pauses meanwhile, so that the buffer stays bounded).
+//! thread, a `HashMap` from token to connection, every socket registered once for reading and
+//! writing (edge-triggered), read until `WouldBlock`, write back; what the socket does not take
+//! waits until it is writable (reading pauses meanwhile, so that the buffer stays bounded).
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -69,8 +69,8 @@ pub fn serve(addr: SocketAddr) -> io::Result<()> {
     }
 }
 
-/// Writes what is pending, then reads and writes back until `WouldBlock`; `true` when the connection
-/// is done (EOF after everything was written back).
+/// Writes what is pending, then reads and writes back until `WouldBlock`; `true` when the
+/// connection is done (EOF after everything was written back).
 fn echo(conn: &mut Conn, buf: &mut [u8]) -> io::Result<bool> {
     loop {
         while !conn.unsent.is_empty() {

@@ -2,19 +2,19 @@
 //! EMFILE without busy-looping.
 //!
 //! Edge-triggered readiness says "something changed", once. The listener's event sets `pending`;
-//! the loop then accepts until `accept` returns `WouldBlock`, which is the only proof that the backlog
-//! is empty. Whenever it stops before that — a full batch (so that a connection storm cannot starve the
-//! connections already open), or a resource error (EMFILE) — `pending` stays set and the loop must come
-//! back by itself, because no new edge will come for the connections already waiting: with a zero poll
-//! timeout after a full batch, or at the back-off's end after a resource error. Meanwhile the kernel
-//! keeps the waiting connections in the backlog.
+//! the loop then accepts until `accept` returns `WouldBlock`, which is the only proof that the
+//! backlog is empty. Whenever it stops before that — a full batch (so that a connection storm
+//! cannot starve the connections already open), or a resource error (EMFILE) — `pending` stays set
+//! and the loop must come back by itself, because no new edge will come for the connections already
+//! waiting: with a zero poll timeout after a full batch, or at the back-off's end after a resource
+//! error. Meanwhile the kernel keeps the waiting connections in the backlog.
 //!
-//! Several loops sharing the listener are all woken by every new connection; whichever accepts first
-//! serves it for good. So that a burst does not land on one loop, a loop that serves more than
-//! [`SPREAD`] connections above another loop leaves the backlog to the others: it looks again after
-//! [`YIELD`] (the backlog may still hold connections when the others are done) — nginx's
-//! `accept_disabled` rule, with the loads in a shared array of counters ([`Loads`]). The least loaded
-//! loop never yields, so no connection waits for long.
+//! Several loops sharing the listener are all woken by every new connection; whichever accepts
+//! first serves it for good. So that a burst does not land on one loop, a loop that serves more
+//! than [`SPREAD`] connections above another loop leaves the backlog to the others: it looks again
+//! after [`YIELD`] (the backlog may still hold connections when the others are done) — nginx's
+//! `accept_disabled` rule, with the loads in a shared array of counters ([`Loads`]). The least
+//! loaded loop never yields, so no connection waits for long.
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -175,9 +175,9 @@ impl Acceptor {
         }
     }
 
-    /// Stops accepting: the listener leaves this loop's epoll set and is closed. Deregistering is not
-    /// optional here: with one listener per loop duplicated from the same socket, closing one duplicate
-    /// would not remove the socket from the epoll set.
+    /// Stops accepting: the listener leaves this loop's epoll set and is closed. Deregistering is
+    /// not optional here: with one listener per loop duplicated from the same socket, closing one
+    /// duplicate would not remove the socket from the epoll set.
     pub(crate) fn close(&mut self, registry: &Registry) {
         if let Some(mut listener) = self.listener.take() {
             let _ = registry.deregister(&mut listener);

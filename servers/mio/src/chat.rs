@@ -1,14 +1,15 @@
-//! Chat on the event loop: the loop owns the [`Broker`] and calls it synchronously — no broker task,
-//! no channels, no locks.
+//! Chat on the event loop: the loop owns the [`Broker`] and calls it synchronously — no broker
+//! task, no channels, no locks.
 //!
 //! When a connection's input yields a line, the loop hands the framer's borrowed frame straight to
 //! [`Broker::input`] (no copy). The broker queues each line it produces through the recipient's
-//! [`Postbox`]: the line (a shared `Arc`, so a broadcast to N members is N pointer copies) goes onto
-//! that connection's own queue, and the connection goes on the loop's wake list, once per turn. At the
-//! end of the turn every woken connection writes what is queued for it, in as few vectored writes as
-//! the socket takes; what it does not take waits in the queue, bounded by the broker's byte budget
-//! (`--queue-bytes`; overflow makes the client a slow consumer), and write interest is switched on
-//! until the queue is empty. How a connection ends is in [`crate::chat_conn`].
+//! [`Postbox`]: the line (a shared `Arc`, so a broadcast to N members is N pointer copies) goes
+//! onto that connection's own queue, and the connection goes on the loop's wake list, once per
+//! turn. At the end of the turn every woken connection writes what is queued for it, in as few
+//! vectored writes as the socket takes; what it does not take waits in the queue, bounded by the
+//! broker's byte budget (`--queue-bytes`; overflow makes the client a slow consumer), and write
+//! interest is switched on until the queue is empty. How a connection ends is in
+//! [`crate::chat_conn`].
 //!
 //! Chat runs on **one** loop, whatever `--workers` says. The chat state is one shared thing (every
 //! room may have members anywhere), and one loop owning it is what makes it lock-free and
@@ -100,7 +101,8 @@ impl Mailbox for Postbox {
 
 impl Chat {
     /// The connection's status; one that is closing while still in the chat (its socket failed on a
-    /// write) leaves the chat first, so that the broker never keeps a client whose connection is gone.
+    /// write) leaves the chat first, so that the broker never keeps a client whose connection is
+    /// gone.
     fn settle(&mut self, conn: &mut ChatConn) -> Status {
         let status = conn.status();
         if status == Status::Done {

@@ -1,17 +1,18 @@
 //! One chat connection's state machine: its input side (framer, and whether input still goes to the
 //! broker) and its output side (queue, the close's last line, FIN, linger).
 //!
-//! Input ([`Reading`]): `Open` feeds each line to the broker; `Discarding` reads and drops (the broker
-//! closed the client, or the server is shutting down — nothing a client sends then is processed, but
-//! it is read, so that closing does not reset the connection under its last lines); `Done` after EOF,
-//! a reset or the idle timeout.
+//! Input ([`Reading`]): `Open` feeds each line to the broker; `Discarding` reads and drops (the
+//! broker closed the client, or the server is shutting down — nothing a client sends then is
+//! processed, but it is read, so that closing does not reset the connection under its last lines);
+//! `Done` after EOF, a reset or the idle timeout.
 //!
-//! Output ([`Sending`]): `Queue` writes what the broker queued. Once the broker has closed the client
-//! (its [`Outlet`] holds the `Close`), the queue is written out and then the close's last line (`BYE`,
-//! `ERR line-too-long`, `ERR shutting-down`) — `Last`; a slow consumer's queue is dropped instead, and
-//! its `ERR slow-consumer` is written only if no line was half-written and the socket takes it within
-//! [`STALL_TICK`]. Then FIN, and `Linger`: keep reading and dropping the client's input until its EOF
-//! or [`CLOSE_LINGER`] (never past the drain deadline), and only then close the socket.
+//! Output ([`Sending`]): `Queue` writes what the broker queued. Once the broker has closed the
+//! client (its [`Outlet`] holds the `Close`), the queue is written out and then the close's last
+//! line (`BYE`, `ERR line-too-long`, `ERR shutting-down`) — `Last`; a slow consumer's queue is
+//! dropped instead, and its `ERR slow-consumer` is written only if no line was half-written and the
+//! socket takes it within [`STALL_TICK`]. Then FIN, and `Linger`: keep reading and dropping the
+//! client's input until its EOF or [`CLOSE_LINGER`] (never past the drain deadline), and only then
+//! close the socket.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;

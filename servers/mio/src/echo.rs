@@ -2,14 +2,15 @@
 //! pass through the loop's one read buffer.
 //!
 //! On readiness a connection reads into the loop's buffer and writes the bytes straight back. Only
-//! when the socket takes less than it was given (the client does not read fast enough) does the rest
-//! move into a buffer of the connection's own, write interest is switched on, and reading pauses until
-//! that rest is written: the queue is bounded by one read. Once it is written the buffer is freed and
-//! write interest switched off again. So an idle connection holds its socket and a few words of state,
-//! no buffer (`ECHO_BUF_SIZE` lives once per loop, not once per connection).
+//! when the socket takes less than it was given (the client does not read fast enough) does the
+//! rest move into a buffer of the connection's own, write interest is switched on, and reading
+//! pauses until that rest is written: the queue is bounded by one read. Once it is written the
+//! buffer is freed and write interest switched off again. So an idle connection holds its socket
+//! and a few words of state, no buffer (`ECHO_BUF_SIZE` lives once per loop, not once per
+//! connection).
 //!
-//! EOF (the client half-closed): once everything is written back, shut the write side down (FIN) and
-//! close. A reset or any other socket error: close at once.
+//! EOF (the client half-closed): once everything is written back, shut the write side down (FIN)
+//! and close. A reset or any other socket error: close at once.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -107,8 +108,8 @@ impl EchoConn {
         cx.registry.reregister(&mut self.stream, slot.token(), both)
     }
 
-    /// Reads and echoes until the kernel's receive buffer is empty, the send buffer is full, EOF, or
-    /// the read budget is spent (then the connection is put on the wake list).
+    /// Reads and echoes until the kernel's receive buffer is empty, the send buffer is full, EOF,
+    /// or the read budget is spent (then the connection is put on the wake list).
     fn echo(&mut self, buf: &mut [u8], slot: Slot, cx: &mut Cx<'_>) -> io::Result<()> {
         for _ in 0..READ_BUDGET {
             let n = match self.stream.read(buf) {

@@ -3,21 +3,22 @@
 //!
 //! One turn of [`EventLoop::run`]:
 //!
-//! 1. **Wait**: `epoll_wait` (mio's [`Poll::poll`]) for at most the time to the next deadline (timer,
-//!    accept back-off, drain deadline), or not at all when work is left over from the last turn.
+//! 1. **Wait**: `epoll_wait` (mio's [`Poll::poll`]) for at most the time to the next deadline
+//!    (timer, accept back-off, drain deadline), or not at all when work is left over from the last
+//!    turn.
 //! 2. **Shutdown**: if the server's [`Shutdown`] latch was triggered (the [`WAKER`] event says so),
 //!    stop accepting, tell every connection, and start the drain deadline.
 //! 3. **Dispatch**: for each readiness event, the [`Protocol`] advances that connection's state
-//!    machine (read until the kernel's buffer is empty, write until it is full); the listener's event
-//!    only marks the backlog as pending.
+//!    machine (read until the kernel's buffer is empty, write until it is full); the listener's
+//!    event only marks the backlog as pending.
 //! 4. **Accept** up to a batch of new connections into the slab.
 //! 5. **Timers**: every connection whose deadline passed gets [`Protocol::timer`].
 //! 6. **Wakes**: every connection on the wake list gets [`Protocol::ready`] again: one that used up
 //!    its read budget (fairness), or, for chat, one the broker queued lines for this turn.
 //!
 //! This is what an async runtime's reactor and scheduler do underneath, without futures: the slab
-//! entry is the task, [`Protocol::ready`] is its `poll`, a [`Wake`] on the list is its waker, and the
-//! read budget is tokio's cooperative budget.
+//! entry is the task, [`Protocol::ready`] is its `poll`, a [`Wake`] on the list is its waker, and
+//! the read budget is tokio's cooperative budget.
 
 use std::cell::RefCell;
 use std::io;
@@ -294,8 +295,8 @@ impl<P: Protocol> EventLoop<P> {
 }
 
 impl<P: Protocol> State<P> {
-    /// How long `epoll_wait` may sleep: not at all with wakes or a full accept batch left over, else
-    /// until the earliest deadline (forever without one).
+    /// How long `epoll_wait` may sleep: not at all with wakes or a full accept batch left over,
+    /// else until the earliest deadline (forever without one).
     fn timeout(&self, now: Instant) -> Option<Duration> {
         if !self.wakes.is_empty() {
             return Some(Duration::ZERO);
@@ -311,8 +312,8 @@ impl<P: Protocol> State<P> {
         .map(|at| at.saturating_duration_since(now))
     }
 
-    /// Applies `call` to the connection in `slot` if it is still there, then closes it or re-arms its
-    /// deadline.
+    /// Applies `call` to the connection in `slot` if it is still there, then closes it or re-arms
+    /// its deadline.
     fn with_conn(
         &mut self,
         registry: &Registry,

@@ -6,66 +6,69 @@
 //! 2. `event_loop.rs`: one turn of the loop — wait for readiness, dispatch, accept, timers, wakes.
 //! 3. `accept.rs`: accepting in batches, `--max-conns`, the back-off on EMFILE.
 //! 4. `timers.rs`: the deadline heap behind `--idle-timeout`, the drain deadline and chat's linger.
-//! 5. `echo.rs`: the smallest state machine: read, write back, keep the rest only when the socket is
-//!    full.
-//! 6. `chat.rs` and `chat_conn.rs`: the shared broker driven synchronously from the loop, and a chat
-//!    connection's queue, close and linger.
+//! 5. `echo.rs`: the smallest state machine: read, write back, keep the rest only when the socket
+//!    is full.
+//! 6. `chat.rs` and `chat_conn.rs`: the shared broker driven synchronously from the loop, and a
+//!    chat connection's queue, close and linger.
 //!
 //! # The model
 //!
-//! Every socket is non-blocking and registered with one `epoll` instance per loop, **edge-triggered**:
-//! the kernel reports a socket once when it *becomes* readable or writable, not for as long as it is.
-//! That makes each report cheap and puts one duty on the loop: after an edge, it must work the socket
-//! until the kernel says `WouldBlock` (or a read returns less than asked, which on epoll proves the
-//! receive buffer empty — what tokio relies on too), or else remember by itself that work is left
-//! (the wake list), because no second report will come. Everything else follows:
+//! Every socket is non-blocking and registered with one `epoll` instance per loop,
+//! **edge-triggered**: the kernel reports a socket once when it *becomes* readable or writable, not
+//! for as long as it is. That makes each report cheap and puts one duty on the loop: after an edge,
+//! it must work the socket until the kernel says `WouldBlock` (or a read returns less than asked,
+//! which on epoll proves the receive buffer empty — what tokio relies on too), or else remember by
+//! itself that work is left (the wake list), because no second report will come. Everything else
+//! follows:
 //!
 //! - **Read interest always, write interest only while output is pending.** A connection writes as
 //!   soon as it has something to write; only when the socket takes less than offered (the send
-//!   buffer is full) does it keep the rest and add write interest, and it removes it once the rest is
-//!   written. On the hot path (the socket takes everything) no `epoll_ctl` is made.
+//!   buffer is full) does it keep the rest and add write interest, and it removes it once the rest
+//!   is written. On the hot path (the socket takes everything) no `epoll_ctl` is made.
 //! - **Partial writes** keep their rest: echo's unsent bytes, chat's queue with an offset into its
 //!   first line.
 //! - **Half-close**: a read of 0 bytes is the client's FIN; echo writes back what is left and then
-//!   shuts its own side down; chat processes the complete lines, tells the broker, flushes and closes.
+//!   shuts its own side down; chat processes the complete lines, tells the broker, flushes and
+//!   closes.
 //! - **Resets** (`ECONNRESET`, `EPIPE`) and epoll's error and hang-up flags: the next read or write
 //!   reports them, and the connection is closed (chat: its rooms are told it left).
-//! - **Fairness**: a connection reads at most a budget (16 reads) at a time; with input left it goes
-//!   on the wake list, behind the other connections that are ready, and the loop comes back to it
-//!   before it sleeps again — tokio's cooperative budget.
-//! - **No busy loop**: the loop sleeps in `epoll_wait` until an event or the earliest deadline. After
-//!   an accept error for want of descriptors (EMFILE) it stops accepting for the back-off's pause
-//!   (5 ms doubling to 100 ms) instead of retrying on every turn.
+//! - **Fairness**: a connection reads at most a budget (16 reads) at a time; with input left it
+//!   goes on the wake list, behind the other connections that are ready, and the loop comes back to
+//!   it before it sleeps again — tokio's cooperative budget.
+//! - **No busy loop**: the loop sleeps in `epoll_wait` until an event or the earliest deadline.
+//!   After an accept error for want of descriptors (EMFILE) it stops accepting for the back-off's
+//!   pause (5 ms doubling to 100 ms) instead of retrying on every turn.
 //!
 //! # Threads
 //!
 //! - **Echo**: `--workers` loops (default: one per core), each on its own thread with its own epoll
-//!   instance, **sharing the one listening socket** (each loop registers a duplicate of it). Every loop
-//!   is woken when a connection arrives, and whichever accepts it serves it from then on. Why shared
-//!   rather than one `SO_REUSEPORT` listener per loop: the server is handed one bound socket (tests bind
-//!   port 0 and pass it in, as for every variant), and joining a reuse-port group needs the option set
-//!   before that bind; and with a shared listener a busy loop simply accepts less while an idle one
-//!   takes the next connection, whereas reuse-port hashes each connection to a fixed listener whatever
-//!   its loop is doing (and drops that listener's backlog when it closes). The cost is a wasted wake-up
-//!   per new connection on the loops that lose the race (mio exposes no `EPOLLEXCLUSIVE`): per
-//!   connection, not per message. A connection never moves between loops: no locks, no work stealing.
-//!   The flip side: in a burst of connections the loop that wakes first would take them all (seen
-//!   without a remedy: 1 : 3.3 of CPU between two loops in one of three 100-connection bursts), and a
-//!   connection stays on its loop for good; tokio evens such things out by stealing tasks, a loop
-//!   cannot. So a loop that serves a few more connections than another leaves the backlog to the
-//!   others for a millisecond (nginx's `accept_disabled`; see `accept.rs`).
+//!   instance, **sharing the one listening socket** (each loop registers a duplicate of it). Every
+//!   loop is woken when a connection arrives, and whichever accepts it serves it from then on. Why
+//!   shared rather than one `SO_REUSEPORT` listener per loop: the server is handed one bound socket
+//!   (tests bind port 0 and pass it in, as for every variant), and joining a reuse-port group needs
+//!   the option set before that bind; and with a shared listener a busy loop simply accepts less
+//!   while an idle one takes the next connection, whereas reuse-port hashes each connection to a
+//!   fixed listener whatever its loop is doing (and drops that listener's backlog when it closes).
+//!   The cost is a wasted wake-up per new connection on the loops that lose the race (mio exposes
+//!   no `EPOLLEXCLUSIVE`): per connection, not per message. A connection never moves between loops:
+//!   no locks, no work stealing. The flip side: in a burst of connections the loop that wakes first
+//!   would take them all (seen without a remedy: 1 : 3.3 of CPU between two loops in one of three
+//!   100-connection bursts), and a connection stays on its loop for good; tokio evens such things
+//!   out by stealing tasks, a loop cannot. So a loop that serves a few more connections than
+//!   another leaves the backlog to the others for a millisecond (nginx's `accept_disabled`; see
+//!   `accept.rs`).
 //! - **Chat**: one loop owns the broker and every chat connection (see `chat.rs` for why one).
 //! - **The calling thread** waits on the [`Shutdown`] latch, then wakes every loop through its
-//!   [`mio::Waker`] (an eventfd in the epoll set), and joins them. SIGINT/SIGTERM arrive the same way:
-//!   the `serve` binary's signal thread triggers the latch, exactly as a test's `stop` does.
+//!   [`mio::Waker`] (an eventfd in the epoll set), and joins them. SIGINT/SIGTERM arrive the same
+//!   way: the `serve` binary's signal thread triggers the latch, exactly as a test's `stop` does.
 //!
 //! # Shutdown
 //!
 //! A woken loop closes its listener, stops taking input on every connection, and starts the drain
 //! deadline (`--drain-timeout`). Echo connections close at once. Chat has the broker close every
-//! client with `ERR shutting-down` after what is queued for it; each connection flushes, half-closes
-//! and lingers. The loop ends when its last connection closed, or at the drain deadline, when it
-//! closes the rest.
+//! client with `ERR shutting-down` after what is queued for it; each connection flushes,
+//! half-closes and lingers. The loop ends when its last connection closed, or at the drain
+//! deadline, when it closes the rest.
 //!
 //! # What it costs
 //!
@@ -75,8 +78,8 @@
 //!
 //! Measured (`results/README.md`, "mio, the hand-rolled event loop": three runs of 5 interleaved
 //! repeats on a 2-CPU AMD EPYC VM shared with builds, server on CPU 0, `loadgen echo --conns 100
-//! --size 64 --duration 10s --cpus 1`): server CPU per message, median, 5.73 / 7.09 / 6.31 µs for mio
-//! against 6.47 / 7.64 / 7.31 µs for tokio and 6.76 / 6.72 / 7.18 µs for the textbook mio loop
+//! --size 64 --duration 10s --cpus 1`): server CPU per message, median, 5.73 / 7.09 / 6.31 µs for
+//! mio against 6.47 / 7.64 / 7.31 µs for tokio and 6.76 / 6.72 / 7.18 µs for the textbook mio loop
 //! (per-repeat ratio mio / tokio 0.91–0.94), of which user space 0.21–0.25 µs against tokio's
 //! 0.49–0.52 µs; RSS per idle connection (`loadgen conns --conns 9000`) 102 bytes against tokio's
 //! 10 KiB.
@@ -103,9 +106,9 @@ use crate::event_loop::{EventLoop, LoopConfig, WAKER};
 /// The name this variant goes by on the command line and in the `listening` line.
 pub const NAME: &str = "mio";
 
-/// Serves `app` on `listener` until `shutdown` is triggered, then closes every connection and returns
-/// once they have all ended or `config.drain_timeout` has passed. Blocks the calling thread, which
-/// waits for the shutdown signal and wakes the loops.
+/// Serves `app` on `listener` until `shutdown` is triggered, then closes every connection and
+/// returns once they have all ended or `config.drain_timeout` has passed. Blocks the calling
+/// thread, which waits for the shutdown signal and wakes the loops.
 pub fn run(
     listener: TcpListener,
     app: App,
@@ -163,8 +166,8 @@ pub fn run(
 type Running = (Arc<Waker>, JoinHandle<Result<(), ServerError>>);
 
 /// Makes loop `index`'s poll instance and waker here (so that failures are reported at once), then
-/// runs the loop on a thread of its own. A loop that fails triggers the shutdown, so that the others
-/// stop too.
+/// runs the loop on a thread of its own. A loop that fails triggers the shutdown, so that the
+/// others stop too.
 fn start_loop(
     index: usize,
     listener: &TcpListener,

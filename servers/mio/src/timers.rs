@@ -1,11 +1,12 @@
 //! The timer structure: a min-heap of deadlines, each naming the connection that armed it.
 //!
-//! The loop sleeps in `epoll_wait` until the earliest deadline at most (the poll timeout), then pops
-//! every deadline that has passed. Entries are never removed early: a connection that closed, or whose
-//! deadline moved, leaves a stale entry behind, recognised on pop by its serial number (slab slots are
-//! reused) and by the connection's own check of its deadlines. An idle timeout is re-armed lazily: a
-//! read only stores the time of the input; when the old deadline pops, the connection computes the real
-//! one and arms that. So the heap holds about one entry per connection, and no read touches it.
+//! The loop sleeps in `epoll_wait` until the earliest deadline at most (the poll timeout), then
+//! pops every deadline that has passed. Entries are never removed early: a connection that closed,
+//! or whose deadline moved, leaves a stale entry behind, recognised on pop by its serial number
+//! (slab slots are reused) and by the connection's own check of its deadlines. An idle timeout is
+//! re-armed lazily: a read only stores the time of the input; when the old deadline pops, the
+//! connection computes the real one and arms that. So the heap holds about one entry per
+//! connection, and no read touches it.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
