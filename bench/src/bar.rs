@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use loadgen::progress::{Progress, ProgressInfo};
+use loadgen::generator::progress::{Progress, ProgressInfo};
 
 /// An indicatif bar over the warm-up plus measured time.
 pub struct Bar {

@@ -1,40 +1,34 @@
-//! `loadgen`: a low-overhead load generator for echo servers.
+//! `loadgen`: a low-overhead load generator for echo and chat servers, and
+//! the comparison and report built on it.
 //!
-//! It drives any server speaking the echo protocol over TCP and measures it
-//! the way wrk2, tcpkali and HdrHistogram do: closed or open loop (with
-//! coordinated-omission correction), byte-exact verification of every echo,
-//! latency histograms, and the server's cost read from /proc.
+//! It drives any server speaking the echo or chat protocol over TCP and
+//! measures it the way wrk2, tcpkali and HdrHistogram do: closed or open
+//! loop (with coordinated-omission correction), verification of every byte,
+//! latency histograms, per-interval time series, and the server's cost read
+//! from /proc (with [`host_probe`]).
 //!
-//! The library is organised so that scenarios can be composed by other
-//! tools:
+//! Three layers, each depending only on the ones below it:
 //!
-//! * [`echo::run`] and [`conns::run`] run one scenario and return a report
-//!   (plain serde structs);
-//! * [`proc_stats::Sampler`] measures a process's cost over a window;
-//! * [`machine::MachineInfo`] and [`machine::RunMeta`] describe where and
-//!   what was run; [`machine::Record`] bundles them with a report;
-//! * [`hist`] summarises, merges and (de)serializes histograms;
-//! * [`output`] prints tables and writes JSON and CSV.
+//! * [`results`] — the results model (settings, reports, histograms, cost,
+//!   time series, comparison files): plain serde types, a leaf;
+//! * [`generator`] — the one engine, the scenarios ([`echo`], [`conns`],
+//!   [`chat`]) and the server sampler; it fills the results model;
+//! * orchestration — [`capacity`] (the search) and [`compare`] (the matrix
+//!   against server processes), which run the generator; and reporting —
+//!   [`report`] (aggregation, markdown, charts, tables, JSON/CSV), which
+//!   reads the results model.
+//!
+//! [`error`], [`limits`] and [`util`] are shared leaves.
 
-pub mod chat;
+pub mod capacity;
 pub mod compare;
-pub mod conns;
-mod driver;
-pub mod echo;
-mod engine;
 pub mod error;
-pub mod hist;
+pub mod generator;
 pub mod limits;
-pub mod machine;
-pub mod net;
-pub mod output;
-pub mod pattern;
-pub mod proc_stats;
-pub mod progress;
 pub mod report;
-pub mod schedule;
-pub mod stats;
-mod timer;
+pub mod results;
 pub mod util;
 
 pub use error::{Error, Result};
+pub use generator::{chat, conns, echo};
+pub use results::{hist, machine};

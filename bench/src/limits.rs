@@ -60,7 +60,7 @@ pub fn ensure_capacity(conns: usize, source_ips: usize) -> Result<()> {
     }
     let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
-        .and_then(|s| crate::machine::parse_port_range(&s));
+        .and_then(|s| parse_port_range(&s));
     if let Some((lo, hi)) = range {
         let ports = (hi as u64).saturating_sub(lo as u64) + 1;
         let avail = ports * source_ips.max(1) as u64;
@@ -79,19 +79,31 @@ pub fn ensure_capacity(conns: usize, source_ips: usize) -> Result<()> {
     Ok(())
 }
 
-/// Pins the calling thread to one CPU (`sched_setaffinity`).
-pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
-    if cpu >= libc::CPU_SETSIZE as usize {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("cpu {cpu} out of range"),
-        ));
+/// Parses `/proc/sys/net/ipv4/ip_local_port_range`.
+pub fn parse_port_range(text: &str) -> Option<(u16, u16)> {
+    let mut it = text.split_whitespace().map(|s| s.parse::<u16>().ok());
+    Some((it.next()??, it.next()??))
+}
+
+/// Pins the calling thread (and the threads it spawns later) to `cpus`
+/// (`sched_setaffinity`); an empty list leaves it as it is. The one pinning
+/// function: the workers pin themselves with it, and `compare` calls it
+/// between fork and exec for the servers, so it is async-signal-safe (no
+/// allocation, no lock). A CPU beyond `CPU_SETSIZE` is `EINVAL`.
+pub fn pin_current_thread(cpus: &[usize]) -> io::Result<()> {
+    if cpus.is_empty() {
+        return Ok(());
     }
-    // SAFETY: cpu_set_t is plain data, CPU_SET is given an index checked
+    // SAFETY: cpu_set_t is plain data, CPU_SET is given indices checked
     // against CPU_SETSIZE, and pid 0 means the calling thread.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
+        for &cpu in cpus {
+            if cpu >= libc::CPU_SETSIZE as usize {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            }
+            libc::CPU_SET(cpu, &mut set);
+        }
         if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
             return Err(io::Error::last_os_error());
         }
@@ -140,9 +152,9 @@ mod tests {
         std::thread::spawn(|| {
             let cpus = current_affinity().unwrap();
             assert!(!cpus.is_empty());
-            pin_current_thread(cpus[0]).unwrap();
+            pin_current_thread(&cpus[..1]).unwrap();
             assert_eq!(current_affinity().unwrap(), vec![cpus[0]]);
-            assert!(pin_current_thread(1 << 20).is_err());
+            assert!(pin_current_thread(&[1 << 20]).is_err());
         })
         .join()
         .unwrap();

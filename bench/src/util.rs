@@ -51,6 +51,30 @@ pub fn parse_cpus(s: &str) -> Result<Vec<usize>, String> {
     Ok(out)
 }
 
+/// A CPU list such as `1`, `0,2` or `0-3,6` (empty: no CPUs, no pinning).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
+impl std::str::FromStr for CpuList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<CpuList, String> {
+        parse_cpus(s).map(CpuList)
+    }
+}
+
+/// A comma-separated list of IP addresses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpList(pub Vec<IpAddr>);
+
+impl std::str::FromStr for IpList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<IpList, String> {
+        parse_ips(s).map(IpList)
+    }
+}
+
 /// Parses a comma-separated list of IP addresses.
 pub fn parse_ips(s: &str) -> Result<Vec<IpAddr>, String> {
     s.split(',')

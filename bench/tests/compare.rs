@@ -199,6 +199,6 @@ fn chat_scenario_checks_every_variant() {
         assert_eq!(r.latency_corrected.summary.count, r.latency.summary.count);
         // The intended send time is never after the actual one.
         assert!(r.latency_corrected.summary.max_us + 1 >= r.latency.summary.max_us);
-        assert!(r.server.is_some());
+        assert!(r.cost.server.is_some());
     }
 }

@@ -47,6 +47,11 @@ mod soak {
     }
     #[test]
     #[ignore = "long soak; run by hand"]
+    fn soak_smol() {
+        super::soak(serve::Impl::Smol)
+    }
+    #[test]
+    #[ignore = "long soak; run by hand"]
     fn soak_mio() {
         super::soak(serve::Impl::Mio)
     }

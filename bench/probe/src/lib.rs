@@ -19,6 +19,8 @@ mod stat;
 mod status;
 mod switches;
 mod sys;
+#[cfg(test)]
+mod testing;
 mod usage;
 
 pub use clock::CpuClock;

@@ -122,20 +122,10 @@ mod tests {
     use crate::ResourceUsage;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::time::Instant;
-
-    fn burn(d: Duration) {
-        let t = Instant::now();
-        let mut x = 0u64;
-        while t.elapsed() < d {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
-        }
-        std::hint::black_box(x);
-    }
 
     #[test]
     fn own_cpu_time_agrees_with_getrusage() {
-        burn(Duration::from_millis(150));
+        crate::testing::burn_cpu(Duration::from_millis(150));
         let me = Process::current();
         let stat_cpu = me.cpu_time().expect("stat");
         let ru = ResourceUsage::process().cpu_time();

@@ -3,59 +3,20 @@
 //! (variants interleaved per point), stops each server with SIGTERM and
 //! collects everything into a [`ResultsFile`].
 
-pub mod matrix;
 pub mod server;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use crate::chat::ChatSettings;
-use crate::conns::ConnsSettings;
-use crate::echo::EchoSettings;
 use crate::error::{Error, Result};
-use crate::machine::RunMeta;
-use crate::report::{ResultsFile, RunRecord, RunResult};
-use matrix::{Matrix, Scenario};
-use server::{ServerProcess, Variant, VariantKind};
-
-/// Everything `compare` needs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CompareSettings {
-    /// The variants, in the order they run at each point.
-    pub variants: Vec<Variant>,
-    /// The scenario matrix.
-    pub matrix: Matrix,
-    /// The `serve` binary.
-    pub serve_bin: PathBuf,
-    /// CPUs of the servers (empty: not pinned).
-    pub server_cpus: Vec<usize>,
-    /// CPUs of the generator's threads (empty: not pinned).
-    pub client_cpus: Vec<usize>,
-    /// Why pinning is off, if it is.
-    pub pinning_note: Option<String>,
-}
-
-impl CompareSettings {
-    /// Our variants by name plus external commands (`NAME=COMMAND`).
-    pub fn variants(impls: &[String], externals: &[(String, String)]) -> Vec<Variant> {
-        let mut v: Vec<Variant> = impls
-            .iter()
-            .map(|i| Variant {
-                name: i.clone(),
-                kind: VariantKind::Serve,
-                command: None,
-            })
-            .collect();
-        v.extend(externals.iter().map(|(n, c)| Variant {
-            name: n.clone(),
-            kind: VariantKind::External,
-            command: Some(c.clone()),
-        }));
-        v
-    }
-}
+use crate::results::chat::ChatSettings;
+use crate::results::comparison::{CompareSettings, VariantKind};
+use crate::results::comparison::{ResultsFile, RunRecord, RunResult};
+use crate::results::conns::ConnsSettings;
+use crate::results::echo::EchoSettings;
+use crate::results::machine::RunMeta;
+use crate::results::matrix::Scenario;
+use server::ServerProcess;
 
 /// The `serve` binary next to the running executable (same target dir).
 pub fn default_serve_bin() -> Result<PathBuf> {
@@ -120,7 +81,7 @@ fn run_point(s: &Scenario, addr: std::net::SocketAddr, pid: u32, cpus: &[usize])
             e.cpus = cpus.to_vec();
             e.server_pid = Some(pid);
             e.connect_timeout = Duration::from_secs(20);
-            crate::echo::run(&e).map(|r| RunResult::Echo(Box::new(r)))
+            crate::generator::echo::run(&e).map(|r| RunResult::Echo(Box::new(r)))
         }
         Scenario::EchoOpen {
             conns,
@@ -137,7 +98,7 @@ fn run_point(s: &Scenario, addr: std::net::SocketAddr, pid: u32, cpus: &[usize])
             e.duration = duration;
             e.cpus = cpus.to_vec();
             e.server_pid = Some(pid);
-            crate::echo::run(&e).map(|r| RunResult::Echo(Box::new(r)))
+            crate::generator::echo::run(&e).map(|r| RunResult::Echo(Box::new(r)))
         }
         Scenario::Idle { conns, hold } => {
             let mut c = ConnsSettings::new(addr);
@@ -148,7 +109,7 @@ fn run_point(s: &Scenario, addr: std::net::SocketAddr, pid: u32, cpus: &[usize])
             c.server_pid = Some(pid);
             c.connect_timeout = Duration::from_secs(20);
             c.timeout = Duration::from_secs(10);
-            crate::conns::run(&c).map(|r| RunResult::Conns(Box::new(r)))
+            crate::generator::conns::run(&c).map(|r| RunResult::Conns(Box::new(r)))
         }
         Scenario::Chat {
             rooms,
@@ -169,7 +130,7 @@ fn run_point(s: &Scenario, addr: std::net::SocketAddr, pid: u32, cpus: &[usize])
             c.duration = duration;
             c.cpus = cpus.to_vec();
             c.server_pid = Some(pid);
-            crate::chat::run(&c).map(|r| RunResult::Chat(Box::new(r)))
+            crate::generator::chat::run(&c).map(|r| RunResult::Chat(Box::new(r)))
         }
     };
     r.unwrap_or_else(|e| RunResult::Failed {
@@ -181,7 +142,7 @@ fn run_point(s: &Scenario, addr: std::net::SocketAddr, pid: u32, cpus: &[usize])
 pub fn run(settings: &CompareSettings, log: &mut dyn FnMut(&str)) -> Result<ResultsFile> {
     let meta = RunMeta::collect();
     let started = Instant::now();
-    server::pin_current(&settings.client_cpus)
+    crate::limits::pin_current_thread(&settings.client_cpus)
         .map_err(|e| Error::io("pinning the generator", e))?;
     let m = &settings.matrix;
     let total: usize = m
@@ -261,7 +222,7 @@ pub fn run(settings: &CompareSettings, log: &mut dyn FnMut(&str)) -> Result<Resu
         }
     }
     Ok(ResultsFile {
-        format: crate::report::FORMAT.into(),
+        format: crate::results::comparison::FORMAT.into(),
         meta,
         settings: settings.clone(),
         elapsed_s: started.elapsed().as_secs_f64(),

@@ -8,9 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
+use crate::results::comparison::ServerRun;
 
 /// How long a server may take to print its listening line (or, external,
 /// to accept a connection).
@@ -18,53 +17,6 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a server may take to exit after SIGTERM (its drain timeout is
 /// 5 s by default).
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(8);
-
-/// One server variant: ours (the `serve` binary) or an external command.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Variant {
-    /// Name shown in the report (`threads`, `tokio`, ..., or the external
-    /// name).
-    pub name: String,
-    /// `serve`: an implementation of ours; `external`: any command.
-    pub kind: VariantKind,
-    /// External: the command, `{addr}` replaced by the listen address.
-    pub command: Option<String>,
-}
-
-/// Ours or somebody else's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VariantKind {
-    /// `serve --impl <name>`.
-    Serve,
-    /// A shell command.
-    External,
-}
-
-/// What happened to a server process over one run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ServerRun {
-    /// Process id.
-    pub pid: u32,
-    /// The address it listened on.
-    pub addr: String,
-    /// The command line.
-    pub command: Vec<String>,
-    /// CPUs it was pinned to (empty: not pinned).
-    pub cpus: Vec<usize>,
-    /// Seconds from spawn to listening.
-    pub start_s: f64,
-    /// Exit status after SIGTERM (`None`: killed, or ended by a signal).
-    pub exit_code: Option<i32>,
-    /// Whether it exited within the stop timeout after SIGTERM.
-    pub exited_in_time: bool,
-    /// Seconds from SIGTERM to exit.
-    pub stop_s: f64,
-    /// Whether it had already exited before SIGTERM (crashed).
-    pub died_early: bool,
-    /// The last lines of its stderr.
-    pub stderr_tail: String,
-}
 
 /// A running server process; killed (SIGKILL) on drop if still running.
 #[derive(Debug)]
@@ -75,32 +27,6 @@ pub struct ServerProcess {
     pub info: ServerRun,
     /// Its address.
     pub addr: SocketAddr,
-}
-
-fn pin_set(cpus: &[usize]) -> std::io::Result<()> {
-    // SAFETY: cpu_set_t is plain data; indices are checked against
-    // CPU_SETSIZE; pid 0 is the calling thread. Only async-signal-safe calls
-    // (this runs between fork and exec).
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for &c in cpus {
-            if c < libc::CPU_SETSIZE as usize {
-                libc::CPU_SET(c, &mut set);
-            }
-        }
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// Pins the calling thread (and threads it spawns later) to `cpus`.
-pub fn pin_current(cpus: &[usize]) -> std::io::Result<()> {
-    if cpus.is_empty() {
-        return Ok(());
-    }
-    pin_set(cpus)
 }
 
 fn raise_nofile_in_child() {
@@ -129,9 +55,7 @@ fn configure(cmd: &mut Command, cpus: &[usize], log: &Path) -> Result<()> {
     unsafe {
         cmd.pre_exec(move || {
             raise_nofile_in_child();
-            if !cpus.is_empty() {
-                pin_set(&cpus)?;
-            }
+            crate::limits::pin_current_thread(&cpus)?;
             Ok(())
         });
     }

@@ -5,8 +5,8 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::{Aggregate, Cell};
-use crate::compare::matrix::Group;
 use crate::error::{Error, Result};
+use crate::results::matrix::Group;
 
 /// A chart written: file name and title.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,6 +3,8 @@
 //! `results.csv`, `report.md` and SVG charts.
 
 pub mod charts;
+pub mod csv;
+pub mod output;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -11,70 +13,10 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::chat::ChatReport;
-use crate::compare::CompareSettings;
-use crate::compare::matrix::{Group, Scenario};
-use crate::compare::server::ServerRun;
-use crate::conns::ConnsReport;
-use crate::echo::EchoReport;
 use crate::error::{Error, Result};
-use crate::hist::{self, HistogramReport, LatencySummary};
-use crate::machine::RunMeta;
-
-/// The format tag of `results.json`.
-pub const FORMAT: &str = "loadgen-compare/1";
-
-/// Everything a comparison produced: what `results.json` holds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResultsFile {
-    /// [`FORMAT`].
-    pub format: String,
-    /// Machine, commit, command line.
-    pub meta: RunMeta,
-    /// Variants, matrix, pinning.
-    pub settings: CompareSettings,
-    /// Wall-clock seconds of the whole comparison.
-    pub elapsed_s: f64,
-    /// Every run, in the order they ran.
-    pub runs: Vec<RunRecord>,
-}
-
-/// One run of one variant at one point.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    /// The point id ([`Scenario::id`]).
-    pub point: String,
-    /// The variant name.
-    pub variant: String,
-    /// Repetition number, from 0.
-    pub repeat: u32,
-    /// The server process: pid, pinning, how it stopped.
-    pub server: Option<ServerRun>,
-    /// The scenario's report, or why there is none.
-    pub result: RunResult,
-}
-
-/// A scenario report, or why there is none.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum RunResult {
-    /// An echo run (closed or open loop).
-    Echo(Box<EchoReport>),
-    /// An idle-connection run.
-    Conns(Box<ConnsReport>),
-    /// A chat run.
-    Chat(Box<ChatReport>),
-    /// Not run: the point cannot fit on this machine.
-    Skipped {
-        /// Why.
-        reason: String,
-    },
-    /// The run failed as a whole.
-    Failed {
-        /// The error.
-        error: String,
-    },
-}
+use crate::results::comparison::{FORMAT, ResultsFile, RunRecord, RunResult};
+use crate::results::hist::{self, HistogramReport, LatencySummary};
+use crate::results::matrix::{Group, Scenario};
 
 impl RunResult {
     /// A one-line summary for progress output.
@@ -144,10 +86,10 @@ pub struct Figures {
     /// Errors by kind, described.
     pub error_kinds: Option<String>,
     /// Every CPU's busy share over the window.
-    pub cores: Vec<crate::proc_stats::CoreUsage>,
+    pub cores: Vec<crate::results::cost::CoreUsage>,
 }
 
-fn errors_text(e: &crate::stats::ErrorCounts) -> Option<String> {
+fn errors_text(e: &crate::results::counts::ErrorCounts) -> Option<String> {
     let mut parts = Vec::new();
     for (n, what) in [
         (e.mismatches, "echoed bytes differed from those sent"),
@@ -170,7 +112,7 @@ fn errors_text(e: &crate::stats::ErrorCounts) -> Option<String> {
 }
 
 /// Busy share of the busiest of `cpus` in `cores` (`None` if unknown).
-pub fn busy_of(cores: &[crate::proc_stats::CoreUsage], cpus: &[usize]) -> Option<f64> {
+pub fn busy_of(cores: &[crate::results::cost::CoreUsage], cpus: &[usize]) -> Option<f64> {
     cores
         .iter()
         .filter(|c| cpus.contains(&c.cpu))
@@ -178,7 +120,7 @@ pub fn busy_of(cores: &[crate::proc_stats::CoreUsage], cpus: &[usize]) -> Option
         .reduce(f64::max)
 }
 
-fn failures_text(f: &crate::stats::ConnectFailures) -> Option<String> {
+fn failures_text(f: &crate::results::counts::ConnectFailures) -> Option<String> {
     if f.total() == 0 {
         return None;
     }
@@ -200,7 +142,7 @@ fn failures_text(f: &crate::stats::ConnectFailures) -> Option<String> {
 impl Figures {
     /// Extracts the figures (`None` for skipped and failed runs).
     pub fn of(r: &RunResult) -> Option<Figures> {
-        let server = |s: &Option<crate::proc_stats::ServerStats>, f: &mut Figures| {
+        let server = |s: &Option<crate::results::cost::ServerStats>, f: &mut Figures| {
             if let Some(s) = s {
                 f.cpu_us_per_msg = Some(s.cpu_us_per_msg);
                 f.server_cores = Some(s.cpu_cores);
@@ -215,18 +157,18 @@ impl Figures {
                 f.throughput = Some(e.msgs_per_s);
                 f.target_rate = e.target_rate;
                 f.latency = Some(e.latency_corrected.clone().unwrap_or(e.latency.clone()));
-                server(&e.server, &mut f);
+                server(&e.cost.server, &mut f);
                 f.requested = e.connect.requested;
                 f.established = e.connect.established;
                 f.errors = e.error_count();
                 f.connect_failures = failures_text(&e.connect.failures);
                 f.first_error = e.first_error.clone();
                 f.error_kinds = errors_text(&e.errors);
-                f.cores = e.cores.clone();
+                f.cores = e.cost.cores.clone();
             }
             RunResult::Conns(c) => {
                 f.latency = Some(c.probe_latency.clone());
-                server(&c.server, &mut f);
+                server(&c.cost.server, &mut f);
                 f.cpu_us_per_msg = None;
                 f.requested = c.connect.requested;
                 f.established = c.connect.established;
@@ -234,20 +176,20 @@ impl Figures {
                 f.connect_failures = failures_text(&c.connect.failures);
                 f.first_error = c.first_error.clone();
                 f.error_kinds = errors_text(&c.errors);
-                f.cores = c.cores.clone();
+                f.cores = c.cost.cores.clone();
             }
             RunResult::Chat(c) => {
                 f.throughput = Some(c.deliveries_per_s);
                 f.latency = Some(c.latency.clone());
                 f.latency_intended = Some(c.latency_corrected.clone());
-                server(&c.server, &mut f);
+                server(&c.cost.server, &mut f);
                 f.rss_per_conn = None;
                 f.requested = c.clients;
                 f.established = c.joined;
                 f.errors = c.error_count();
                 f.cutoffs = c.slow_consumer_cutoffs;
                 f.first_error = c.first_error.clone();
-                f.cores = c.cores.clone();
+                f.cores = c.cost.cores.clone();
                 let mut kinds = Vec::new();
                 for (n, what) in [
                     (c.lost, "deliveries lost"),
@@ -590,11 +532,31 @@ fn write(path: &Path, text: &str) -> Result<()> {
 
 /// One CSV row per run.
 pub fn to_csv(files: &[ResultsFile]) -> String {
-    let mut out = String::from(
-        "point,group,variant,repeat,x,status,throughput_per_s,target_rate,p50_us,p99_us,p999_us,max_us,\
-         server_cpu_us_per_msg,server_cores,rss_per_conn_bytes,rss_peak_bytes,threads_peak,requested,\
-         established,errors,slow_consumer_cutoffs,server_exit_code,server_exited_in_time\n",
-    );
+    let mut out = csv::row([
+        "point",
+        "group",
+        "variant",
+        "repeat",
+        "x",
+        "status",
+        "throughput_per_s",
+        "target_rate",
+        "p50_us",
+        "p99_us",
+        "p999_us",
+        "max_us",
+        "server_cpu_us_per_msg",
+        "server_cores",
+        "rss_per_conn_bytes",
+        "rss_peak_bytes",
+        "threads_peak",
+        "requested",
+        "established",
+        "errors",
+        "slow_consumer_cutoffs",
+        "server_exit_code",
+        "server_exited_in_time",
+    ]);
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
     for f in files {
         for r in &f.runs {
@@ -614,14 +576,13 @@ pub fn to_csv(files: &[ResultsFile]) -> String {
             let lat = |g: fn(&LatencySummary) -> u64| {
                 l.as_ref().map(|s| g(s).to_string()).unwrap_or_default()
             };
-            out += &format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-                r.point,
+            out += &csv::row([
+                r.point.clone(),
                 group,
-                r.variant,
-                r.repeat,
+                r.variant.clone(),
+                r.repeat.to_string(),
                 x,
-                status,
+                status.to_string(),
                 opt(fg.throughput),
                 opt(fg.target_rate),
                 lat(|s| s.p50_us),
@@ -633,10 +594,10 @@ pub fn to_csv(files: &[ResultsFile]) -> String {
                 opt(fg.rss_per_conn),
                 fg.rss_peak.map(|v| v.to_string()).unwrap_or_default(),
                 fg.threads_peak.map(|v| v.to_string()).unwrap_or_default(),
-                fg.requested,
-                fg.established,
-                fg.errors,
-                fg.cutoffs,
+                fg.requested.to_string(),
+                fg.established.to_string(),
+                fg.errors.to_string(),
+                fg.cutoffs.to_string(),
                 r.server
                     .as_ref()
                     .and_then(|s| s.exit_code)
@@ -646,7 +607,7 @@ pub fn to_csv(files: &[ResultsFile]) -> String {
                     .as_ref()
                     .map(|s| s.exited_in_time.to_string())
                     .unwrap_or_default(),
-            );
+            ]);
         }
     }
     out
@@ -683,8 +644,9 @@ pub fn regenerate(dirs: &[&Path], out: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::matrix::Matrix;
-    use crate::compare::server::{Variant, VariantKind};
+    use crate::results::comparison::{CompareSettings, ServerRun, Variant, VariantKind};
+    use crate::results::machine::RunMeta;
+    use crate::results::matrix::Matrix;
 
     fn file(runs: Vec<RunRecord>) -> ResultsFile {
         ResultsFile {

@@ -4,8 +4,9 @@
 use std::fmt::Write as _;
 
 use super::charts::Chart;
-use super::{Aggregate, Cell, ResultsFile, Spread};
-use crate::compare::matrix::{Group, Scenario};
+use super::{Aggregate, Cell, Spread};
+use crate::results::comparison::ResultsFile;
+use crate::results::matrix::{Group, Scenario};
 
 /// A metric shown in a table.
 pub struct Metric {
@@ -874,7 +875,7 @@ mod tests {
         let p = a.points[0].id();
         for (v, p99, lo, hi) in [("a", 100, 90.0, 300.0), ("b", 120, 110.0, 130.0)] {
             let c = a.cells.get_mut(&(p.clone(), v.to_string())).unwrap();
-            c.latency = Some(crate::hist::LatencySummary {
+            c.latency = Some(crate::results::hist::LatencySummary {
                 p99_us: p99,
                 ..Default::default()
             });

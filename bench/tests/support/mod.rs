@@ -21,6 +21,8 @@ pub enum Fault {
     Corrupt(u64),
     /// Leaves out the byte at this stream offset.
     Drop(u64),
+    /// Echoes everything, each read this many milliseconds late.
+    DelayMs(u64),
 }
 
 /// A thread-per-connection echo server on 127.0.0.1:0, stopped on drop.
@@ -97,6 +99,9 @@ fn serve(mut s: TcpStream, fault: Fault) {
             _ => buf[..n].to_vec(),
         };
         off += n as u64;
+        if let Fault::DelayMs(ms) = fault {
+            std::thread::sleep(Duration::from_millis(ms));
+        }
         if s.write_all(&out).is_err() {
             return;
         }

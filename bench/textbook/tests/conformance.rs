@@ -72,6 +72,11 @@ fn async_std() {
 }
 
 #[test]
+fn smol() {
+    echo_cases_pass("smol");
+}
+
+#[test]
 fn mio() {
     echo_cases_pass("mio");
 }

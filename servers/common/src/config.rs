@@ -34,7 +34,7 @@ pub struct Config {
     pub idle_timeout: Option<Duration>,
     /// threads: stack size of each connection thread, in bytes.
     pub stack_size: usize,
-    /// tokio / async-std: number of worker threads (`None`: one per core).
+    /// tokio / async-std / smol: number of worker threads (`None`: one per core).
     pub workers: Option<usize>,
 }
 

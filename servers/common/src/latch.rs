@@ -8,9 +8,9 @@ use std::time::Instant;
 use event_listener::{Event, Listener};
 
 /// A one-way latch: once triggered it stays triggered. Cloning shares it. It depends on no runtime
-/// (it is built on `event-listener`), so the same value drives the threads, tokio and async-std variants.
-/// The server's [`Shutdown`](crate::Shutdown) is one; so are a chat writer's "client cut off" and
-/// "reader done" flags.
+/// (it is built on `event-listener`), so the same value drives the threads, tokio, async-std and smol
+/// variants. The server's [`Shutdown`](crate::Shutdown) is one; so are a chat writer's "client cut
+/// off" and "reader done" flags.
 #[derive(Debug, Clone, Default)]
 pub struct Latch {
     inner: Arc<Inner>,

@@ -60,7 +60,8 @@ struct Args {
     #[arg(long, default_value_t = DEFAULT_STACK_SIZE)]
     stack_size: usize,
 
-    /// tokio / async-std: number of worker threads; mio: echo event loops [default: one per core].
+    /// tokio / async-std / smol: number of worker threads; mio: echo event loops [default: one per
+    /// core].
     #[arg(long)]
     workers: Option<usize>,
 }

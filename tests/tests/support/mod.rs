@@ -44,26 +44,28 @@ pub fn run_case(imp: Impl, app: App, case: fn(&Target) -> anyhow::Result<()>) {
     }
 }
 
-/// Stamps out `mod threads`, `mod tokio` and `mod async_std`, each with one `#[test]` per listed
-/// function of the test file, calling it with that variant's [`Impl`].
+/// Stamps out `mod threads`, `mod tokio`, `mod async_std` and `mod smol`, each with one `#[test]` per
+/// listed function of the test file, calling it with that variant's [`Impl`].
 #[macro_export]
 macro_rules! per_variant {
     ($($test:ident),+ $(,)?) => {
         mod threads { $( #[test] fn $test() { super::$test(serve::Impl::Threads) } )+ }
         mod tokio { $( #[test] fn $test() { super::$test(serve::Impl::Tokio) } )+ }
         mod async_std { $( #[test] fn $test() { super::$test(serve::Impl::AsyncStd) } )+ }
+        mod smol { $( #[test] fn $test() { super::$test(serve::Impl::Smol) } )+ }
         mod mio { $( #[test] fn $test() { super::$test(serve::Impl::Mio) } )+ }
     };
 }
 
-/// Stamps out `mod threads`, `mod tokio` and `mod async_std`, each with one `#[test]` per listed case
-/// of `conformance::$cases`, plus a test that the list names every registered case.
+/// Stamps out `mod threads`, `mod tokio`, `mod async_std` and `mod smol`, each with one `#[test]` per
+/// listed case of `conformance::$cases`, plus a test that the list names every registered case.
 #[macro_export]
 macro_rules! stamp_cases {
     ($app:expr, $cases:ident: $($case:ident),+ $(,)?) => {
         $crate::stamp_cases!(@variant threads, serve::Impl::Threads, $app, $cases: $($case),+);
         $crate::stamp_cases!(@variant tokio, serve::Impl::Tokio, $app, $cases: $($case),+);
         $crate::stamp_cases!(@variant async_std, serve::Impl::AsyncStd, $app, $cases: $($case),+);
+        $crate::stamp_cases!(@variant smol, serve::Impl::Smol, $app, $cases: $($case),+);
         $crate::stamp_cases!(@variant mio, serve::Impl::Mio, $app, $cases: $($case),+);
 
         #[test]

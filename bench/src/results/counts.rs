@@ -22,6 +22,9 @@ pub struct ErrorCounts {
     pub drain_timeouts: u64,
     /// Other I/O errors.
     pub other_io: u64,
+    /// Sessions the server ended in-band (e.g. `ERR ...` after joining).
+    #[serde(default)]
+    pub refused: u64,
 }
 
 impl ErrorCounts {
@@ -34,6 +37,7 @@ impl ErrorCounts {
             + self.incomplete
             + self.drain_timeouts
             + self.other_io
+            + self.refused
     }
 
     /// Adds another set of counts.
@@ -45,6 +49,7 @@ impl ErrorCounts {
         self.incomplete += o.incomplete;
         self.drain_timeouts += o.drain_timeouts;
         self.other_io += o.other_io;
+        self.refused += o.refused;
     }
 }
 
@@ -62,12 +67,21 @@ pub struct ConnectFailures {
     pub fd_limit: u64,
     /// Anything else.
     pub other: u64,
+    /// Connected, but the server refused the handshake (e.g. `ERR
+    /// server-full`) or closed the connection during it.
+    #[serde(default)]
+    pub rejected: u64,
 }
 
 impl ConnectFailures {
     /// All failures.
     pub fn total(&self) -> u64 {
-        self.refused + self.timed_out + self.addr_unavailable + self.fd_limit + self.other
+        self.refused
+            + self.timed_out
+            + self.addr_unavailable
+            + self.fd_limit
+            + self.other
+            + self.rejected
     }
 
     /// Adds another set of counts.
@@ -77,6 +91,7 @@ impl ConnectFailures {
         self.addr_unavailable += o.addr_unavailable;
         self.fd_limit += o.fd_limit;
         self.other += o.other;
+        self.rejected += o.rejected;
     }
 
     /// Counts one failure by its OS error.
@@ -107,5 +122,5 @@ pub struct ConnectStats {
     /// The requested pacing (`--connect-rate`), if any.
     pub target_rate_per_s: Option<f64>,
     /// Connect latency (from `connect()` to writable), µs.
-    pub latency: crate::hist::HistogramReport,
+    pub latency: crate::results::hist::HistogramReport,
 }

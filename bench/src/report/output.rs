@@ -5,13 +5,15 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::conns::ConnsReport;
-use crate::echo::EchoReport;
 use crate::error::{Error, Result};
-use crate::hist::LatencySummary;
-use crate::machine::Record;
-use crate::proc_stats::{CoreUsage, GeneratorStats, ServerStats};
-use crate::stats::{ConnectStats, ErrorCounts};
+use crate::results::chat::ChatReport;
+use crate::results::conns::ConnsReport;
+use crate::results::cost::{CoreUsage, GeneratorStats, ServerStats};
+use crate::results::counts::{ConnectStats, ErrorCounts};
+use crate::results::echo::EchoReport;
+use crate::results::hist::LatencySummary;
+use crate::results::machine::Record;
+use crate::results::series::TimeSeries;
 
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
@@ -205,11 +207,11 @@ pub fn echo_table(r: &EchoReport) -> String {
         "                lost in flight {}, conns answered {}, closed cleanly {}",
         r.lost, r.conns_answered, r.conns_clean
     );
-    if let Some(sv) = &r.server {
+    if let Some(sv) = &r.cost.server {
         server_rows(&mut out, sv);
     }
-    generator_rows(&mut out, &r.generator);
-    core_rows(&mut out, &r.cores);
+    generator_rows(&mut out, &r.cost.generator);
+    core_rows(&mut out, &r.cost.cores);
     out
 }
 
@@ -234,12 +236,98 @@ pub fn conns_table(r: &ConnsReport) -> String {
     );
     latency_rows(&mut out, "probe round trip", &r.probe_latency.summary);
     error_rows(&mut out, &r.errors, &r.first_error);
-    if let Some(sv) = &r.server {
+    if let Some(sv) = &r.cost.server {
         server_rows(&mut out, sv);
     }
-    generator_rows(&mut out, &r.generator);
-    core_rows(&mut out, &r.cores);
+    generator_rows(&mut out, &r.cost.generator);
+    core_rows(&mut out, &r.cost.cores);
     out
+}
+
+/// A human-readable summary of a chat report.
+pub fn chat_table(r: &ChatReport) -> String {
+    let mut t = String::new();
+    let s = &r.settings;
+    let l = &r.latency.summary;
+    let _ = writeln!(
+        t,
+        "chat {}: {} room(s) x {} members, {} senders at {} msg/s, {} B, {} worker thread(s)",
+        s.addr, s.rooms, s.members, s.senders, s.rate, s.size, r.threads
+    );
+    let _ = writeln!(
+        t,
+        "  joined      {} of {} ({} failed) in {:.2} s",
+        r.joined, r.clients, r.join_failures, r.join_s
+    );
+    let _ = writeln!(
+        t,
+        "  window      {:.2} s: {} messages sent ({:.0}/s), {} deliveries ({:.0}/s)",
+        r.window_s, r.sent, r.msgs_per_s, r.deliveries, r.deliveries_per_s
+    );
+    let _ = writeln!(
+        t,
+        "  fan-out latency (us)  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  mean {:.1}",
+        l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us, l.mean_us
+    );
+    let _ = writeln!(
+        t,
+        "  checks      lost {}  duplicated {}  reordered {}  corrupt {}  disconnects {}  drained {}",
+        r.lost, r.duplicated, r.reordered, r.corrupt, r.disconnects, r.drained
+    );
+    let _ = writeln!(
+        t,
+        "  slow consumers cut off {} (receipts they missed: {})",
+        r.slow_consumer_cutoffs, r.lost_to_cutoffs
+    );
+    let c = &r.latency_corrected.summary;
+    let _ = writeln!(
+        t,
+        "  from intended send time (us)  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+        c.p50_us, c.p90_us, c.p99_us, c.p999_us, c.max_us
+    );
+    if let Some(sv) = &r.cost.server {
+        let _ = writeln!(
+            t,
+            "  server      {:.2} cores, {:.2} CPU-us/delivery, threads peak {}, RSS peak {:.1} MiB",
+            sv.cpu_cores,
+            sv.cpu_us_per_msg,
+            sv.threads_peak,
+            sv.rss_peak_bytes as f64 / 1048576.0
+        );
+    }
+    if let Some(e) = &r.first_error {
+        let _ = writeln!(t, "  first error: {e}");
+    }
+    t
+}
+
+/// Writes the interval histograms of a time series as an HdrHistogram
+/// interval log (the format of `HistogramLogWriter`; values in µs,
+/// timestamps in seconds after `start_unix`).
+pub fn write_interval_log(path: &Path, series: &TimeSeries, start_unix: u64) -> Result<()> {
+    use hdrhistogram::serialization::V2Serializer;
+    use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+    use std::time::{Duration, UNIX_EPOCH};
+    let io = |e: std::io::Error| Error::io(format!("writing {}", path.display()), e);
+    let mut out = Vec::new();
+    let mut serializer = V2Serializer::new();
+    let start = UNIX_EPOCH + Duration::from_secs(start_unix);
+    let mut log = IntervalLogWriterBuilder::new()
+        .add_comment("loadgen interval log: latency from the intended send time, in microseconds")
+        .with_start_time(start)
+        .with_base_time(start)
+        .begin_log_with(&mut out, &mut serializer)
+        .map_err(io)?;
+    let first = series.intervals.first().map_or(0.0, |i| i.start_s);
+    for iv in &series.intervals {
+        let Some(b64) = &iv.histogram else { continue };
+        let h = crate::results::hist::from_base64(b64)?;
+        let offset = Duration::from_secs_f64((iv.start_s - first).max(0.0));
+        log.write_histogram(&h, offset, Duration::from_secs_f64(iv.length_s), None)
+            .map_err(|e| Error::Histogram(format!("interval log: {e}")))?;
+    }
+    drop(log);
+    std::fs::write(path, out).map_err(io)
 }
 
 /// Writes a record as pretty JSON.
@@ -257,7 +345,8 @@ pub fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, Strin
     match v {
         Value::Object(m) => {
             for (k, v) in m {
-                if k == "v2_base64" {
+                // Histograms and the time series are in the JSON only.
+                if k == "v2_base64" || k == "series" {
                     continue;
                 }
                 let key = if prefix.is_empty() {
@@ -284,23 +373,15 @@ pub fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, Strin
     }
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// A two-line CSV (header, values) of every figure of a record.
 pub fn to_csv<T: Serialize>(record: &Record<T>) -> Result<String> {
     let v = serde_json::to_value(record)
         .map_err(|e| Error::io("encoding CSV", std::io::Error::other(e)))?;
     let mut pairs = Vec::new();
     flatten("", &v, &mut pairs);
-    let header: Vec<String> = pairs.iter().map(|(k, _)| csv_field(k)).collect();
-    let values: Vec<String> = pairs.iter().map(|(_, v)| csv_field(v)).collect();
-    Ok(format!("{}\n{}\n", header.join(","), values.join(",")))
+    let header = super::csv::row(pairs.iter().map(|(k, _)| k));
+    let values = super::csv::row(pairs.iter().map(|(_, v)| v));
+    Ok(header + &values)
 }
 
 /// Writes [`to_csv`] to a file.
@@ -317,7 +398,7 @@ mod tests {
     fn csv_quotes_and_flattens() {
         let rec = Record {
             kind: "t".into(),
-            meta: crate::machine::RunMeta::default(),
+            meta: crate::results::machine::RunMeta::default(),
             report: serde_json::json!({"a": {"b": 1, "v2_base64": "xx"}, "s": "x,y", "l": [1, 2]}),
         };
         let csv = to_csv(&rec).unwrap();
@@ -331,5 +412,41 @@ mod tests {
             header.split(',').count(),
             values.matches(',').count() + 1 - 1 // one quoted comma
         );
+    }
+
+    #[test]
+    fn interval_log_reads_back_with_hdrhistogram() {
+        use crate::results::series::{Interval, TimeSeries};
+        use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+        let mut h = crate::results::hist::new_latency();
+        for v in [10u64, 20, 30, 4000] {
+            h.record(v).unwrap();
+        }
+        let b64 = crate::results::hist::to_base64(&h).unwrap();
+        let interval = |start_s: f64, histogram: Option<String>| Interval {
+            start_s,
+            length_s: 1.0,
+            histogram,
+            ..Interval::default()
+        };
+        let series = TimeSeries {
+            interval_s: 1.0,
+            intervals: vec![
+                interval(-1.0, Some(b64.clone())),
+                interval(0.0, None),
+                interval(1.0, Some(b64)),
+            ],
+        };
+        let path = std::env::temp_dir().join(format!("loadgen-hlog-{}.hlog", std::process::id()));
+        write_interval_log(&path, &series, 1_700_000_000).unwrap();
+        let text = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let starts: Vec<f64> = IntervalLogIterator::new(&text)
+            .filter_map(|e| match e.unwrap() {
+                LogEntry::Interval(i) => Some(i.start_timestamp().as_secs_f64()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(starts, [0.0, 2.0]);
     }
 }

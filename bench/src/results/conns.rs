@@ -1,16 +1,13 @@
-//! The `conns` scenario: open many connections, hold them, prove they live.
+//! The conns scenario's settings and report.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::driver::{self, LoadSpec, Spec};
-use crate::error::{Error, Result};
-use crate::hist::HistogramReport;
-use crate::proc_stats::{CoreUsage, GeneratorStats, ServerStats};
-use crate::progress::{NoProgress, Progress};
-use crate::stats::{ConnectStats, ErrorCounts};
+use super::cost::Cost;
+use super::counts::{ConnectStats, ErrorCounts};
+use super::hist::HistogramReport;
 use crate::util::serde_secs;
 
 /// Settings of a conns run.
@@ -51,6 +48,12 @@ pub struct ConnsSettings {
     pub sample_interval: Duration,
     /// Seed of the per-connection byte patterns.
     pub seed: u64,
+    /// Length of one interval of the time series.
+    #[serde(
+        with = "serde_secs",
+        default = "crate::results::series::default_interval"
+    )]
+    pub interval: Duration,
 }
 
 impl ConnsSettings {
@@ -73,46 +76,8 @@ impl ConnsSettings {
             server_pid: None,
             sample_interval: Duration::from_millis(100),
             seed: 0x00c0_22e5,
+            interval: crate::results::series::default_interval(),
         }
-    }
-
-    fn spec(&self) -> Result<Spec> {
-        if self.hold.is_zero() {
-            return Err(Error::InvalidSettings("--hold must be positive".into()));
-        }
-        if let Some(r) = self.connect_rate {
-            if !(r > 0.0 && r.is_finite()) {
-                return Err(Error::InvalidSettings(format!(
-                    "--connect-rate must be positive, not {r}"
-                )));
-            }
-        }
-        // Every connection is probed `probes_per_conn` times, evenly over
-        // the hold (the open-loop schedule staggers the connections).
-        let probes = (self.conns as f64) * f64::from(self.probes_per_conn.max(1));
-        let rate = probes / self.hold.as_secs_f64();
-        Ok(Spec {
-            addr: self.addr,
-            conns: self.conns,
-            threads: self.threads,
-            cpus: self.cpus.clone(),
-            source_ips: self.source_ips.clone(),
-            seed: self.seed,
-            connect_rate: self.connect_rate,
-            connect_timeout: self.connect_timeout,
-            size: self.probe_size.max(1),
-            load: LoadSpec::Open {
-                rate,
-                max_inflight: 4,
-            },
-            warmup: Duration::ZERO,
-            duration: self.hold,
-            timeout: self.timeout,
-            drain_timeout: self.drain_timeout,
-            record: true,
-            server_pid: self.server_pid,
-            sample_interval: self.sample_interval,
-        })
     }
 }
 
@@ -146,13 +111,13 @@ pub struct ConnsReport {
     pub errors: ErrorCounts,
     /// The first failure, described.
     pub first_error: Option<String>,
-    /// The server's cost during the hold, with `server_pid`.
-    pub server: Option<ServerStats>,
-    /// The generator's own cost during the hold.
-    pub generator: GeneratorStats,
-    /// How busy each CPU of the machine was over the window (all
-    /// processes, interrupts included): shows which core saturated.
-    pub cores: Vec<CoreUsage>,
+    /// The server's and the generator's cost and the cores' load (the same
+    /// block in every scenario's report; its fields sit at the top level).
+    #[serde(flatten)]
+    pub cost: Cost,
+    /// Per-interval figures (absent from results saved before it existed).
+    #[serde(default)]
+    pub series: crate::results::series::TimeSeries,
 }
 
 impl ConnsReport {
@@ -160,32 +125,4 @@ impl ConnsReport {
     pub fn error_count(&self) -> u64 {
         self.connect.failures.total() + self.errors.total()
     }
-}
-
-/// Runs a conns scenario.
-pub fn run(settings: &ConnsSettings) -> Result<ConnsReport> {
-    run_with(settings, &mut NoProgress)
-}
-
-/// Runs a conns scenario, reporting progress.
-pub fn run_with(settings: &ConnsSettings, progress: &mut dyn Progress) -> Result<ConnsReport> {
-    let o = driver::run(&settings.spec()?, progress)?;
-    Ok(ConnsReport {
-        settings: settings.clone(),
-        threads: o.threads,
-        connect: o.connect,
-        hold_s: o.window_s,
-        probes_sent: o.sent,
-        probes_ok: o.messages,
-        probes_unsent: o.unsent,
-        probes_lost: o.lost,
-        probe_latency: HistogramReport::of(&o.latency)?,
-        conns_alive: o.conns_answered,
-        conns_closed_cleanly: o.conns_clean,
-        errors: o.errors,
-        first_error: o.first_error,
-        server: o.server,
-        generator: o.generator,
-        cores: o.cores,
-    })
 }

@@ -55,12 +55,6 @@ pub fn parse_cpuinfo(text: &str) -> (String, usize) {
     (model, n)
 }
 
-/// Parses `/proc/sys/net/ipv4/ip_local_port_range`.
-pub fn parse_port_range(text: &str) -> Option<(u16, u16)> {
-    let mut it = text.split_whitespace().map(|s| s.parse::<u16>().ok());
-    Some((it.next()??, it.next()??))
-}
-
 impl MachineInfo {
     /// Collects the information from /proc (missing pieces stay empty).
     pub fn collect() -> MachineInfo {
@@ -82,7 +76,9 @@ impl MachineInfo {
             hostname: read_trim("/proc/sys/kernel/hostname"),
             nofile_soft,
             nofile_hard,
-            ephemeral_ports: parse_port_range(&read_trim("/proc/sys/net/ipv4/ip_local_port_range")),
+            ephemeral_ports: crate::limits::parse_port_range(&read_trim(
+                "/proc/sys/net/ipv4/ip_local_port_range",
+            )),
         }
     }
 }
@@ -151,8 +147,6 @@ mod tests {
     fn cpuinfo_and_ports() {
         let text = "processor\t: 0\nmodel name\t: Foo CPU @ 3GHz\n\nprocessor\t: 1\nmodel name\t: Foo CPU @ 3GHz\n";
         assert_eq!(parse_cpuinfo(text), ("Foo CPU @ 3GHz".to_string(), 2));
-        assert_eq!(parse_port_range("32768\t60999\n"), Some((32768, 60999)));
-        assert_eq!(parse_port_range("x"), None);
     }
 
     #[test]

@@ -1,16 +1,14 @@
-//! The `echo` scenario: sustained load on established connections.
+//! The echo scenario's settings and report.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::driver::{self, LoadSpec, Spec};
-use crate::error::{Error, Result};
-use crate::hist::HistogramReport;
-use crate::proc_stats::{CoreUsage, GeneratorStats, ServerStats};
-use crate::progress::{NoProgress, Progress};
-use crate::stats::{ConnectStats, ErrorCounts};
+use super::cost::Cost;
+use super::counts::{ConnectStats, ErrorCounts};
+use super::hist::HistogramReport;
+use super::series::TimeSeries;
 use crate::util::serde_secs;
 
 /// Settings of an echo run.
@@ -66,6 +64,12 @@ pub struct EchoSettings {
     pub sample_interval: Duration,
     /// Seed of the per-connection byte patterns.
     pub seed: u64,
+    /// Length of one interval of the time series.
+    #[serde(
+        with = "serde_secs",
+        default = "crate::results::series::default_interval"
+    )]
+    pub interval: Duration,
 }
 
 impl EchoSettings {
@@ -92,58 +96,8 @@ impl EchoSettings {
             server_pid: None,
             sample_interval: Duration::from_millis(100),
             seed: 0x010a_d6e4,
+            interval: crate::results::series::default_interval(),
         }
-    }
-
-    fn spec(&self) -> Result<Spec> {
-        if self.pipeline == 0 {
-            return Err(Error::InvalidSettings(
-                "--pipeline must be at least 1".into(),
-            ));
-        }
-        if self.duration.is_zero() {
-            return Err(Error::InvalidSettings("--duration must be positive".into()));
-        }
-        let load = match self.rate {
-            None => LoadSpec::Closed {
-                pipeline: self.pipeline,
-            },
-            Some(r) if r > 0.0 && r.is_finite() => LoadSpec::Open {
-                rate: r,
-                max_inflight: self.max_inflight.max(1),
-            },
-            Some(r) => {
-                return Err(Error::InvalidSettings(format!(
-                    "--rate must be a positive number of messages per second, not {r}"
-                )));
-            }
-        };
-        if let Some(r) = self.connect_rate {
-            if !(r > 0.0 && r.is_finite()) {
-                return Err(Error::InvalidSettings(format!(
-                    "--connect-rate must be positive, not {r}"
-                )));
-            }
-        }
-        Ok(Spec {
-            addr: self.addr,
-            conns: self.conns,
-            threads: self.threads,
-            cpus: self.cpus.clone(),
-            source_ips: self.source_ips.clone(),
-            seed: self.seed,
-            connect_rate: self.connect_rate,
-            connect_timeout: self.connect_timeout,
-            size: self.size,
-            load,
-            warmup: self.warmup,
-            duration: self.duration,
-            timeout: self.timeout,
-            drain_timeout: self.drain_timeout,
-            record: self.record_latency,
-            server_pid: self.server_pid,
-            sample_interval: self.sample_interval,
-        })
     }
 }
 
@@ -192,13 +146,13 @@ pub struct EchoReport {
     /// Connections whose echo was complete when the server closed them
     /// after the half-close.
     pub conns_clean: usize,
-    /// The server's cost, with `server_pid`.
-    pub server: Option<ServerStats>,
-    /// The generator's own cost.
-    pub generator: GeneratorStats,
-    /// How busy each CPU of the machine was over the window (all
-    /// processes, interrupts included): shows which core saturated.
-    pub cores: Vec<CoreUsage>,
+    /// The server's and the generator's cost and the cores' load (the same
+    /// block in every scenario's report; its fields sit at the top level).
+    #[serde(flatten)]
+    pub cost: Cost,
+    /// Per-interval figures (absent from results saved before it existed).
+    #[serde(default)]
+    pub series: TimeSeries,
 }
 
 impl EchoReport {
@@ -206,52 +160,4 @@ impl EchoReport {
     pub fn error_count(&self) -> u64 {
         self.connect.failures.total() + self.errors.total()
     }
-}
-
-/// Runs an echo scenario.
-pub fn run(settings: &EchoSettings) -> Result<EchoReport> {
-    run_with(settings, &mut NoProgress)
-}
-
-/// Runs an echo scenario, reporting progress.
-pub fn run_with(settings: &EchoSettings, progress: &mut dyn Progress) -> Result<EchoReport> {
-    let spec = settings.spec()?;
-    let o = driver::run(&spec, progress)?;
-    let bytes = o.messages * settings.size as u64;
-    let per_s = |x: f64| {
-        if o.window_s > 0.0 {
-            x / o.window_s
-        } else {
-            0.0
-        }
-    };
-    let open = settings.rate.is_some();
-    Ok(EchoReport {
-        settings: settings.clone(),
-        mode: if open { "open" } else { "closed" }.to_string(),
-        threads: o.threads,
-        connect: o.connect,
-        window_s: o.window_s,
-        messages: o.messages,
-        bytes,
-        msgs_per_s: per_s(o.messages as f64),
-        mib_per_s: per_s(bytes as f64) / (1024.0 * 1024.0),
-        target_rate: settings.rate,
-        sent: o.sent,
-        unsent: o.unsent,
-        lost: o.lost,
-        latency: HistogramReport::of(&o.latency)?,
-        latency_corrected: if open {
-            Some(HistogramReport::of(&o.corrected)?)
-        } else {
-            None
-        },
-        errors: o.errors,
-        first_error: o.first_error,
-        conns_answered: o.conns_answered,
-        conns_clean: o.conns_clean,
-        server: o.server,
-        generator: o.generator,
-        cores: o.cores,
-    })
 }

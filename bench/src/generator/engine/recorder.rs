@@ -1,0 +1,139 @@
+//! What a worker records per message: window membership, latency
+//! histograms, and the per-interval counts and histograms of the time series.
+//!
+//! Times are ns after the run's base instant (the common start of the load).
+//! A message belongs to the measured window when its intended send time
+//! (closed loop: its actual send time) is inside `[warm, end)`; it is counted
+//! in the interval of its *receipt*. Interval histograms are created when an
+//! interval receives its first message (one allocation per interval, never
+//! per message).
+
+use hdrhistogram::Histogram;
+
+use crate::results::hist;
+
+/// One interval of a worker's time series.
+#[derive(Debug, Clone)]
+pub(crate) struct IntervalCounts {
+    /// Messages received in the interval (any phase).
+    pub messages: u64,
+    /// Their latency from the intended send time (`None`: none yet, or not
+    /// recording).
+    pub latency: Option<Histogram<u64>>,
+}
+
+/// A worker's recording state.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    record: bool,
+    /// Whether intended times differ from send times (open loop), so that
+    /// the corrected histogram is worth keeping.
+    open: bool,
+    warm_ns: u64,
+    end_ns: u64,
+    interval_ns: u64,
+    /// The interval receiving now, and its bounds (ns), so that finding the
+    /// interval of a receipt takes no division.
+    current: (usize, u64, u64),
+    /// Latency from the actual send, window messages.
+    pub latency: Histogram<u64>,
+    /// Latency from the intended send, window messages (open loop only:
+    /// in a closed loop it would repeat `latency`).
+    pub corrected: Histogram<u64>,
+    /// Window messages received.
+    pub messages: u64,
+    /// All messages received.
+    pub total: u64,
+    /// The time series, by receipt time.
+    pub intervals: Vec<IntervalCounts>,
+}
+
+impl Recorder {
+    /// A recorder for a window `[warm_ns, end_ns)` and intervals of
+    /// `interval_ns` (0: no time series); `open`: an open loop.
+    pub fn new(record: bool, open: bool, warm_ns: u64, end_ns: u64, interval_ns: u64) -> Recorder {
+        let slots = if interval_ns == 0 {
+            0
+        } else {
+            end_ns.div_ceil(interval_ns) as usize
+        };
+        Recorder {
+            record,
+            open,
+            warm_ns,
+            end_ns,
+            interval_ns,
+            current: (0, 0, interval_ns),
+            latency: hist::new_latency(),
+            corrected: hist::new_latency(),
+            messages: 0,
+            total: 0,
+            intervals: (0..slots)
+                .map(|_| IntervalCounts {
+                    messages: 0,
+                    latency: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether an intended send time is inside the window.
+    #[inline]
+    pub fn in_window(&self, intended_ns: u64) -> bool {
+        intended_ns >= self.warm_ns && intended_ns < self.end_ns
+    }
+
+    /// Records a message received at `now_ns`.
+    #[inline]
+    pub fn record(&mut self, now_ns: u64, sent_ns: u64, intended_ns: u64) {
+        self.total += 1;
+        let corrected_ns = now_ns.saturating_sub(intended_ns);
+        if self.interval_ns > 0 {
+            let (_, start, end) = self.current;
+            if now_ns < start || now_ns >= end {
+                let i = now_ns.checked_div(self.interval_ns).unwrap_or(0);
+                let start = i * self.interval_ns;
+                self.current = (i as usize, start, start + self.interval_ns);
+            }
+            // Receipts after the load (drain) are not part of the series.
+            if let Some(slot) = self.intervals.get_mut(self.current.0) {
+                slot.messages += 1;
+                if self.record {
+                    let h = slot.latency.get_or_insert_with(hist::new_latency);
+                    hist::record_ns(h, corrected_ns);
+                }
+            }
+        }
+        if self.in_window(intended_ns) {
+            self.messages += 1;
+            if self.record {
+                hist::record_ns(&mut self.latency, now_ns.saturating_sub(sent_ns));
+                if self.open {
+                    hist::record_ns(&mut self.corrected, corrected_ns);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_by_intended_time_intervals_by_receipt() {
+        let mut r = Recorder::new(true, true, 1_000, 3_000, 1_000);
+        assert_eq!(r.intervals.len(), 3);
+        r.record(500, 100, 100); // warm-up
+        r.record(1_500, 900, 900); // sent in warm-up, received in the window
+        r.record(2_500, 2_000, 1_200); // late: intended in the window
+        r.record(3_500, 2_900, 2_900); // drained after the end
+        assert_eq!(r.total, 4);
+        assert_eq!(r.messages, 2);
+        assert_eq!(r.intervals[0].messages, 1);
+        assert_eq!(r.intervals[1].messages, 1);
+        assert_eq!(r.intervals[2].messages, 1);
+        assert_eq!(r.corrected.len(), 2);
+        assert_eq!(r.latency.len(), 2);
+    }
+}

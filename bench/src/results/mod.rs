@@ -1,0 +1,15 @@
+//! The results model: what runs, searches and comparisons produce, as plain
+//! serde types. A leaf: the generator fills it, the orchestration collects
+//! it, the reporting reads it; it depends on neither.
+
+pub mod capacity;
+pub mod chat;
+pub mod comparison;
+pub mod conns;
+pub mod cost;
+pub mod counts;
+pub mod echo;
+pub mod hist;
+pub mod machine;
+pub mod matrix;
+pub mod series;

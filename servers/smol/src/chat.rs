@@ -1,0 +1,133 @@
+//! Chat, smol: a broker task drives the shared [`Broker`](server_common::chat::Broker); each
+//! connection is a reader (its connection task) and a writer task fed by an unbounded smol channel,
+//! bounded in bytes by the broker. The loops are `server_common::chat::tasks`, the same for every
+//! async runtime; this file supplies smol's primitives.
+//!
+//! Shutdown: the accept loop stops and cancels every connection task, so readers end without telling
+//! the broker (no `LEFT` is broadcast); the broker closes every client with `ERR shutting-down`;
+//! writers flush and close until the drain deadline.
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::net::Shutdown as SocketShutdown;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use chat_core::Line;
+use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime};
+use server_common::chat::{BROKER_INBOX, ChatHub};
+use server_common::{App, Config, DrainDeadline};
+use smol::Task;
+use smol::channel::{self, Receiver, Sender};
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::net::TcpStream;
+
+use crate::accept::{self, Acceptor};
+use crate::executor;
+
+/// Serves chat until the acceptor's shutdown signal, then has every client told and flushed by the
+/// returned deadline.
+pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadline {
+    let (inbox, events) = channel::bounded(BROKER_INBOX);
+    let broker = Smol::spawn(tasks::run_broker::<Smol>(events));
+    let chat: Arc<HubOf<Smol>> = Arc::new(ChatHub::new(inbox, config, acceptor.shutdown));
+    let handler = {
+        let chat = Arc::clone(&chat);
+        // A smol stream is shared by its clones: one reads, the other writes.
+        move |stream: TcpStream| {
+            tasks::serve_conn::<Smol>(stream.clone(), stream, Arc::clone(&chat))
+        }
+    };
+    let reject = App::Chat.over_limit_reply();
+    accept::accept_loop(acceptor, reject, handler).await;
+    tasks::drain::<Smol>(&chat, broker, config.drain_timeout).await
+}
+
+/// smol's primitives for the chat loops: smol's channels, the stream and a clone of it, smol's timer
+/// and spawning onto the server's executor.
+struct Smol;
+
+impl TaskRuntime for Smol {
+    type Inbox = Sender<EventOf<Self>>;
+    type Events = Receiver<EventOf<Self>>;
+    type LineSender = Sender<Line>;
+    type Queue = Receiver<Line>;
+    type ReadHalf = TcpStream;
+    type WriteHalf = TcpStream;
+    type Task = Detached;
+    const NAME: &'static str = crate::NAME;
+
+    async fn send(inbox: &Self::Inbox, event: EventOf<Self>) -> bool {
+        inbox.send(event).await.is_ok()
+    }
+
+    async fn next_event(events: &mut Self::Events) -> Option<EventOf<Self>> {
+        events.recv().await.ok()
+    }
+
+    fn queue() -> (Self::LineSender, Self::Queue) {
+        channel::unbounded()
+    }
+
+    fn post(sender: &mut Self::LineSender, line: Line) {
+        let _ = sender.try_send(line); // unbounded: never full; fails only once the writer is gone
+    }
+
+    async fn next_line(queue: &mut Self::Queue) -> Option<Line> {
+        queue.recv().await.ok()
+    }
+
+    fn try_next_line(queue: &mut Self::Queue) -> Option<Line> {
+        queue.try_recv().ok()
+    }
+
+    async fn read(half: &mut Self::ReadHalf, buf: &mut [u8]) -> io::Result<usize> {
+        half.read(buf).await
+    }
+
+    async fn shutdown_write(half: &mut Self::WriteHalf) {
+        let _ = half.shutdown(SocketShutdown::Write);
+    }
+
+    async fn write_vectored(half: &mut Self::WriteHalf, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        half.write_vectored(bufs).await
+    }
+
+    async fn yield_now() {
+        smol::future::yield_now().await;
+    }
+
+    async fn sleep(duration: Duration) {
+        smol::Timer::after(duration).await;
+    }
+
+    fn spawn(task: impl Future<Output = ()> + Send + 'static) -> Detached {
+        Detached(Some(executor::spawn(task)))
+    }
+}
+
+/// A spawned task's handle that resolves once the task ended and, dropped early, lets the task run
+/// on: smol's [`Task`] cancels its task when dropped, but a writer must outlive its connection task
+/// (which shutdown cancels) to flush the client's last lines.
+struct Detached(Option<Task<()>>);
+
+impl Future for Detached {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.0.as_mut() {
+            Some(task) => Pin::new(task).poll(cx),
+            None => Poll::Ready(()),
+        }
+    }
+}
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.detach();
+        }
+    }
+}
