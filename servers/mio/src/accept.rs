@@ -9,12 +9,13 @@
 //! waiting: with a zero poll timeout after a full batch, or at the back-off's end after a resource
 //! error. Meanwhile the kernel keeps the waiting connections in the backlog.
 //!
-//! Several loops sharing the listener are all woken by every new connection; whichever accepts
-//! first serves it for good. So that a burst does not land on one loop, a loop that serves more
-//! than [`SPREAD`] connections above another loop leaves the backlog to the others: it looks again
-//! after [`YIELD`] (the backlog may still hold connections when the others are done) — nginx's
-//! `accept_disabled` rule, with the loads in a shared array of counters ([`Loads`]). The least
-//! loaded loop never yields, so no connection waits for long.
+//! Several loops sharing the listener are all woken by every new connection; whichever accepts first
+//! serves it for good. So that a burst does not land on one loop, a loop that serves more than
+//! [`SPREAD`] connections above another loop gives the others a head start of [`YIELD`] before each
+//! connection it accepts (nginx's `accept_disabled` rule, with the loads in a shared array of
+//! counters, [`Loads`]). It still accepts one connection per head start, until `WouldBlock`: so no
+//! connection is left in the backlog with every loop asleep, and once the backlog is empty a loop
+//! that stays ahead sleeps like any other (no wake-up every millisecond).
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -32,7 +33,7 @@ pub(crate) const ACCEPT_BATCH: usize = 64;
 
 /// How many connections a loop may serve above another before it leaves new ones to the others.
 pub(crate) const SPREAD: usize = 4;
-/// How long a loop that left the backlog to the others waits before it looks again.
+/// The head start a loop that is ahead gives the others on each listener event.
 pub(crate) const YIELD: Duration = Duration::from_millis(1);
 
 /// The number of connections each loop of a server serves, shared by the loops.
@@ -85,9 +86,11 @@ pub(crate) struct Acceptor {
     backoff: AcceptBackoff,
     /// The backlog may hold connections: set by the listener's readiness, cleared by `WouldBlock`.
     pending: bool,
-    /// After a resource error, or after leaving the backlog to less loaded loops: do not try again
+    /// After a resource error, or while giving less loaded loops a head start: do not try again
     /// before this.
     resume_at: Option<Instant>,
+    /// The head start before the next accept was given.
+    yielded: bool,
 }
 
 impl Acceptor {
@@ -108,12 +111,14 @@ impl Acceptor {
             // Connections may have arrived between bind and register: look once.
             pending: true,
             resume_at: None,
+            yielded: false,
         })
     }
 
     /// The listener's readiness event.
     pub(crate) fn readable(&mut self) {
         self.pending = true;
+        self.yielded = false;
     }
 
     /// Whether the loop should accept in this turn.
@@ -139,8 +144,13 @@ impl Acceptor {
             return Accepted::Nothing;
         }
         if self.loads.is_ahead(self.index) {
-            self.resume_at = Some(now + YIELD);
-            return Accepted::Nothing;
+            // Ahead of another loop: one connection per head start, so that the backlog still
+            // empties (and `WouldBlock` ends the pending state) even if the others never come.
+            self.yielded = !self.yielded;
+            if self.yielded {
+                self.resume_at = Some(now + YIELD);
+                return Accepted::Nothing;
+            }
         }
         let Some(listener) = &self.listener else {
             return Accepted::Nothing;

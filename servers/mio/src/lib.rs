@@ -55,8 +55,8 @@
 //!   would take them all (seen without a remedy: 1 : 3.3 of CPU between two loops in one of three
 //!   100-connection bursts), and a connection stays on its loop for good; tokio evens such things
 //!   out by stealing tasks, a loop cannot. So a loop that serves a few more connections than
-//!   another leaves the backlog to the others for a millisecond (nginx's `accept_disabled`; see
-//!   `accept.rs`).
+//!   another gives the others a millisecond's head start on each new connection (nginx's
+//!   `accept_disabled`; see `accept.rs`).
 //! - **Chat**: one loop owns the broker and every chat connection (see `chat.rs` for why one).
 //! - **The calling thread** waits on the [`Shutdown`] latch, then wakes every loop through its
 //!   [`mio::Waker`] (an eventfd in the epoll set), and joins them. SIGINT/SIGTERM arrive the same
