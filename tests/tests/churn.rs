@@ -56,6 +56,11 @@ mod soak {
     fn soak_smol() {
         super::soak(serve::Impl::Smol)
     }
+    #[test]
+    #[ignore = "long soak; run by hand"]
+    fn soak_mio() {
+        super::soak(serve::Impl::Mio)
+    }
 }
 
 fn soak(imp: Impl) {

@@ -8,6 +8,7 @@
 //! `--external 'textbook-tokio=target/release/textbook tokio {addr}'`).
 
 mod async_std_echo;
+mod mio_echo;
 mod smol_echo;
 mod threads_echo;
 mod tokio_echo;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         "tokio" => tokio_echo::serve(addr),
         "async-std" => async_std_echo::serve(addr),
         "smol" => smol_echo::serve(addr),
+        "mio" => mio_echo::serve(addr),
         other => return usage(&format!("unknown model {other:?}")),
     };
     match served {
@@ -45,6 +47,8 @@ fn main() -> ExitCode {
 }
 
 fn usage(problem: &str) -> ExitCode {
-    eprintln!("textbook: {problem}\nusage: textbook threads|tokio|async-std|smol 127.0.0.1:PORT");
+    eprintln!(
+        "textbook: {problem}\nusage: textbook threads|tokio|async-std|smol|mio 127.0.0.1:PORT"
+    );
     ExitCode::from(2)
 }

@@ -63,3 +63,8 @@ fn async_std() {
 fn smol() {
     echo_cases_pass("smol");
 }
+
+#[test]
+fn mio() {
+    echo_cases_pass("mio");
+}

@@ -18,6 +18,9 @@ pub enum ServerError {
     /// The listening socket could not be prepared for this runtime.
     #[error("cannot prepare the listening socket")]
     Listener(#[source] io::Error),
+    /// An event loop's poll failed (mio: `epoll_wait` returned an error other than EINTR).
+    #[error("the event loop failed")]
+    EventLoop(#[source] io::Error),
     /// A thread could not be spawned.
     #[error("cannot spawn the {what} thread")]
     Spawn {

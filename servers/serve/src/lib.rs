@@ -20,11 +20,19 @@ pub enum Impl {
     AsyncStd,
     /// One shared smol executor run by a pool of worker threads, one task per connection.
     Smol,
+    /// A hand-rolled mio (epoll) event loop, no async: echo on one loop per core, chat on one loop.
+    Mio,
 }
 
 impl Impl {
     /// Every variant, in a stable order.
-    pub const ALL: [Impl; 4] = [Impl::Threads, Impl::Tokio, Impl::AsyncStd, Impl::Smol];
+    pub const ALL: [Impl; 5] = [
+        Impl::Threads,
+        Impl::Tokio,
+        Impl::AsyncStd,
+        Impl::Smol,
+        Impl::Mio,
+    ];
 
     /// The variant's name on the command line and in the `listening` line.
     pub fn name(self) -> &'static str {
@@ -33,6 +41,7 @@ impl Impl {
             Impl::Tokio => server_tokio::NAME,
             Impl::AsyncStd => server_async_std::NAME,
             Impl::Smol => server_smol::NAME,
+            Impl::Mio => server_mio::NAME,
         }
     }
 
@@ -55,6 +64,7 @@ impl Impl {
             Impl::Tokio => server_tokio::run(listener, app, config, shutdown),
             Impl::AsyncStd => server_async_std::run(listener, app, config, shutdown),
             Impl::Smol => server_smol::run(listener, app, config, shutdown),
+            Impl::Mio => server_mio::run(listener, app, config, shutdown),
         }
     }
 }

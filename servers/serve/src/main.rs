@@ -18,7 +18,7 @@ use server_common::config::{
 #[derive(Debug, Parser)]
 #[command(name = "serve", version)]
 struct Args {
-    /// Concurrency model: one OS thread per connection, or tasks on an async runtime.
+    /// Concurrency model: one OS thread per connection, tasks on an async runtime, or an event loop.
     #[arg(long = "impl", value_enum)]
     imp: Impl,
 
@@ -60,7 +60,8 @@ struct Args {
     #[arg(long, default_value_t = DEFAULT_STACK_SIZE)]
     stack_size: usize,
 
-    /// tokio / async-std / smol: number of worker threads [default: one per core].
+    /// tokio / async-std / smol: number of worker threads; mio: echo event loops [default: one per
+    /// core].
     #[arg(long)]
     workers: Option<usize>,
 }

@@ -67,6 +67,7 @@ macro_rules! per_variant {
         mod tokio { $( #[test] fn $test() { super::$test(serve::Impl::Tokio) } )+ }
         mod async_std { $( #[test] fn $test() { super::$test(serve::Impl::AsyncStd) } )+ }
         mod smol { $( #[test] fn $test() { super::$test(serve::Impl::Smol) } )+ }
+        mod mio { $( #[test] fn $test() { super::$test(serve::Impl::Mio) } )+ }
     };
 }
 
@@ -79,6 +80,7 @@ macro_rules! stamp_cases {
         $crate::stamp_cases!(@variant tokio, serve::Impl::Tokio, $app, $cases: $($case),+);
         $crate::stamp_cases!(@variant async_std, serve::Impl::AsyncStd, $app, $cases: $($case),+);
         $crate::stamp_cases!(@variant smol, serve::Impl::Smol, $app, $cases: $($case),+);
+        $crate::stamp_cases!(@variant mio, serve::Impl::Mio, $app, $cases: $($case),+);
 
         #[test]
         fn every_registered_case_is_stamped() {
