@@ -273,6 +273,17 @@ mod tests {
 
     #[test]
     fn our_impls_come_from_serve() {
-        assert_eq!(super::our_impls(), ["threads", "tokio", "async-std"]);
+        let names = super::our_impls();
+        assert_eq!(names.len(), serve::Impl::ALL.len());
+        for name in &names {
+            let imp = serve::Impl::from_name(name).expect("every listed variant parses back");
+            assert_eq!(imp.name(), name);
+        }
+        for known in ["threads", "tokio", "async-std"] {
+            assert!(
+                names.iter().any(|n| n == known),
+                "{known} missing: {names:?}"
+            );
+        }
     }
 }
