@@ -50,6 +50,13 @@ mod soak {
     fn soak_smol() {
         super::soak(serve::Impl::Smol)
     }
+    #[test]
+    #[ignore = "long soak; run by hand"]
+    fn soak_uring() {
+        if !crate::support::skipped(serve::Impl::Uring) {
+            super::soak(serve::Impl::Uring)
+        }
+    }
 }
 
 fn soak(imp: Impl) {

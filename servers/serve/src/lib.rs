@@ -20,11 +20,20 @@ pub enum Impl {
     AsyncStd,
     /// One shared smol executor run by a pool of worker threads, one task per connection.
     Smol,
+    /// io_uring, thread-per-core: one ring per worker thread, multishot accept and receive into a
+    /// provided buffer ring (Linux only; see [`Impl::unavailable_reason`]).
+    Uring,
 }
 
 impl Impl {
     /// Every variant, in a stable order.
-    pub const ALL: [Impl; 4] = [Impl::Threads, Impl::Tokio, Impl::AsyncStd, Impl::Smol];
+    pub const ALL: [Impl; 5] = [
+        Impl::Threads,
+        Impl::Tokio,
+        Impl::AsyncStd,
+        Impl::Smol,
+        Impl::Uring,
+    ];
 
     /// The variant's name on the command line and in the `listening` line.
     pub fn name(self) -> &'static str {
@@ -33,6 +42,7 @@ impl Impl {
             Impl::Tokio => server_tokio::NAME,
             Impl::AsyncStd => server_async_std::NAME,
             Impl::Smol => server_smol::NAME,
+            Impl::Uring => server_uring::NAME,
         }
     }
 
@@ -55,6 +65,17 @@ impl Impl {
             Impl::Tokio => server_tokio::run(listener, app, config, shutdown),
             Impl::AsyncStd => server_async_std::run(listener, app, config, shutdown),
             Impl::Smol => server_smol::run(listener, app, config, shutdown),
+            Impl::Uring => server_uring::run(listener, app, config, shutdown),
+        }
+    }
+
+    /// Why this variant cannot run on this machine, in one line (`None`: it can). Only `uring` can be
+    /// unavailable (io_uring missing, disabled by `kernel.io_uring_disabled`, or forbidden by seccomp);
+    /// `serve` exits 2 with this line, the tests report the variant skipped, a comparison leaves it out.
+    pub fn unavailable_reason(self) -> Option<String> {
+        match self {
+            Impl::Uring => server_uring::unavailable_reason(),
+            _ => None,
         }
     }
 }

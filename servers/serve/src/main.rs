@@ -18,7 +18,7 @@ use server_common::config::{
 #[derive(Debug, Parser)]
 #[command(name = "serve", version)]
 struct Args {
-    /// Concurrency model: one OS thread per connection, or tasks on an async runtime.
+    /// Concurrency model: one OS thread per connection, tasks on an async runtime, or io_uring rings.
     #[arg(long = "impl", value_enum)]
     imp: Impl,
 
@@ -60,7 +60,8 @@ struct Args {
     #[arg(long, default_value_t = DEFAULT_STACK_SIZE)]
     stack_size: usize,
 
-    /// tokio / async-std / smol: number of worker threads [default: one per core].
+    /// tokio / async-std / smol: number of worker threads; uring: rings (echo; chat runs on one)
+    /// [default: one per core].
     #[arg(long)]
     workers: Option<usize>,
 }
@@ -107,6 +108,10 @@ fn main() -> Result<()> {
     }
     if args.workers == Some(0) || args.max_line == 0 || args.queue_bytes == 0 {
         bail!("--workers, --max-line and --queue-bytes must be at least 1");
+    }
+    if let Some(reason) = args.imp.unavailable_reason() {
+        eprintln!("serve: --impl {}: {reason}", args.imp);
+        std::process::exit(2);
     }
     let listener = server_common::bind(args.addr)
         .with_context(|| format!("cannot listen on {}", args.addr))?;

@@ -25,6 +25,9 @@ pub fn test_config() -> Config {
 
 /// Starts `imp` serving `app` in-process on port 0, runs `case` against it, stops it.
 pub fn run_case(imp: Impl, app: App, case: fn(&Target) -> anyhow::Result<()>) {
+    if skipped(imp) {
+        return;
+    }
     let config = test_config();
     let server = RunningServer::start(imp, app, config.clone()).expect("start server");
     let target = Target {
@@ -44,7 +47,20 @@ pub fn run_case(imp: Impl, app: App, case: fn(&Target) -> anyhow::Result<()>) {
     }
 }
 
-/// Stamps out `mod threads`, `mod tokio`, `mod async_std` and `mod smol`, each with one `#[test]` per
+/// Whether `imp` cannot run on this machine; if so, says so on stderr (`SKIPPED <impl>: <reason>`,
+/// shown with `--nocapture` and in a failing run's output), so the test passes without pretending
+/// to have run.
+pub fn skipped(imp: Impl) -> bool {
+    match imp.unavailable_reason() {
+        Some(reason) => {
+            eprintln!("SKIPPED {imp}: {reason}");
+            true
+        }
+        None => false,
+    }
+}
+
+/// Stamps out `mod threads`, `mod tokio`, `mod async_std`, `mod smol` and `mod uring`, each with one `#[test]` per
 /// listed function of the test file, calling it with that variant's [`Impl`].
 #[macro_export]
 macro_rules! per_variant {
@@ -53,10 +69,13 @@ macro_rules! per_variant {
         mod tokio { $( #[test] fn $test() { super::$test(serve::Impl::Tokio) } )+ }
         mod async_std { $( #[test] fn $test() { super::$test(serve::Impl::AsyncStd) } )+ }
         mod smol { $( #[test] fn $test() { super::$test(serve::Impl::Smol) } )+ }
+        mod uring { $( #[test] fn $test() {
+            if !$crate::support::skipped(serve::Impl::Uring) { super::$test(serve::Impl::Uring) }
+        } )+ }
     };
 }
 
-/// Stamps out `mod threads`, `mod tokio`, `mod async_std` and `mod smol`, each with one `#[test]` per
+/// Stamps out `mod threads`, `mod tokio`, `mod async_std`, `mod smol` and `mod uring`, each with one `#[test]` per
 /// listed case of `conformance::$cases`, plus a test that the list names every registered case.
 #[macro_export]
 macro_rules! stamp_cases {
@@ -65,6 +84,7 @@ macro_rules! stamp_cases {
         $crate::stamp_cases!(@variant tokio, serve::Impl::Tokio, $app, $cases: $($case),+);
         $crate::stamp_cases!(@variant async_std, serve::Impl::AsyncStd, $app, $cases: $($case),+);
         $crate::stamp_cases!(@variant smol, serve::Impl::Smol, $app, $cases: $($case),+);
+        $crate::stamp_cases!(@variant uring, serve::Impl::Uring, $app, $cases: $($case),+);
 
         #[test]
         fn every_registered_case_is_stamped() {

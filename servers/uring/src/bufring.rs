@@ -1,0 +1,104 @@
+//! The provided buffer ring (`IORING_REGISTER_PBUF_RING`) a ring's multishot receives pick their
+//! buffers from: the kernel takes a buffer per completion; the server gives it back once done with it.
+
+use std::alloc::{self, Layout};
+use std::io;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use io_uring::Submitter;
+use io_uring::types::BufRingEntry;
+
+/// The buffer group id every receive of a ring names.
+pub(crate) const GROUP: u16 = 0;
+/// Page size the ring of entries is aligned to (the kernel requires page alignment).
+const PAGE: usize = 4096;
+
+/// `count` buffers of `size` bytes and the ring of entries that offers them to the kernel.
+#[derive(Debug)]
+pub(crate) struct BufRing {
+    entries: NonNull<BufRingEntry>,
+    layout: Layout,
+    mask: u16,
+    /// Our tail: entries up to here are written; [`commit`](Self::commit) publishes it.
+    tail: u16,
+    pool: Box<[u8]>,
+    size: usize,
+    /// Buffers handed back since the last [`commit`](Self::commit).
+    recycled: usize,
+}
+
+impl BufRing {
+    /// Allocates the buffers, registers the ring with `submitter` and offers every buffer.
+    /// `count` must be a power of two of at most 32 768.
+    pub(crate) fn new(submitter: &Submitter<'_>, count: u16, size: usize) -> io::Result<Self> {
+        if !count.is_power_of_two() || count > 1 << 15 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "buffer count must be a power of two up to 32768",
+            ));
+        }
+        let bytes = usize::from(count) * std::mem::size_of::<BufRingEntry>();
+        let layout = Layout::from_size_align(bytes.max(PAGE), PAGE)
+            .map_err(|_| io::Error::other("buffer ring layout"))?;
+        // SAFETY: the layout has a non-zero size.
+        let raw = unsafe { alloc::alloc_zeroed(layout) };
+        let entries = NonNull::new(raw.cast::<BufRingEntry>())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
+        let mut ring = BufRing {
+            entries,
+            layout,
+            mask: count - 1,
+            tail: 0,
+            pool: vec![0; usize::from(count) * size].into_boxed_slice(),
+            size,
+            recycled: 0,
+        };
+        // SAFETY: the entries stay allocated (and the pool with them) until `self` is dropped, which
+        // the owner does only after the io_uring instance is gone (field order in `Worker`).
+        unsafe {
+            submitter.register_buf_ring_with_flags(raw as u64, count, GROUP, 0)?;
+        }
+        for bid in 0..count {
+            ring.recycle(bid);
+        }
+        ring.commit();
+        Ok(ring)
+    }
+
+    /// The first `len` bytes of buffer `bid`, as a completion filled them.
+    pub(crate) fn filled(&self, bid: u16, len: usize) -> &[u8] {
+        let start = usize::from(bid) * self.size;
+        &self.pool[start..start + len.min(self.size)]
+    }
+
+    /// Hands buffer `bid` back to the kernel (visible after the next [`commit`](Self::commit)).
+    pub(crate) fn recycle(&mut self, bid: u16) {
+        let addr = self.pool.as_ptr() as u64 + (usize::from(bid) * self.size) as u64;
+        let slot = usize::from(self.tail & self.mask);
+        // SAFETY: `slot` < count, inside the allocation; the kernel reads only entries before the
+        // published tail, and this one is past it until `commit`.
+        let entry = unsafe { &mut *self.entries.as_ptr().add(slot) };
+        entry.set_addr(addr);
+        entry.set_len(u32::try_from(self.size).unwrap_or(u32::MAX));
+        entry.set_bid(bid);
+        self.tail = self.tail.wrapping_add(1);
+        self.recycled += 1;
+    }
+
+    /// Publishes every recycled buffer to the kernel; returns how many there were.
+    pub(crate) fn commit(&mut self) -> usize {
+        // SAFETY: `entries` is the first entry of the registered ring; its `resv` field is the tail
+        // the kernel reads, an aligned u16 that only this thread writes.
+        let tail = unsafe { &*BufRingEntry::tail(self.entries.as_ptr()).cast::<AtomicU16>() };
+        tail.store(self.tail, Ordering::Release);
+        std::mem::take(&mut self.recycled)
+    }
+}
+
+impl Drop for BufRing {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout; the ring that read it is gone (see `new`).
+        unsafe { alloc::dealloc(self.entries.as_ptr().cast(), self.layout) };
+    }
+}
