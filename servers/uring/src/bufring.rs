@@ -13,6 +13,8 @@ use io_uring::types::BufRingEntry;
 pub(crate) const GROUP: u16 = 0;
 /// Page size the ring of entries is aligned to (the kernel requires page alignment).
 const PAGE: usize = 4096;
+/// What fresh buffers hold before the kernel first writes them.
+const FILL: u8 = 0xA5;
 
 /// `count` buffers of `size` bytes and the ring of entries that offers them to the kernel.
 #[derive(Debug)]
@@ -50,7 +52,9 @@ impl BufRing {
             layout,
             mask: count - 1,
             tail: 0,
-            pool: vec![0; usize::from(count) * size].into_boxed_slice(),
+            // Filled (not zeroed lazily), so that every page is resident from the start: the ring
+            // cycles through all its buffers, and the server's footprint should not creep up as it does.
+            pool: vec![FILL; usize::from(count) * size].into_boxed_slice(),
             size,
             recycled: 0,
         };

@@ -14,7 +14,7 @@
 //!   rings without a user-space balancer, and the listening address stays the one printed. With one
 //!   core pinned (the benchmark) there is one ring and the choice makes no difference; with several,
 //!   `SO_REUSEPORT`'s hashing would spread connections more evenly, at the cost of a second bind path.
-//! - **Buffers.** Each ring registers a provided buffer ring (`IORING_REGISTER_PBUF_RING`, 1024 × 4 KiB)
+//! - **Buffers.** Each ring registers a provided buffer ring (`IORING_REGISTER_PBUF_RING`: 1024 × 4 KiB for echo, 256 for chat, resident from the start)
 //!   and every connection has one *multishot receive* (`RecvMulti`) that picks buffers from it: one
 //!   submission per connection, not per message. Echo sends each received buffer back from where the
 //!   kernel wrote it (no copy) and returns it to the ring when the send completes (a partial send is

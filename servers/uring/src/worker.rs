@@ -15,9 +15,12 @@ use crate::echo::EchoConn;
 use crate::ring::{self, Mode};
 use crate::token::Op;
 
-/// Buffers in each ring's provided buffer ring.
-const BUFFERS: u16 = 1024;
-/// Size of each provided buffer: 1024 × 4 KiB = 4 MiB per ring.
+/// Buffers in an echo ring's provided buffer ring: echo holds each buffer until it is sent back.
+const ECHO_BUFFERS: u16 = 1024;
+/// Buffers in the chat ring's provided buffer ring: chat frames each buffer and returns it in the same
+/// turn of the loop, so few are ever out at once.
+const CHAT_BUFFERS: u16 = 256;
+/// Size of each provided buffer: 1024 × 4 KiB = 4 MiB per echo ring, 1 MiB for chat.
 const BUFFER_SIZE: usize = 4096;
 /// The tick: how often idle timeouts, lingering closes, the drain deadline and the accept back-off
 /// are checked (a shorter idle timeout shortens it). No busy loop: the ring sleeps in between.
@@ -74,7 +77,11 @@ impl Worker {
     /// Builds the ring (on the calling thread, which alone may submit to it) and the buffer ring.
     pub(crate) fn new(setup: Setup) -> io::Result<(Worker, Mode)> {
         let (ring, mode) = ring::build()?;
-        let bufs = BufRing::new(&ring.submitter(), BUFFERS, BUFFER_SIZE)?;
+        let count = match setup.app {
+            App::Echo => ECHO_BUFFERS,
+            App::Chat => CHAT_BUFFERS,
+        };
+        let bufs = BufRing::new(&ring.submitter(), count, BUFFER_SIZE)?;
         let tick_period = match setup.config.idle_timeout {
             Some(idle) => (idle / 4).clamp(Duration::from_millis(1), TICK),
             None => TICK,
