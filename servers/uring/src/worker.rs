@@ -389,7 +389,9 @@ impl Worker {
         }
         match (result, bid) {
             (n, Some(bid)) if n > 0 => {
-                conn.last_input = Instant::now();
+                if self.config.idle_timeout.is_some() {
+                    conn.last_input = Instant::now(); // only read when an idle timeout is set
+                }
                 self.on_data(slot, bid, n as usize);
             }
             (0, _) => self.on_read_end(slot),
