@@ -106,3 +106,30 @@ impl Drop for BufRing {
         unsafe { alloc::dealloc(self.entries.as_ptr().cast(), self.layout) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registers_offers_and_recycles_buffers() {
+        if let Some(reason) = crate::unavailable_reason() {
+            eprintln!("SKIPPED: {reason}");
+            return;
+        }
+        let (ring, _) = crate::ring::build().expect("ring");
+        let mut bufs = BufRing::new(&ring.submitter(), 8, 128).expect("buffer ring");
+        assert_eq!(bufs.commit(), 0, "the initial offer is already published");
+        assert_eq!(
+            bufs.filled(3, 1000).len(),
+            128,
+            "a length is capped at the buffer size"
+        );
+        bufs.recycle(3);
+        assert_eq!(bufs.commit(), 1);
+        assert!(
+            BufRing::new(&ring.submitter(), 3, 128).is_err(),
+            "not a power of two"
+        );
+    }
+}

@@ -8,12 +8,15 @@
 //!   `COOP_TASKRUN` and then to a plain ring; the start-up log on stderr says which mode each ring got.
 //!   A thread sleeps in one `submit_and_wait(1)` per loop turn, which both submits what the previous
 //!   turn queued and reaps every completion ready.
-//! - **Listener.** Every ring arms one *multishot accept* on its own `dup` of the one listening socket
-//!   (`run` receives a bound listener; `SO_REUSEPORT` would need a socket per ring bound before
-//!   `run`). The kernel hands each new connection to one waiting ring, so connections spread over the
-//!   rings without a user-space balancer, and the listening address stays the one printed. With one
-//!   core pinned (the benchmark) there is one ring and the choice makes no difference; with several,
-//!   `SO_REUSEPORT`'s hashing would spread connections more evenly, at the cost of a second bind path.
+//! - **Listeners.** Every ring arms one *multishot accept* on its own listening socket: the first
+//!   ring on the listener `run` receives, every further ring on a socket bound to the same address
+//!   with `SO_REUSEPORT` (set on the server's listener too), so the kernel hashes each new connection
+//!   to one ring (100 connections opened at once: 52 / 48 over two listeners). The alternative, every
+//!   ring's accept on one shared listener, was tried first and measured: the first ring woken accepted
+//!   the whole backlog (100 of 100 connections on ring 0 of 2), because a multishot accept keeps
+//!   accepting while connections are queued. With one core pinned (the benchmark) there is one ring
+//!   and one listener. If the extra listeners cannot be bound, every ring falls back to the shared
+//!   listener and the log says so.
 //! - **Buffers.** Each ring registers a provided buffer ring (`IORING_REGISTER_PBUF_RING`: 1024 × 4 KiB for echo, 256 for chat, resident from the start)
 //!   and every connection has one *multishot receive* (`RecvMulti`) that picks buffers from it: one
 //!   submission per connection, not per message. Echo sends each received buffer back from where the
@@ -57,6 +60,7 @@ mod bufring;
 mod chat;
 mod conn;
 mod echo;
+mod listeners;
 mod ring;
 mod token;
 mod worker;
@@ -115,6 +119,7 @@ pub fn run(
         App::Chat => 1,
     };
     let limit = ConnLimit::new(config.max_conns);
+    let mut listeners = listeners::for_rings(&listener, rings).map_err(ServerError::Listener)?;
     let (started, starts) = mpsc::channel();
     let mut wakers = Vec::with_capacity(rings);
     let mut threads: Vec<JoinHandle<io::Result<()>>> = Vec::with_capacity(rings);
@@ -126,7 +131,9 @@ pub fn run(
         let wake = eventfd().map_err(runtime)?;
         wakers.push(wake.try_clone().map_err(runtime)?);
         let setup = Setup {
-            listener: OwnedFd::from(listener.try_clone().map_err(ServerError::Listener)?),
+            listener: listeners
+                .pop()
+                .ok_or_else(|| ServerError::Listener(io::Error::other("one listener per ring")))?,
             wake,
             app,
             config: config.clone(),
