@@ -46,6 +46,11 @@
 //!   seccomp filter), [`unavailable_reason`] says why; `serve` exits 2 with that line and the tests of
 //!   this variant report themselves skipped.
 //!
+//! Echo costs 0.86× the textbook tokio server's CPU per message (6.40 against 7.46 µs, 100
+//! connections of 64 B, one pinned core, median of 5 interleaved pairs), with 0.2 – 0.4 system calls
+//! per message against tokio's 2.0 – 2.1 (`results/README.md`, "uring against the textbook tokio
+//! server").
+//!
 //! # Why the `io-uring` crate
 //! `io-uring` (tokio-rs) is maintained, exposes every feature this design needs (multishot accept and
 //! receive, `register_buf_ring_with_flags`, `SETUP_DEFER_TASKRUN`/`SINGLE_ISSUER`,

@@ -15,7 +15,8 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 /// first ring woken accepts the whole backlog while it runs (measured: 100 connections opened at once
 /// all landed on ring 0 of 2). With `SO_REUSEPORT` each ring owns a listener and the kernel hashes each
 /// new connection to one of them. `SO_REUSEPORT` is set on the server's listener after it was bound,
-/// which Linux accepts; should it fail, every ring falls back to a duplicate of the one listener, and
+/// which Linux accepts (it also lets another process of the same user join the group and take a share
+/// of the connections, as with any `SO_REUSEPORT` server); should it fail, every ring falls back to a duplicate of the one listener, and
 /// the log says so.
 pub(crate) fn for_rings(listener: &TcpListener, rings: usize) -> io::Result<Vec<OwnedFd>> {
     let shared = || listener.try_clone().map(OwnedFd::from);
