@@ -49,8 +49,8 @@
 //!   --impl uring` exits 2 printing `serve: --impl uring: io_uring is unavailable: cannot set up a
 //!   ring: Operation not permitted (os error 1) (kernel.io_uring_disabled = 2)`.
 //!
-//! Echo costs 0.86× the textbook tokio server's CPU per message (6.40 against 7.46 µs, 100
-//! connections of 64 B, one pinned core, median of 5 interleaved pairs), with 0.2 – 0.4 system calls
+//! Echo costs 0.86× the textbook tokio server's CPU per message (6.35 against 7.22 µs, 100
+//! connections of 64 B, one pinned core, median of 9 interleaved pairs), with 0.2 – 0.4 system calls
 //! per message against tokio's 2.0 – 2.1 (`results/README.md`, "uring against the textbook tokio
 //! server").
 //!
