@@ -24,7 +24,10 @@ pub(crate) struct BufRing {
     mask: u16,
     /// Our tail: entries up to here are written; [`commit`](Self::commit) publishes it.
     tail: u16,
-    pool: Box<[u8]>,
+    /// The buffers, `count × size` bytes. A raw allocation, not a `Box<[u8]>`: the kernel writes into
+    /// it behind Rust's back, so no reference to the whole pool may exist.
+    pool: NonNull<u8>,
+    pool_layout: Layout,
     size: usize,
     /// Buffers handed back since the last [`commit`](Self::commit).
     recycled: usize,
@@ -47,14 +50,25 @@ impl BufRing {
         let raw = unsafe { alloc::alloc_zeroed(layout) };
         let entries = NonNull::new(raw.cast::<BufRingEntry>())
             .ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
+        let pool_layout = Layout::from_size_align(usize::from(count) * size.max(1), PAGE)
+            .map_err(|_| io::Error::other("buffer pool layout"))?;
+        // SAFETY: the layout has a non-zero size.
+        let pool = NonNull::new(unsafe { alloc::alloc(pool_layout) }).ok_or_else(|| {
+            // SAFETY: allocated just above with this layout.
+            unsafe { alloc::dealloc(raw, layout) };
+            io::Error::from(io::ErrorKind::OutOfMemory)
+        })?;
+        // Filled (not left to fault in lazily), so that every page is resident from the start: the
+        // ring cycles through all its buffers, and the server's footprint should not creep up as it
+        // does. SAFETY: writes within the allocation just made.
+        unsafe { std::ptr::write_bytes(pool.as_ptr(), FILL, pool_layout.size()) };
         let mut ring = BufRing {
             entries,
             layout,
             mask: count - 1,
             tail: 0,
-            // Filled (not zeroed lazily), so that every page is resident from the start: the ring
-            // cycles through all its buffers, and the server's footprint should not creep up as it does.
-            pool: vec![FILL; usize::from(count) * size].into_boxed_slice(),
+            pool,
+            pool_layout,
             size,
             recycled: 0,
         };
@@ -70,14 +84,21 @@ impl BufRing {
         Ok(ring)
     }
 
-    /// The first `len` bytes of buffer `bid`, as a completion filled them.
+    /// The first `len` bytes of buffer `bid`, as a completion filled them. Only for a buffer a
+    /// completion handed over and that has not been recycled since: the kernel does not write it then.
     pub(crate) fn filled(&self, bid: u16, len: usize) -> &[u8] {
-        let start = usize::from(bid) * self.size;
-        &self.pool[start..start + len.min(self.size)]
+        let bid = usize::from(bid) & usize::from(self.mask);
+        // SAFETY: `bid` is masked into the pool and `len` capped at the buffer size, so the slice lies
+        // within the allocation; the buffer is out of the ring (the caller holds it), so nothing
+        // writes it while the slice lives.
+        unsafe {
+            std::slice::from_raw_parts(self.pool.as_ptr().add(bid * self.size), len.min(self.size))
+        }
     }
 
     /// Hands buffer `bid` back to the kernel (visible after the next [`commit`](Self::commit)).
     pub(crate) fn recycle(&mut self, bid: u16) {
+        let bid = bid & self.mask;
         let addr = self.pool.as_ptr() as u64 + (usize::from(bid) * self.size) as u64;
         let slot = usize::from(self.tail & self.mask);
         // SAFETY: `slot` < count, inside the allocation; the kernel reads only entries before the
@@ -102,8 +123,12 @@ impl BufRing {
 
 impl Drop for BufRing {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout; the ring that read it is gone (see `new`).
-        unsafe { alloc::dealloc(self.entries.as_ptr().cast(), self.layout) };
+        // SAFETY: both allocated in `new` with these layouts; the ring that used them is gone (see
+        // `new`).
+        unsafe {
+            alloc::dealloc(self.entries.as_ptr().cast(), self.layout);
+            alloc::dealloc(self.pool.as_ptr(), self.pool_layout);
+        }
     }
 }
 
