@@ -61,6 +61,13 @@ mod soak {
     fn soak_mio() {
         super::soak(serve::Impl::Mio)
     }
+    #[test]
+    #[ignore = "long soak; run by hand"]
+    fn soak_uring() {
+        if !crate::support::skipped(serve::Impl::Uring) {
+            super::soak(serve::Impl::Uring)
+        }
+    }
 }
 
 fn soak(imp: Impl) {

@@ -2,7 +2,7 @@
 //! small echo, half-close, server closes), all N opened at once like a burst of arriving clients.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_main};
-use variant_benches::{App, Impl, Message, connect_echo_close, start_server, stop_server};
+use variant_benches::{App, Message, available, connect_echo_close, start_server, stop_server};
 
 /// Connections per iteration.
 const COUNTS: [usize; 2] = [1, 50];
@@ -11,7 +11,7 @@ const MSG_LEN: usize = 16;
 
 fn connect(c: &mut Criterion) {
     let mut group = c.benchmark_group("connect");
-    for imp in Impl::ALL {
+    for imp in available() {
         let mut server = None;
         for n in COUNTS {
             group.throughput(Throughput::Elements(n as u64));

@@ -2,7 +2,7 @@
 //! time for a burst of messages over 100 concurrent connections.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_main};
-use variant_benches::{App, EchoBurst, EchoClient, Impl, Message, start_server, stop_server};
+use variant_benches::{App, EchoBurst, EchoClient, Message, available, start_server, stop_server};
 
 /// Message sizes of the round-trip group.
 const RTT_SIZES: [usize; 2] = [64, 4096];
@@ -23,7 +23,7 @@ fn size_label(size: usize) -> String {
 
 fn round_trip(c: &mut Criterion) {
     let mut group = c.benchmark_group("echo_rtt");
-    for imp in Impl::ALL {
+    for imp in available() {
         // Started lazily, so that a filtered-out variant never starts a server.
         let mut server = None;
         let mut client = None;
@@ -48,7 +48,7 @@ fn burst(c: &mut Criterion) {
     let mut group = c.benchmark_group("echo_burst");
     group.throughput(Throughput::Elements((BURST_CONNS * BURST_PER_CONN) as u64));
     let param = format!("{BURST_CONNS}conns_x{BURST_PER_CONN}x{BURST_MSG}B");
-    for imp in Impl::ALL {
+    for imp in available() {
         let mut server = None;
         let mut clients = None;
         group.bench_function(BenchmarkId::new(imp.name(), &param), |b| {

@@ -53,6 +53,21 @@ pub fn criterion_config() -> Criterion {
     }
 }
 
+/// The variants that can run here, in [`Impl::ALL`] order; each one left out (io_uring unavailable)
+/// is named with its reason on stderr.
+pub fn available() -> Vec<Impl> {
+    Impl::ALL
+        .into_iter()
+        .filter(|imp| match imp.unavailable_reason() {
+            Some(reason) => {
+                eprintln!("skipping {imp}: {reason}");
+                false
+            }
+            None => true,
+        })
+        .collect()
+}
+
 /// Starts `imp` serving `app` on 127.0.0.1:0 in this process, with default limits and a short drain
 /// timeout.
 ///

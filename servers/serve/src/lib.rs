@@ -22,6 +22,9 @@ pub enum Impl {
     Smol,
     /// A hand-rolled mio (epoll) event loop, no async: echo on one loop per core, chat on one loop.
     Mio,
+    /// io_uring, thread-per-core: one ring per worker thread, multishot accept and receive into a
+    /// provided buffer ring (Linux only; see [`Impl::unavailable_reason`]).
+    Uring,
 }
 
 impl Impl {
@@ -32,6 +35,7 @@ impl Impl {
         Impl::AsyncStd,
         Impl::Smol,
         Impl::Mio,
+        Impl::Uring,
     ];
 
     /// The variant's name on the command line and in the `listening` line.
@@ -42,6 +46,7 @@ impl Impl {
             Impl::AsyncStd => server_async_std::NAME,
             Impl::Smol => server_smol::NAME,
             Impl::Mio => server_mio::NAME,
+            Impl::Uring => server_uring::NAME,
         }
     }
 
@@ -65,6 +70,17 @@ impl Impl {
             Impl::AsyncStd => server_async_std::run(listener, app, config, shutdown),
             Impl::Smol => server_smol::run(listener, app, config, shutdown),
             Impl::Mio => server_mio::run(listener, app, config, shutdown),
+            Impl::Uring => server_uring::run(listener, app, config, shutdown),
+        }
+    }
+
+    /// Why this variant cannot run on this machine, in one line (`None`: it can). Only `uring` can be
+    /// unavailable (io_uring missing, disabled by `kernel.io_uring_disabled`, or forbidden by seccomp);
+    /// `serve` exits 2 with this line, the tests report the variant skipped, a comparison leaves it out.
+    pub fn unavailable_reason(self) -> Option<String> {
+        match self {
+            Impl::Uring => server_uring::unavailable_reason(),
+            _ => None,
         }
     }
 }

@@ -18,7 +18,8 @@ use server_common::config::{
 #[derive(Debug, Parser)]
 #[command(name = "serve", version)]
 struct Args {
-    /// Concurrency model: one OS thread per connection, tasks on an async runtime, or an event loop.
+    /// Concurrency model: one OS thread per connection, tasks on an async runtime, an event loop, or
+    /// io_uring rings.
     #[arg(long = "impl", value_enum)]
     imp: Impl,
 
@@ -60,8 +61,8 @@ struct Args {
     #[arg(long, default_value_t = DEFAULT_STACK_SIZE)]
     stack_size: usize,
 
-    /// tokio / async-std / smol: number of worker threads; mio: echo event loops [default: one per
-    /// core].
+    /// tokio / async-std / smol: number of worker threads; mio: echo event loops; uring: rings (echo;
+    /// chat runs on one loop or ring) [default: one per core].
     #[arg(long)]
     workers: Option<usize>,
 }
@@ -105,6 +106,9 @@ impl Args {
         }
         if self.workers == Some(0) || self.max_line == 0 || self.queue_bytes == 0 {
             return Some("--workers, --max-line and --queue-bytes must be at least 1".to_owned());
+        }
+        if let Some(reason) = self.imp.unavailable_reason() {
+            return Some(format!("--impl {}: {reason}", self.imp));
         }
         None
     }

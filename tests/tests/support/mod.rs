@@ -39,6 +39,9 @@ pub fn stop_within_limit(server: RunningServer, what: &str) {
 
 /// Starts `imp` serving `app` in-process on port 0, runs `case` against it, stops it.
 pub fn run_case(imp: Impl, app: App, case: fn(&Target) -> anyhow::Result<()>) {
+    if skipped(imp) {
+        return;
+    }
     let config = test_config();
     let server = RunningServer::start(imp, app, config.clone()).expect("start server");
     let target = Target {
@@ -58,8 +61,21 @@ pub fn run_case(imp: Impl, app: App, case: fn(&Target) -> anyhow::Result<()>) {
     }
 }
 
-/// Stamps out `mod threads`, `mod tokio`, `mod async_std` and `mod smol`, each with one `#[test]` per
-/// listed function of the test file, calling it with that variant's [`Impl`].
+/// Whether `imp` cannot run on this machine; if so, says so on stderr (`SKIPPED <impl>: <reason>`,
+/// shown with `--nocapture` and in a failing run's output), so the test passes without pretending
+/// to have run.
+pub fn skipped(imp: Impl) -> bool {
+    match imp.unavailable_reason() {
+        Some(reason) => {
+            eprintln!("SKIPPED {imp}: {reason}");
+            true
+        }
+        None => false,
+    }
+}
+
+/// Stamps out one module per variant (`threads`, `tokio`, `async_std`, `smol`, `mio`, `uring`), each
+/// with one `#[test]` per listed function of the test file, calling it with that variant's [`Impl`].
 #[macro_export]
 macro_rules! per_variant {
     ($($test:ident),+ $(,)?) => {
@@ -68,11 +84,14 @@ macro_rules! per_variant {
         mod async_std { $( #[test] fn $test() { super::$test(serve::Impl::AsyncStd) } )+ }
         mod smol { $( #[test] fn $test() { super::$test(serve::Impl::Smol) } )+ }
         mod mio { $( #[test] fn $test() { super::$test(serve::Impl::Mio) } )+ }
+        mod uring { $( #[test] fn $test() {
+            if !$crate::support::skipped(serve::Impl::Uring) { super::$test(serve::Impl::Uring) }
+        } )+ }
     };
 }
 
-/// Stamps out `mod threads`, `mod tokio`, `mod async_std` and `mod smol`, each with one `#[test]` per
-/// listed case of `conformance::$cases`, plus a test that the list names every registered case.
+/// Stamps out one module per variant (`threads`, `tokio`, `async_std`, `smol`, `mio`, `uring`), each
+/// with one `#[test]` per listed case of `conformance::$cases`, plus a test that the list names every registered case.
 #[macro_export]
 macro_rules! stamp_cases {
     ($app:expr, $cases:ident: $($case:ident),+ $(,)?) => {
@@ -81,6 +100,7 @@ macro_rules! stamp_cases {
         $crate::stamp_cases!(@variant async_std, serve::Impl::AsyncStd, $app, $cases: $($case),+);
         $crate::stamp_cases!(@variant smol, serve::Impl::Smol, $app, $cases: $($case),+);
         $crate::stamp_cases!(@variant mio, serve::Impl::Mio, $app, $cases: $($case),+);
+        $crate::stamp_cases!(@variant uring, serve::Impl::Uring, $app, $cases: $($case),+);
 
         #[test]
         fn every_registered_case_is_stamped() {
