@@ -786,10 +786,12 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
          were several); latency percentiles come from the runs' HdrHistograms merged, never averaged.\n\
          - The ratio in parentheses is to the best variant of the row (bold): above 1 for \"lower is \
          better\" figures means worse, below 1 for throughput means slower.\n\
-         - Server cost comes from /proc of the server process over the measured window (utime + \
-         stime of all threads; threads and RSS sampled every 100 ms). On loopback part of the TCP \
-         work runs in softirq context and is charged to no process, so CPU per message understates \
-         the full cost equally for every variant.\n\
+         - Server cost comes from the server process's CPU clock over the measured window (all \
+         threads, exited ones included; threads and RSS sampled every 100 ms). On loopback much of \
+         the TCP work runs in softirq; softirq run in a task's context is charged to that task \
+         (this kernel has no IRQ time accounting), only softirq run on an otherwise idle core is \
+         charged to no process. A core's busy share is `1 − (idle + steal)/wall time` (idle is \
+         exact on a tickless kernel, busy ticks are only sampled).\n\
          - The generator and the server share one machine; with pinning each has its own core, so a \
          saturated figure may be the generator's limit rather than the server's — compare the server \
          cores busy with 1.0.\n\
