@@ -32,8 +32,7 @@ fn some_cpu() -> usize {
     let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
     assert_eq!(rc, 0, "sched_getaffinity");
     (0..libc::CPU_SETSIZE as usize)
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-        .last()
+        .rfind(|&c| unsafe { libc::CPU_ISSET(c, &set) })
         .expect("some cpu")
 }
 
