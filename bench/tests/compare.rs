@@ -58,8 +58,8 @@ fn tiny_matrix_end_to_end_and_merged_report() {
     assert!(v["meta"]["command_line"].as_array().unwrap().len() > 3);
     let points = v["settings"]["matrix"]["points"].as_array().unwrap().len();
     let runs = v["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), points * 3);
-    for imp in ["threads", "tokio", "async-std"] {
+    assert_eq!(runs.len(), points * 4);
+    for imp in ["threads", "tokio", "async-std", "smol"] {
         let mine: Vec<_> = runs.iter().filter(|r| r["variant"] == imp).collect();
         assert_eq!(mine.len(), points, "{imp}");
         for r in mine {
@@ -88,7 +88,7 @@ fn tiny_matrix_end_to_end_and_merged_report() {
         }
     }
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 1 + points * 3);
+    assert_eq!(csv.lines().count(), 1 + points * 4);
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     for needle in [
         "## Set-up",
@@ -113,7 +113,7 @@ fn tiny_matrix_end_to_end_and_merged_report() {
     let md2 = std::fs::read_to_string(merged.join("report.md")).unwrap();
     assert!(md2.contains("2 result sets merged"), "{md2}");
     let csv2 = std::fs::read_to_string(merged.join("results.csv")).unwrap();
-    assert_eq!(csv2.lines().count(), 1 + 2 * points * 3);
+    assert_eq!(csv2.lines().count(), 1 + 2 * points * 4);
     let one = loadgen::report::read_results(&out.join("results.json")).unwrap();
     let agg1 = loadgen::report::aggregate(std::slice::from_ref(&one)).unwrap();
     let agg2 = loadgen::report::aggregate(&[one.clone(), one]).unwrap();

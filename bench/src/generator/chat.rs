@@ -371,6 +371,10 @@ impl Protocol for ChatProtocol {
         }
     }
 
+    fn receipts_per_message(&self, _c: &ChatClient) -> u64 {
+        self.members.saturating_sub(1) as u64
+    }
+
     fn complete(&self, c: &ChatClient, _written: u64) -> bool {
         if self.senders_done.load(Ordering::Acquire) < self.senders as u64 {
             return false;
@@ -529,7 +533,8 @@ pub fn run_with(settings: &ChatSettings, progress: &mut dyn Progress) -> Result<
         deliveries: o.messages,
         deliveries_total: t.deliveries,
         deliveries_expected: t.expected,
-        deliveries_per_s: per_s(o.messages),
+        deliveries_per_s: per_s(o.received),
+        latency_lower_bounds: o.lower_bounds,
         msgs_per_s: per_s(o.sent),
         latency: HistogramReport::of(&o.latency)?,
         latency_corrected: HistogramReport::of(&o.corrected)?,

@@ -130,8 +130,15 @@ pub struct ChatReport {
     pub deliveries_total: u64,
     /// Receipts expected for all messages from the members still connected.
     pub deliveries_expected: u64,
-    /// Window receipts per second.
+    /// Deliveries received inside the window (by receipt time) per second
+    /// of window. Before 2026-11-26 it was the window's messages' receipts,
+    /// those during the drain included, which read about the offered rate
+    /// when the server could not keep up.
     pub deliveries_per_s: f64,
+    /// Deliveries of window messages that were never sent, recorded in
+    /// `latency_corrected` with latency `t_stop − intended` as a lower bound.
+    #[serde(default)]
+    pub latency_lower_bounds: u64,
     /// Window messages sent per second.
     pub msgs_per_s: f64,
     /// Fan-out latency, send to each receipt, of the window's messages.
@@ -173,6 +180,11 @@ pub struct ChatReport {
 }
 
 impl ChatReport {
+    /// Whether the senders could not keep the schedule (messages unsent).
+    pub fn behind_schedule(&self) -> bool {
+        self.unsent > 0 || self.latency_lower_bounds > 0
+    }
+
     /// Errors that make the run fail: loss, duplicates, reordering,
     /// corruption, join failures and disconnects (slow-consumer cut-offs
     /// are reported separately and not counted).
