@@ -711,20 +711,27 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
         t.push('\n');
         match g {
             Group::EchoOpen => t.push_str(
-                "Throughput is the achieved rate; latency is measured from each message's intended \
-                 send time (coordinated omission corrected).\n\n",
+                "Throughput is the achieved rate (messages received inside the window, by receipt \
+                 time); latency is measured from each message's intended send time (coordinated \
+                 omission corrected; a window message never completed counts with t_stop − intended \
+                 as a lower bound, see the notes).\n\n",
+            ),
+            Group::EchoClosed => t.push_str(
+                "Closed loop: latency is the round trip from the actual send, not corrected for \
+                 coordinated omission (a stalled server delays the next send instead of showing in \
+                 the latency).\n\n",
             ),
             Group::Idle => t.push_str(
                 "RSS per connection is (peak RSS − RSS before connecting) / connections; latency is \
                  the round trip of one echo probe per connection.\n\n",
             ),
             Group::ChatFanout | Group::ChatRooms => t.push_str(
-                "Throughput is deliveries per second (one per receiving member); latency runs from \
-                 the send to each receipt, and in the row so marked from the time the message was \
+                "Throughput is deliveries received inside the window per second (one per receiving \
+                 member, by receipt time); latency runs from the actual send to each receipt (not \
+                 corrected for coordinated omission), and in the row so marked from the time the message was \
                  due on the senders' fixed schedule (coordinated omission corrected: a sender held \
                  up shows there); CPU is per delivery.\n\n",
             ),
-            _ => {}
         }
         for m in metrics {
             t.push_str(&table(a, &points, m));
