@@ -535,6 +535,7 @@ pub fn run_with(settings: &ChatSettings, progress: &mut dyn Progress) -> Result<
         deliveries_expected: t.expected,
         deliveries_per_s: per_s(o.received),
         latency_lower_bounds: o.lower_bounds,
+        send_lag: Some(HistogramReport::of(&o.send_lag)?),
         msgs_per_s: per_s(o.sent),
         latency: HistogramReport::of(&o.latency)?,
         latency_corrected: HistogramReport::of(&o.corrected)?,

@@ -240,6 +240,9 @@ pub fn echo_table(r: &EchoReport) -> String {
         );
         latency_rows(&mut out, "from intended send", &c.summary);
         latency_rows(&mut out, "from actual send", &r.latency.summary);
+        if let Some(l) = &r.send_lag {
+            latency_rows(&mut out, "send lag (generator)", &l.summary);
+        }
     } else {
         let _ = writeln!(
             out,
@@ -349,6 +352,16 @@ pub fn chat_table(r: &ChatReport) -> String {
         us_cell(c.max_us, n, 1),
         lower_bound_note(r.latency_lower_bounds)
     );
+    if let Some(l) = &r.send_lag {
+        let n = l.summary.count;
+        let _ = writeln!(
+            t,
+            "  send lag (actual − intended send, generator) (us)  p50 {}  p99 {}  max {}  (n={n})",
+            us_cell(l.summary.p50_us, n, 1),
+            us_cell(l.summary.p99_us, n, 1),
+            us_cell(l.summary.max_us, n, 1),
+        );
+    }
     if r.behind_schedule() {
         let _ = writeln!(
             t,

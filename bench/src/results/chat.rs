@@ -139,6 +139,11 @@ pub struct ChatReport {
     /// `latency_corrected` with latency `t_stop − intended` as a lower bound.
     #[serde(default)]
     pub latency_lower_bounds: u64,
+    /// Open loop: how late the generator wrote each window message (actual −
+    /// intended send time); its own lag, apart from the server's (absent
+    /// from results saved before it existed).
+    #[serde(default)]
+    pub send_lag: Option<HistogramReport>,
     /// Window messages sent per second.
     pub msgs_per_s: f64,
     /// Fan-out latency, send to each receipt, of the window's messages.

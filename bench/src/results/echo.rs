@@ -129,6 +129,11 @@ pub struct EchoReport {
     /// intended` as a lower bound (`t_stop`: when the run stopped waiting).
     #[serde(default)]
     pub latency_lower_bounds: u64,
+    /// Open loop: how late the generator wrote each window message (actual −
+    /// intended send time); its own lag, apart from the server's (absent
+    /// from results saved before it existed).
+    #[serde(default)]
+    pub send_lag: Option<HistogramReport>,
     /// Payload MiB per second, one direction.
     pub mib_per_s: f64,
     /// Open loop: the requested rate.

@@ -47,6 +47,8 @@ pub(crate) struct Outcome<T> {
     /// Window messages (chat: deliveries) never completed, in `corrected`
     /// as lower bounds (open loop).
     pub lower_bounds: u64,
+    /// Open loop: actual − intended send time of the window's messages.
+    pub send_lag: Histogram<u64>,
     pub sent: u64,
     pub sent_total: u64,
     pub unsent: u64,
@@ -338,6 +340,7 @@ pub(crate) fn run<P: Protocol>(
         messages: out.messages,
         received: out.received,
         lower_bounds: out.lower_bounds,
+        send_lag: out.send_lag,
         sent: out.sent,
         sent_total: out.sent_total,
         unsent: out.unsent,
@@ -432,6 +435,7 @@ struct Merged<T> {
     messages: u64,
     received: u64,
     lower_bounds: u64,
+    send_lag: Histogram<u64>,
     sent: u64,
     sent_total: u64,
     unsent: u64,
@@ -471,6 +475,7 @@ fn merge<T: Tally>(
         messages: 0,
         received: 0,
         lower_bounds: 0,
+        send_lag: hist::new_latency(),
         sent: 0,
         sent_total: 0,
         unsent: 0,
@@ -508,6 +513,7 @@ fn merge<T: Tally>(
         m.messages += r.rec.messages;
         m.received += r.rec.received_in_window;
         m.lower_bounds += r.rec.lower_bounds;
+        hist::merge(&mut m.send_lag, &r.rec.send_lag)?;
         m.sent += r.sent;
         m.sent_total += r.sent_total;
         m.unsent += r.unsent;

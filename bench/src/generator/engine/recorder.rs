@@ -45,6 +45,9 @@ pub(crate) struct Recorder {
     /// Messages (any) received inside the window by receipt time: the
     /// achieved rate, over the same interval as the cost bracket.
     pub received_in_window: u64,
+    /// Open loop: how late each window message's first byte was written
+    /// (actual − intended send time), the generator's own lag.
+    pub send_lag: Histogram<u64>,
     /// Window messages never completed (unsent, lost, timed out) whose
     /// latency from the intended time is in `corrected` as a lower bound.
     pub lower_bounds: u64,
@@ -74,6 +77,7 @@ impl Recorder {
             corrected: hist::new_latency(),
             messages: 0,
             received_in_window: 0,
+            send_lag: hist::new_latency(),
             lower_bounds: 0,
             total: 0,
             intervals: (0..slots)
@@ -126,6 +130,15 @@ impl Recorder {
 }
 
 impl Recorder {
+    /// Records the send lag of a message intended at `intended_ns` whose
+    /// first byte was written at `sent_ns` (window messages only).
+    #[inline]
+    pub fn record_send_lag(&mut self, sent_ns: u64, intended_ns: u64) {
+        if self.in_window(intended_ns) {
+            hist::record_ns(&mut self.send_lag, sent_ns.saturating_sub(intended_ns));
+        }
+    }
+
     /// Records `n` window messages intended at `intended_ns` that had not
     /// completed when the worker stopped waiting at `stop_ns`: their latency
     /// from the intended time is at least `stop_ns − intended_ns`, recorded
@@ -167,6 +180,10 @@ mod tests {
         r.record_unfinished(5_000, 1_500, 3);
         r.record_unfinished(5_000, 500, 3); // warm-up: not the window's
         assert_eq!(r.lower_bounds, 3);
+        r.record_send_lag(1_700, 1_200); // 500 ns late: rounds to 1 µs
+        r.record_send_lag(700, 200); // warm-up
+        assert_eq!(r.send_lag.len(), 1);
+        assert_eq!(r.send_lag.max(), 1);
         assert_eq!(r.corrected.len(), 5);
         assert_eq!(r.latency.len(), 2);
     }

@@ -613,7 +613,10 @@ impl<'a, P: Protocol> Worker<'a, P> {
                     wake = wake.min(due);
                     if let Some(t) = timer.as_mut() {
                         // epoll rounds its timeout up to whole milliseconds.
-                        t.arm(due, now_ns);
+                        // Armed from a fresh clock reading: `now_ns` is as
+                        // old as this turn's processing, and a relative
+                        // timer armed from it would fire late by as much.
+                        t.arm(due, self.now_ns());
                     }
                 }
             }
@@ -967,6 +970,10 @@ impl<'a, P: Protocol> Worker<'a, P> {
                         if c.w_within == 0 {
                             if P::REPLIES {
                                 c.ring[(c.k_started % cap) as usize] = now;
+                            }
+                            if let (Some(o), true) = (open, record) {
+                                let intended = offset_ns + o.conn_msg_at_ns(c.sender, c.k_started);
+                                self.rec.record_send_lag(now, intended);
                             }
                             c.k_started += 1;
                             self.sent_total += 1;
