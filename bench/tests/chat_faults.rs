@@ -153,6 +153,10 @@ fn a_correct_server_has_no_errors() {
     let r = loadgen::chat::run(&settings(srv.addr)).unwrap();
     assert_eq!(r.error_count(), 0, "{:?}", r.first_error);
     assert_eq!(r.deliveries_total, 3 * r.sent_total);
+    // Every window delivery is in both histograms, whichever worker
+    // received it (a worker without a sender once kept no corrected one).
+    assert_eq!(r.latency.summary.count, r.deliveries, "{r:?}");
+    assert_eq!(r.latency_corrected.summary.count, r.deliveries, "{r:?}");
 }
 
 /// Messages `n < sent` with `n % 7 == 3` (the ones the fault touches).

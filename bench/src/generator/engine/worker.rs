@@ -518,7 +518,9 @@ impl<'a, P: Protocol> Worker<'a, P> {
         self.end_ns = self.warm_ns + self.plan.duration.as_nanos() as u64;
         self.rec = Recorder::new(
             self.plan.record,
-            self.open.is_some(),
+            // Every worker of an open loop keeps the corrected histogram,
+            // also one with no sender of its own (chat receivers).
+            matches!(self.plan.load, Load::Open { .. }),
             self.warm_ns,
             self.end_ns,
             self.plan.interval.as_nanos() as u64,
