@@ -179,6 +179,16 @@ fn every_dropped_message_is_lost_and_nothing_else() {
     assert!(n > 0, "{r:?}");
     assert_eq!(classes(&r), (3 * n, 0, 0, 0), "{r:?}");
     assert!(!r.drained);
+    // The lost deliveries of window messages are in the corrected histogram
+    // as lower bounds: the window's messages are the last `sent` numbers.
+    let window = r.sent_total - r.sent..r.sent_total;
+    let lost_in_window = 3 * window.filter(|n| n % 7 == 3).count() as u64;
+    assert_eq!(r.latency_lower_bounds, lost_in_window, "{r:?}");
+    assert_eq!(
+        r.latency_corrected.summary.count,
+        r.deliveries + lost_in_window,
+        "{r:?}"
+    );
 }
 
 #[test]

@@ -263,7 +263,7 @@ impl ChatProtocol {
             }
         };
         c.deliveries += 1;
-        match c.seqs[pos].arrive(m.seq) {
+        match c.seqs[pos].arrive_at(m.seq, m.intended_ns) {
             Arrival::InOrder => {}
             Arrival::Late => c.reordered += 1,
             Arrival::Duplicate => c.duplicated += 1,
@@ -368,6 +368,24 @@ impl Protocol for ChatProtocol {
         if let Some(j) = c.sender {
             self.final_sent[j].store(sent, Ordering::Release);
             self.senders_done.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    fn unfinished(&self, c: &ChatClient, alive: bool, each: &mut dyn FnMut(u64, u64)) {
+        if !(alive || c.cut_off) {
+            return;
+        }
+        for (pos, &j) in self.room_senders[c.room].iter().enumerate() {
+            if c.sender == Some(j) {
+                continue;
+            }
+            let sent = self.final_sent[j].load(Ordering::Acquire);
+            let seqs = &c.seqs[pos];
+            for k in seqs.missing_below(sent) {
+                if let Some(t) = seqs.intended_of(k) {
+                    each(t, 1);
+                }
+            }
         }
     }
 

@@ -34,6 +34,11 @@ pub(crate) struct SequenceTracker {
     unique: u64,
     /// Bit `s % WINDOW` is set when `s` (in `low..low + WINDOW`) was seen.
     seen: Box<[u64; WORDS]>,
+    /// (number, intended send time) of the first and of the highest
+    /// number seen: the sender's schedule is uniform, so they give the
+    /// intended time of any number.
+    first: Option<(u64, u64)>,
+    highest: Option<(u64, u64)>,
 }
 
 impl Default for SequenceTracker {
@@ -43,6 +48,8 @@ impl Default for SequenceTracker {
             high: 0,
             unique: 0,
             seen: Box::new([0; WORDS]),
+            first: None,
+            highest: None,
         }
     }
 }
@@ -75,6 +82,38 @@ impl SequenceTracker {
         } else {
             self.seen[w] &= !m;
         }
+    }
+
+    /// The intended send time of number `k`, from two numbers seen on the
+    /// sender's uniform schedule (`None` before two distinct ones arrived).
+    pub(crate) fn intended_of(&self, k: u64) -> Option<u64> {
+        let ((k1, i1), (k2, i2)) = (self.first?, self.highest?);
+        if k2 == k1 {
+            return None;
+        }
+        let per = (i2 as f64 - i1 as f64) / (k2 as f64 - k1 as f64);
+        let t = i1 as f64 + (k as f64 - k1 as f64) * per;
+        (t >= 0.0).then(|| t.round() as u64)
+    }
+
+    /// The numbers below `sent` never seen (except those given up more than
+    /// [`WINDOW`] behind, which are not known one by one).
+    pub(crate) fn missing_below(&self, sent: u64) -> impl Iterator<Item = u64> + '_ {
+        let top = self.low.saturating_add(WINDOW);
+        (self.low..sent).filter(move |&k| k >= top || !self.is_set(k))
+    }
+
+    /// Records number `s`, intended to be sent at `intended_ns`, and says
+    /// what it was.
+    pub(crate) fn arrive_at(&mut self, s: u64, intended_ns: u64) -> Arrival {
+        let a = self.arrive(s);
+        if a != Arrival::Duplicate {
+            self.first.get_or_insert((s, intended_ns));
+            if a == Arrival::InOrder {
+                self.highest = Some((s, intended_ns));
+            }
+        }
+        a
     }
 
     /// Records number `s` and says what it was.
@@ -139,6 +178,18 @@ mod tests {
         assert_eq!(classify(&[0, 1, 1, 2]), (3, 0, 1));
         // A late one after a gap that is later filled.
         assert_eq!(classify(&[0, 3, 1, 2, 2, 4]), (5, 2, 1));
+    }
+
+    #[test]
+    fn intended_times_and_missing_numbers() {
+        let mut t = SequenceTracker::default();
+        assert_eq!(t.intended_of(3), None);
+        for s in [0u64, 1, 3, 5] {
+            t.arrive_at(s, 1_000 + 10 * s);
+        }
+        assert_eq!(t.intended_of(2), Some(1_020));
+        assert_eq!(t.intended_of(7), Some(1_070));
+        assert_eq!(t.missing_below(8).collect::<Vec<_>>(), [2, 4, 6, 7]);
     }
 
     #[test]

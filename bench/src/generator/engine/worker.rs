@@ -1064,8 +1064,14 @@ impl<'a, P: Protocol> Worker<'a, P> {
         let mut tally = P::Tally::default();
         let (warm_ns, end_ns, stop_ns) = (self.warm_ns, self.end_ns, self.stop_ns);
         for c in &self.conns {
-            self.proto
-                .tally(&c.proto, c.was_ready && !c.failed, &mut tally);
+            let alive = c.was_ready && !c.failed;
+            self.proto.tally(&c.proto, alive, &mut tally);
+            // Receipts expected and never had (chat: lost, cut off): lower
+            // bounds from their intended time.
+            let rec = &mut self.rec;
+            self.proto.unfinished(&c.proto, alive, &mut |intended, n| {
+                rec.record_unfinished(stop_ns, intended, n)
+            });
             if c.k_done > 0 {
                 answered += 1;
             }
