@@ -523,6 +523,21 @@ fn cpus(c: &[usize]) -> String {
     }
 }
 
+/// The caveat for results measured before the known-answer fixes (their
+/// run metadata has no kernel accounting settings): which figures were
+/// computed the old way. The text below describes the method as it now is.
+const MEASURED_BEFORE_KNOWN_ANSWERS: &str = "> **Measured before the known-answer fixes \
+(loadgen before 2026-11-26).** These runs' figures were computed the old way, and the method \
+described in this report differs for them: (1) a core's busy share was `1 − Δidle/Δtotal` of \
+`/proc/stat`, which reads a load whose period divides the 4 ms tick as idle (a process using 0.23 \
+cores pinned to a core read 0.00–0.01), so the busy shares and the saturation findings built on \
+them can be far too low; (2) echo open-loop throughput and chat deliveries/s counted the window's \
+messages completed during the drain as well, so under overload they read close to the offered rate \
+instead of what the server served, and a window message never sent or never completed was left out \
+of the latency histogram (no lower bounds); (3) a dropped chat message was also counted as \
+reordered, and a swapped pair as reordered, duplicated and lost; (4) latency was rounded down to \
+the µs. See `results/README.md`.\n\n";
+
 /// The whole `report.md`.
 pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String {
     let mut t = String::new();
@@ -622,6 +637,13 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
         "| server stops | {clean} of {} servers exited 0 after SIGTERM within the stop timeout (slowest {slowest:.2} s) |\n",
         servers.len()
     );
+
+    if files
+        .iter()
+        .any(|f| f.meta.machine.kernel_accounting.clk_tck == 0)
+    {
+        t.push_str(MEASURED_BEFORE_KNOWN_ANSWERS);
+    }
 
     // Findings.
     t.push_str("## What the numbers show\n\n");
