@@ -13,6 +13,8 @@
 //! (flagged as a lower bound, so the histogram holds every scheduled window
 //! message and is never empty); the uncorrected histogram, empty at 6×,
 //! prints `—`, not 0; the exit status is 3 (the schedule was not kept).
+//! And chat through a relay of the same capacity offered twice that: its
+//! deliveries/s is what the relay relayed inside the window.
 
 #![allow(clippy::unwrap_used)] // test code: failures should panic
 
@@ -179,4 +181,86 @@ fn six_times_the_capacity_leaves_no_percentile_at_zero() {
         .find(|l| l.contains("from actual send"))
         .unwrap();
     assert!(row.contains("p99       —"), "{row}");
+}
+
+/// A one-room chat relay that relays exactly `CAPACITY` messages per second
+/// (message `i` not before `i / CAPACITY` after the first), to every other
+/// member.
+fn paced_chat() -> PacedEcho {
+    use std::io::{BufRead, BufReader};
+    use std::sync::Mutex;
+    type Members = Arc<Mutex<Vec<(usize, TcpStream)>>>;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let members: Members = Arc::default();
+    let start: Arc<Mutex<Option<(Instant, u64)>>> = Arc::default();
+    std::thread::spawn(move || {
+        for (id, s) in listener.incoming().enumerate() {
+            if flag.load(Ordering::Relaxed) {
+                return;
+            }
+            let Ok(mut s) = s else { continue };
+            let (members, start) = (members.clone(), start.clone());
+            std::thread::spawn(move || {
+                let _ = writeln!(s, "HELLO chat/1 paced guest{id}");
+                let reader = BufReader::new(s.try_clone().unwrap());
+                for line in reader.lines() {
+                    let Ok(line) = line else { return };
+                    if let Some(room) = line.strip_prefix("JOIN ") {
+                        members.lock().unwrap().push((id, s.try_clone().unwrap()));
+                        let _ = writeln!(s, "OK JOIN {room}");
+                    } else if let Some(rest) = line.strip_prefix("MSG ") {
+                        let Some((room, text)) = rest.split_once(' ') else {
+                            continue;
+                        };
+                        let due = {
+                            let mut st = start.lock().unwrap();
+                            let (t0, i) = st.get_or_insert((Instant::now(), 0));
+                            let due = *t0 + Duration::from_secs_f64(*i as f64 / CAPACITY);
+                            *i += 1;
+                            due
+                        };
+                        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                        let out = format!("MSG {room} guest{id} {text}\n");
+                        for (other, m) in members.lock().unwrap().iter_mut() {
+                            if *other != id {
+                                let _ = m.write_all(out.as_bytes());
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    PacedEcho { addr, stop }
+}
+
+/// Chat at twice what the relay can do: deliveries/s is what it relayed
+/// inside the window (by receipt time), not the window's messages delivered
+/// during the drain (which read the offered rate); nothing is lost.
+#[test]
+fn chat_deliveries_are_counted_by_receipt_time() {
+    let srv = paced_chat();
+    let mut s = loadgen::chat::ChatSettings::new(srv.addr);
+    s.rooms = 1;
+    s.members = 2;
+    s.senders = 1;
+    s.rate = 2.0 * CAPACITY;
+    s.warmup = Duration::from_secs_f64(WARMUP_S);
+    s.duration = Duration::from_secs_f64(DURATION_S);
+    s.drain_timeout = Duration::from_secs(10);
+    let r = loadgen::chat::run(&s).unwrap();
+    eprintln!(
+        "chat at 2x: {:.1} deliveries/s, {} window deliveries, lost {}",
+        r.deliveries_per_s, r.deliveries, r.lost
+    );
+    assert_eq!(r.error_count(), 0, "{r:?}");
+    assert_eq!(r.deliveries, (2.0 * CAPACITY * DURATION_S) as u64, "{r:?}");
+    assert!(
+        (r.deliveries_per_s / CAPACITY - 1.0).abs() < 0.1,
+        "{} deliveries/s for a relay of {CAPACITY}/s",
+        r.deliveries_per_s
+    );
 }
