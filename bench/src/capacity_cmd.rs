@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use loadgen::capacity::{self, CapacityReport, Outcome, SearchSettings, Step, Target};
 use loadgen::machine::{Record, RunMeta};
+use loadgen::report::output::us_cell;
 
 use crate::cli::{CapacityArgs, CapacityScenario, Common, SearchArgs};
 use crate::commands::{Verdict, save};
@@ -39,9 +40,9 @@ fn print_step(s: &Step) {
         "{:>12.0} {:>12.0} {:>9} {:>9} {:>9} {:>7} {:>7.2} {:>7}  {}{settled}",
         s.rate,
         s.achieved,
-        s.p50_us,
-        s.p99_us,
-        s.p999_us,
+        us_cell(s.p50_us, s.samples, 1),
+        us_cell(s.p99_us, s.samples, 1),
+        us_cell(s.p999_us, s.samples, 1_000),
         cores(s.server_cpu_cores),
         s.generator_cpu_cores,
         s.errors,
@@ -61,7 +62,10 @@ fn answer(r: &CapacityReport, unit: &str) -> String {
         .map(|s| {
             format!(
                 "lowest step {:.0}{unit}: p99 {} µs, achieved {:.0}{unit}, {} errors",
-                s.rate, s.p99_us, s.achieved, s.errors
+                s.rate,
+                us_cell(s.p99_us, s.samples, 1),
+                s.achieved,
+                s.errors
             )
         })
         .unwrap_or_default();

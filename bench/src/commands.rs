@@ -25,6 +25,15 @@ pub enum Verdict {
     },
     /// The command did not reach its goal (exit 1).
     Failed(String),
+    /// An open loop could not keep its schedule: window messages unsent or
+    /// never completed (exit 3 unless `--allow-errors`; the latency from the
+    /// intended time holds them as lower bounds).
+    Behind {
+        /// Window messages scheduled but never sent.
+        unsent: u64,
+        /// Window messages (chat: deliveries) never completed.
+        lower_bounds: u64,
+    },
 }
 
 impl Verdict {
@@ -34,6 +43,18 @@ impl Verdict {
             Verdict::Done
         } else {
             Verdict::Errors { count, allowed }
+        }
+    }
+
+    /// As [`Verdict::errors`], then `Behind` when there are no errors but
+    /// the schedule was not kept (and that is not allowed).
+    pub fn of_run(count: u64, allowed: bool, unsent: u64, lower_bounds: u64) -> Verdict {
+        match Verdict::errors(count, allowed) {
+            Verdict::Done if !allowed && (unsent > 0 || lower_bounds > 0) => Verdict::Behind {
+                unsent,
+                lower_bounds,
+            },
+            v => v,
         }
     }
 }
@@ -73,6 +94,7 @@ pub fn echo(args: &EchoArgs) -> anyhow::Result<Verdict> {
         print!("{}", output::echo_table(&report));
     }
     let errors = report.error_count();
+    let behind = (report.unsent, report.latency_lower_bounds);
     let series = report.series.clone();
     let record = Record {
         kind: "echo".into(),
@@ -80,7 +102,12 @@ pub fn echo(args: &EchoArgs) -> anyhow::Result<Verdict> {
         report,
     };
     save(&args.common, &record, &series)?;
-    Ok(Verdict::errors(errors, args.common.allow_errors))
+    Ok(Verdict::of_run(
+        errors,
+        args.common.allow_errors,
+        behind.0,
+        behind.1,
+    ))
 }
 
 /// `loadgen conns`.
@@ -111,6 +138,7 @@ pub fn chat(args: &ChatArgs) -> anyhow::Result<Verdict> {
         print!("{}", output::chat_table(&report));
     }
     let errors = report.error_count();
+    let behind = (report.unsent, report.latency_lower_bounds);
     let series = report.series.clone();
     let record = Record {
         kind: "chat".into(),
@@ -118,7 +146,12 @@ pub fn chat(args: &ChatArgs) -> anyhow::Result<Verdict> {
         report,
     };
     save(&args.common, &record, &series)?;
-    Ok(Verdict::errors(errors, args.common.allow_errors))
+    Ok(Verdict::of_run(
+        errors,
+        args.common.allow_errors,
+        behind.0,
+        behind.1,
+    ))
 }
 
 /// `base`, or `base-2`, `base-3`, ... if it already holds results: the default
@@ -142,6 +175,11 @@ pub fn our_impls() -> Vec<String> {
         .collect()
 }
 
+/// Why the variant called `name` cannot run on this machine (`None`: it can, or it is not ours).
+fn unavailable_reason(name: &str) -> Option<String> {
+    serve::Impl::from_name(name).and_then(serve::Impl::unavailable_reason)
+}
+
 /// `loadgen compare`; returns the number of runs with problems.
 pub fn compare(args: &CompareArgs) -> anyhow::Result<Verdict> {
     use loadgen::compare;
@@ -150,7 +188,17 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<Verdict> {
     let matrix = Matrix::load(&args.matrix)?;
     let ours = our_impls();
     let impls = if args.impls.is_empty() {
-        ours.clone()
+        // A variant this machine cannot run (io_uring unavailable) is left out, saying why.
+        ours.iter()
+            .filter(|name| match unavailable_reason(name) {
+                Some(reason) => {
+                    eprintln!("loadgen compare: leaving out {name}: {reason}");
+                    false
+                }
+                None => true,
+            })
+            .cloned()
+            .collect()
     } else {
         args.impls.clone()
     };

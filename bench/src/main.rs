@@ -31,6 +31,17 @@ fn main() -> ExitCode {
             eprintln!("loadgen: {count} error(s) counted (use --allow-errors to exit 0 anyway)");
             ExitCode::from(1)
         }
+        Ok(commands::Verdict::Behind {
+            unsent,
+            lower_bounds,
+        }) => {
+            eprintln!(
+                "loadgen: the open loop could not keep its schedule: {unsent} window messages unsent, \
+                 {lower_bounds} never completed (latencies from the intended time are lower bounds; \
+                 exit status 3; use --allow-errors to exit 0 anyway)"
+            );
+            ExitCode::from(3)
+        }
         Ok(commands::Verdict::Failed(why)) => {
             eprintln!("loadgen: {why}");
             ExitCode::from(1)

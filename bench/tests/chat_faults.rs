@@ -1,6 +1,8 @@
-//! The chat scenario's checks against a deliberately broken in-test chat
-//! server: dropped, duplicated and reordered deliveries must be counted,
-//! and `loadgen chat` must exit non-zero unless `--allow-errors`.
+//! Known answers for the chat scenario's checks, against a deliberately
+//! broken in-test chat server that breaks every 7th message of the one
+//! sender in a known way: each class (lost, duplicated, reordered) must hold
+//! exactly the count the fault produces and nothing may be misfiled in
+//! another; `loadgen chat` must exit non-zero unless `--allow-errors`.
 
 #![allow(clippy::unwrap_used)] // test code: failures should panic
 
@@ -24,6 +26,9 @@ enum Fault {
     Duplicate,
     /// Every 7th message is relayed after the next one.
     Swap,
+    /// Every 7th message is not relayed to one member (the first to join
+    /// after the sender).
+    LoseOne,
 }
 
 type Rooms = Arc<Mutex<HashMap<String, Vec<(usize, TcpStream)>>>>;
@@ -64,10 +69,16 @@ fn start(fault: Fault) -> FakeChat {
 }
 
 fn relay(rooms: &Rooms, room: &str, from: usize, line: &str) {
+    relay_except(rooms, room, from, None, line);
+}
+
+/// Relays to every member but `from` and `skip`.
+fn relay_except(rooms: &Rooms, room: &str, from: usize, skip: Option<usize>, line: &str) {
     let mut r = rooms.lock().unwrap();
     if let Some(members) = r.get_mut(room) {
+        let skip = skip.and_then(|k| members.iter().map(|m| m.0).filter(|&i| i != from).nth(k));
         for (id, s) in members.iter_mut() {
-            if *id != from {
+            if *id != from && Some(*id) != skip {
                 let _ = s.write_all(line.as_bytes());
             }
         }
@@ -103,6 +114,7 @@ fn serve(
             let odd = n % 7 == 3;
             match fault {
                 Fault::Drop if odd => {}
+                Fault::LoseOne if odd => relay_except(&rooms, room, id, Some(0), &out),
                 Fault::Duplicate if odd => {
                     relay(&rooms, room, id, &out);
                     relay(&rooms, room, id, &out);
@@ -141,21 +153,74 @@ fn a_correct_server_has_no_errors() {
     let r = loadgen::chat::run(&settings(srv.addr)).unwrap();
     assert_eq!(r.error_count(), 0, "{:?}", r.first_error);
     assert_eq!(r.deliveries_total, 3 * r.sent_total);
+    // Every window delivery is in both histograms, whichever worker
+    // received it (a worker without a sender once kept no corrected one).
+    assert_eq!(r.latency.summary.count, r.deliveries, "{r:?}");
+    assert_eq!(r.latency_corrected.summary.count, r.deliveries, "{r:?}");
+}
+
+/// Messages `n < sent` with `n % 7 == 3` (the ones the fault touches).
+fn faulty(sent: u64) -> u64 {
+    (0..sent).filter(|n| n % 7 == 3).count() as u64
+}
+
+/// (lost, duplicated, reordered, corrupt) of a run.
+fn classes(r: &loadgen::results::chat::ChatReport) -> (u64, u64, u64, u64) {
+    (r.lost, r.duplicated, r.reordered, r.corrupt)
+}
+
+// Three receivers (4 members, 1 sender) in every test below.
+
+#[test]
+fn every_dropped_message_is_lost_and_nothing_else() {
+    let srv = start(Fault::Drop);
+    let r = loadgen::chat::run(&settings(srv.addr)).unwrap();
+    let n = faulty(r.sent_total);
+    assert!(n > 0, "{r:?}");
+    assert_eq!(classes(&r), (3 * n, 0, 0, 0), "{r:?}");
+    assert!(!r.drained);
+    // The lost deliveries of window messages are in the corrected histogram
+    // as lower bounds: the window's messages are the last `sent` numbers.
+    let window = r.sent_total - r.sent..r.sent_total;
+    let lost_in_window = 3 * window.filter(|n| n % 7 == 3).count() as u64;
+    assert_eq!(r.latency_lower_bounds, lost_in_window, "{r:?}");
+    assert_eq!(
+        r.latency_corrected.summary.count,
+        r.deliveries + lost_in_window,
+        "{r:?}"
+    );
 }
 
 #[test]
-fn dropped_duplicated_and_reordered_deliveries_are_counted() {
-    let srv = start(Fault::Drop);
-    let r = loadgen::chat::run(&settings(srv.addr)).unwrap();
-    assert!(r.lost > 0, "{r:?}");
-    assert!(!r.drained);
+fn every_duplicated_message_is_a_duplicate_and_nothing_else() {
     let srv = start(Fault::Duplicate);
     let r = loadgen::chat::run(&settings(srv.addr)).unwrap();
-    assert!(r.duplicated > 0, "{r:?}");
+    let n = faulty(r.sent_total);
+    assert!(n > 0, "{r:?}");
+    assert_eq!(classes(&r), (0, 3 * n, 0, 0), "{r:?}");
+    assert_eq!(r.deliveries_total, 3 * (r.sent_total + n), "{r:?}");
+    assert!(r.error_count() > 0);
+}
+
+#[test]
+fn every_swapped_pair_is_one_reordering_and_nothing_else() {
     let srv = start(Fault::Swap);
     let r = loadgen::chat::run(&settings(srv.addr)).unwrap();
-    assert!(r.reordered > 0, "{r:?}");
+    let n = faulty(r.sent_total);
+    // The last message is held for ever if it was one to swap.
+    let held = u64::from(r.sent_total % 7 == 4);
+    assert!(n > held, "{r:?}");
+    assert_eq!(classes(&r), (3 * held, 0, 3 * (n - held), 0), "{r:?}");
     assert!(r.error_count() > 0);
+}
+
+#[test]
+fn a_message_lost_to_one_recipient_is_lost_once() {
+    let srv = start(Fault::LoseOne);
+    let r = loadgen::chat::run(&settings(srv.addr)).unwrap();
+    let n = faulty(r.sent_total);
+    assert!(n > 0, "{r:?}");
+    assert_eq!(classes(&r), (n, 0, 0, 0), "{r:?}");
 }
 
 #[test]

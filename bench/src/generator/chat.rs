@@ -21,6 +21,7 @@ pub use crate::results::chat::{ChatReport, ChatSettings};
 use super::engine::protocol::{Fault, Outgoing, Protocol, Receipts, Tally};
 use super::engine::{self, LoadSpec, Spec};
 use super::progress::{NoProgress, Progress};
+use super::sequence::{Arrival, SequenceTracker};
 use crate::error::{Error, Result};
 use crate::results::hist::HistogramReport;
 
@@ -151,10 +152,8 @@ pub(crate) struct ChatClient {
     line_len: usize,
     /// A line split across reads (allocated once).
     partial: Vec<u8>,
-    /// Per sender of the room (by position): next expected sequence number.
-    next: Vec<u64>,
-    /// Per sender of the room (by position): unique receipts.
-    received: Vec<u64>,
+    /// Per sender of the room (by position): the sequence numbers seen.
+    seqs: Vec<SequenceTracker>,
     cut_off: bool,
     deliveries: u64,
     duplicated: u64,
@@ -264,18 +263,10 @@ impl ChatProtocol {
             }
         };
         c.deliveries += 1;
-        if m.seq == c.next[pos] {
-            c.next[pos] += 1;
-            c.received[pos] += 1;
-        } else if m.seq > c.next[pos] {
-            c.reordered += 1;
-            c.next[pos] = m.seq + 1;
-            c.received[pos] += 1;
-        } else {
-            // An earlier number: a duplicate (every number below `next` was
-            // counted already, or was skipped and is late, which the reorder
-            // count already caught).
-            c.duplicated += 1;
+        match c.seqs[pos].arrive_at(m.seq, m.intended_ns) {
+            Arrival::InOrder => {}
+            Arrival::Late => c.reordered += 1,
+            Arrival::Duplicate => c.duplicated += 1,
         }
         rx.delivered(m.sent_ns, m.intended_ns);
     }
@@ -308,8 +299,7 @@ impl Protocol for ChatProtocol {
             },
             prefix,
             partial: Vec::with_capacity(MAX_LINE),
-            next: vec![0; n],
-            received: vec![0; n],
+            seqs: vec![SequenceTracker::default(); n],
             cut_off: false,
             deliveries: 0,
             duplicated: 0,
@@ -381,6 +371,28 @@ impl Protocol for ChatProtocol {
         }
     }
 
+    fn unfinished(&self, c: &ChatClient, alive: bool, each: &mut dyn FnMut(u64, u64)) {
+        if !(alive || c.cut_off) {
+            return;
+        }
+        for (pos, &j) in self.room_senders[c.room].iter().enumerate() {
+            if c.sender == Some(j) {
+                continue;
+            }
+            let sent = self.final_sent[j].load(Ordering::Acquire);
+            let seqs = &c.seqs[pos];
+            for k in seqs.missing_below(sent) {
+                if let Some(t) = seqs.intended_of(k) {
+                    each(t, 1);
+                }
+            }
+        }
+    }
+
+    fn receipts_per_message(&self, _c: &ChatClient) -> u64 {
+        self.members.saturating_sub(1) as u64
+    }
+
     fn complete(&self, c: &ChatClient, _written: u64) -> bool {
         if self.senders_done.load(Ordering::Acquire) < self.senders as u64 {
             return false;
@@ -389,7 +401,8 @@ impl Protocol for ChatProtocol {
             .iter()
             .enumerate()
             .all(|(pos, &j)| {
-                c.sender == Some(j) || c.received[pos] >= self.final_sent[j].load(Ordering::Acquire)
+                c.sender == Some(j)
+                    || c.seqs[pos].unique() >= self.final_sent[j].load(Ordering::Acquire)
             })
     }
 
@@ -410,10 +423,10 @@ impl Protocol for ChatProtocol {
             let sent = self.final_sent[j].load(Ordering::Acquire);
             if c.cut_off {
                 t.cut_expected += sent;
-                t.cut_unique += c.received[pos].min(sent);
+                t.cut_unique += c.seqs[pos].unique_below(sent);
             } else if alive {
                 t.expected += sent;
-                t.unique += c.received[pos].min(sent);
+                t.unique += c.seqs[pos].unique_below(sent);
             }
         }
     }
@@ -538,7 +551,9 @@ pub fn run_with(settings: &ChatSettings, progress: &mut dyn Progress) -> Result<
         deliveries: o.messages,
         deliveries_total: t.deliveries,
         deliveries_expected: t.expected,
-        deliveries_per_s: per_s(o.messages),
+        deliveries_per_s: per_s(o.received),
+        latency_lower_bounds: o.lower_bounds,
+        send_lag: Some(HistogramReport::of(&o.send_lag)?),
         msgs_per_s: per_s(o.sent),
         latency: HistogramReport::of(&o.latency)?,
         latency_corrected: HistogramReport::of(&o.corrected)?,
@@ -689,7 +704,8 @@ mod tests {
             assert_eq!(seen.delivered.len(), 5, "{cut}");
             assert_eq!(seen.delivered[2], (101, 91), "{cut}");
             assert_eq!((c.duplicated, c.reordered, c.corrupt), (1, 0, 0), "{cut}");
-            assert_eq!(c.received, [2, 2], "{cut}");
+            let unique: Vec<u64> = c.seqs.iter().map(SequenceTracker::unique).collect();
+            assert_eq!(unique, [2, 2], "{cut}");
         }
     }
 }

@@ -169,7 +169,13 @@ pub fn run_with(settings: &EchoSettings, progress: &mut dyn Progress) -> Result<
         window_s: o.window_s,
         messages: o.messages,
         bytes,
-        msgs_per_s: per_s(o.messages as f64),
+        msgs_per_s: per_s(o.received as f64),
+        latency_lower_bounds: o.lower_bounds,
+        send_lag: if open {
+            Some(HistogramReport::of(&o.send_lag)?)
+        } else {
+            None
+        },
         mib_per_s: per_s(bytes as f64) / (1024.0 * 1024.0),
         target_rate: settings.rate,
         sent: o.sent,

@@ -11,4 +11,5 @@ pub mod pattern;
 pub mod progress;
 pub mod sampler;
 pub mod schedule;
+pub(crate) mod sequence;
 pub(crate) mod timer;

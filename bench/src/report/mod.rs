@@ -87,6 +87,20 @@ pub struct Figures {
     pub error_kinds: Option<String>,
     /// Every CPU's busy share over the window.
     pub cores: Vec<crate::results::cost::CoreUsage>,
+    /// Open loop behind its schedule: window messages unsent and latency
+    /// samples that are lower bounds, described.
+    pub behind: Option<String>,
+}
+
+/// The note for an open loop that could not keep its schedule.
+fn behind_text(unsent: u64, lower_bounds: u64) -> Option<String> {
+    (unsent > 0 || lower_bounds > 0).then(|| {
+        format!(
+            "could not keep the schedule: {unsent} window messages unsent; {lower_bounds} latency \
+             samples are lower bounds (never completed: t_stop − intended), so the latency shown \
+             is a lower bound"
+        )
+    })
 }
 
 fn errors_text(e: &crate::results::counts::ErrorCounts) -> Option<String> {
@@ -165,6 +179,7 @@ impl Figures {
                 f.first_error = e.first_error.clone();
                 f.error_kinds = errors_text(&e.errors);
                 f.cores = e.cost.cores.clone();
+                f.behind = behind_text(e.unsent, e.latency_lower_bounds);
             }
             RunResult::Conns(c) => {
                 f.latency = Some(c.probe_latency.clone());
@@ -190,6 +205,7 @@ impl Figures {
                 f.cutoffs = c.slow_consumer_cutoffs;
                 f.first_error = c.first_error.clone();
                 f.cores = c.cost.cores.clone();
+                f.behind = behind_text(c.unsent, c.latency_lower_bounds);
                 let mut kinds = Vec::new();
                 for (n, what) in [
                     (c.lost, "deliveries lost"),
@@ -436,6 +452,9 @@ pub fn aggregate(files: &[ResultsFile]) -> Result<Aggregate> {
                 }
                 if let Some(k) = &f.error_kinds {
                     push_note(&mut c.notes, format!("run {rep}: {k}"));
+                }
+                if let Some(b) = &f.behind {
+                    push_note(&mut c.notes, format!("run {rep}: {b}"));
                 }
                 if f.errors > 0 {
                     if let Some(e) = &f.first_error {

@@ -19,12 +19,50 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// A latency figure in µs for a table: `—` when the histogram is empty or
+/// holds fewer than `min_count` samples (a percentile q is shown only from
+/// `1/(1 − q)` samples: p99.9 from 1 000, p99.99 from 10 000, so that at
+/// least one sample lies above it), `≥` when it reached the histogram's top
+/// (values beyond it are clamped).
+pub fn us_cell(v: u64, count: u64, min_count: u64) -> String {
+    if count == 0 || count < min_count {
+        "—".to_string()
+    } else if v >= crate::results::hist::HIGHEST_US {
+        format!("≥{v}")
+    } else {
+        v.to_string()
+    }
+}
+
 fn latency_rows(out: &mut String, title: &str, s: &LatencySummary) {
+    let n = s.count;
+    let mean = if n == 0 {
+        "—".to_string()
+    } else {
+        format!("{:.1}", s.mean_us)
+    };
     let _ = writeln!(
         out,
-        "  {title:<22} p50 {:>7}  p90 {:>7}  p99 {:>7}  p99.9 {:>7}  p99.99 {:>7}  max {:>8}  mean {:>9.1}  (µs, n={})",
-        s.p50_us, s.p90_us, s.p99_us, s.p999_us, s.p9999_us, s.max_us, s.mean_us, s.count
+        "  {title:<22} p50 {:>7}  p90 {:>7}  p99 {:>7}  p99.9 {:>7}  p99.99 {:>7}  max {:>8}  mean {:>9}  (µs, n={n})",
+        us_cell(s.p50_us, n, 1),
+        us_cell(s.p90_us, n, 1),
+        us_cell(s.p99_us, n, 1),
+        us_cell(s.p999_us, n, 1_000),
+        us_cell(s.p9999_us, n, 10_000),
+        us_cell(s.max_us, n, 1),
+        mean
     );
+}
+
+/// `; N of them lower bounds (...)` when some samples are lower bounds.
+fn lower_bound_note(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(
+            "; {n} samples are lower bounds (never completed: t_stop − intended), so every percentile they reach is a lower bound"
+        )
+    }
 }
 
 fn connect_rows(out: &mut String, c: &ConnectStats) {
@@ -183,7 +221,7 @@ pub fn echo_table(r: &EchoReport) -> String {
         r.messages,
         match r.target_rate {
             Some(t) => format!(
-                "; target {t:.0} msg/s, achieved {:.1} %; unsent {}",
+                "; target {t:.0} msg/s, achieved {:.1} % (received in the window); unsent {}",
                 if t > 0.0 {
                     100.0 * r.msgs_per_s / t
                 } else {
@@ -194,12 +232,30 @@ pub fn echo_table(r: &EchoReport) -> String {
             None => String::new(),
         }
     );
-    let _ = writeln!(out, "latency");
     if let Some(c) = &r.latency_corrected {
+        let _ = writeln!(
+            out,
+            "latency         from intended send: corrected for coordinated omission{}",
+            lower_bound_note(r.latency_lower_bounds)
+        );
         latency_rows(&mut out, "from intended send", &c.summary);
         latency_rows(&mut out, "from actual send", &r.latency.summary);
+        if let Some(l) = &r.send_lag {
+            latency_rows(&mut out, "send lag (generator)", &l.summary);
+        }
     } else {
+        let _ = writeln!(
+            out,
+            "latency         closed loop: not corrected for coordinated omission"
+        );
         latency_rows(&mut out, "round trip", &r.latency.summary);
+    }
+    if r.behind_schedule() {
+        let _ = writeln!(
+            out,
+            "BEHIND SCHEDULE {} window messages unsent, {} never completed (exit status 3)",
+            r.unsent, r.latency_lower_bounds
+        );
     }
     error_rows(&mut out, &r.errors, &r.first_error);
     let _ = writeln!(
@@ -264,10 +320,15 @@ pub fn chat_table(r: &ChatReport) -> String {
         "  window      {:.2} s: {} messages sent ({:.0}/s), {} deliveries ({:.0}/s)",
         r.window_s, r.sent, r.msgs_per_s, r.deliveries, r.deliveries_per_s
     );
+    let n = l.count;
     let _ = writeln!(
         t,
-        "  fan-out latency (us)  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  mean {:.1}",
-        l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us, l.mean_us
+        "  fan-out latency from actual send, not corrected for coordinated omission (us)  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  (n={n})",
+        us_cell(l.p50_us, n, 1),
+        us_cell(l.p90_us, n, 1),
+        us_cell(l.p99_us, n, 1),
+        us_cell(l.p999_us, n, 1_000),
+        us_cell(l.max_us, n, 1),
     );
     let _ = writeln!(
         t,
@@ -280,11 +341,34 @@ pub fn chat_table(r: &ChatReport) -> String {
         r.slow_consumer_cutoffs, r.lost_to_cutoffs
     );
     let c = &r.latency_corrected.summary;
+    let n = c.count;
     let _ = writeln!(
         t,
-        "  from intended send time (us)  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-        c.p50_us, c.p90_us, c.p99_us, c.p999_us, c.max_us
+        "  from intended send time, corrected (us)  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  (n={n}{})",
+        us_cell(c.p50_us, n, 1),
+        us_cell(c.p90_us, n, 1),
+        us_cell(c.p99_us, n, 1),
+        us_cell(c.p999_us, n, 1_000),
+        us_cell(c.max_us, n, 1),
+        lower_bound_note(r.latency_lower_bounds)
     );
+    if let Some(l) = &r.send_lag {
+        let n = l.summary.count;
+        let _ = writeln!(
+            t,
+            "  send lag (actual − intended send, generator) (us)  p50 {}  p99 {}  max {}  (n={n})",
+            us_cell(l.summary.p50_us, n, 1),
+            us_cell(l.summary.p99_us, n, 1),
+            us_cell(l.summary.max_us, n, 1),
+        );
+    }
+    if r.behind_schedule() {
+        let _ = writeln!(
+            t,
+            "  BEHIND SCHEDULE  {} window messages unsent ({} deliveries recorded as lower bounds; exit status 3)",
+            r.unsent, r.latency_lower_bounds
+        );
+    }
     if let Some(sv) = &r.cost.server {
         let _ = writeln!(
             t,

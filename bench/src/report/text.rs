@@ -523,6 +523,21 @@ fn cpus(c: &[usize]) -> String {
     }
 }
 
+/// The caveat for results measured before the known-answer fixes (their
+/// run metadata has no kernel accounting settings): which figures were
+/// computed the old way. The text below describes the method as it now is.
+const MEASURED_BEFORE_KNOWN_ANSWERS: &str = "> **Measured before the known-answer fixes \
+(loadgen before 2026-11-26).** These runs' figures were computed the old way, and the method \
+described in this report differs for them: (1) a core's busy share was `1 − Δidle/Δtotal` of \
+`/proc/stat`, which reads a load whose period divides the 4 ms tick as idle (a process using 0.23 \
+cores pinned to a core read 0.00–0.01), so the busy shares and the saturation findings built on \
+them can be far too low; (2) echo open-loop throughput and chat deliveries/s counted the window's \
+messages completed during the drain as well, so under overload they read close to the offered rate \
+instead of what the server served, and a window message never sent or never completed was left out \
+of the latency histogram (no lower bounds); (3) a dropped chat message was also counted as \
+reordered, and a swapped pair as reordered, duplicated and lost; (4) latency was rounded down to \
+the µs. See `results/README.md`.\n\n";
+
 /// The whole `report.md`.
 pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String {
     let mut t = String::new();
@@ -623,6 +638,13 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
         servers.len()
     );
 
+    if files
+        .iter()
+        .any(|f| f.meta.machine.kernel_accounting.clk_tck == 0)
+    {
+        t.push_str(MEASURED_BEFORE_KNOWN_ANSWERS);
+    }
+
     // Findings.
     t.push_str("## What the numbers show\n\n");
     let mut findings = Vec::new();
@@ -711,20 +733,27 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
         t.push('\n');
         match g {
             Group::EchoOpen => t.push_str(
-                "Throughput is the achieved rate; latency is measured from each message's intended \
-                 send time (coordinated omission corrected).\n\n",
+                "Throughput is the achieved rate (messages received inside the window, by receipt \
+                 time); latency is measured from each message's intended send time (coordinated \
+                 omission corrected; a window message never completed counts with t_stop − intended \
+                 as a lower bound, see the notes).\n\n",
+            ),
+            Group::EchoClosed => t.push_str(
+                "Closed loop: latency is the round trip from the actual send, not corrected for \
+                 coordinated omission (a stalled server delays the next send instead of showing in \
+                 the latency).\n\n",
             ),
             Group::Idle => t.push_str(
                 "RSS per connection is (peak RSS − RSS before connecting) / connections; latency is \
                  the round trip of one echo probe per connection.\n\n",
             ),
             Group::ChatFanout | Group::ChatRooms => t.push_str(
-                "Throughput is deliveries per second (one per receiving member); latency runs from \
-                 the send to each receipt, and in the row so marked from the time the message was \
+                "Throughput is deliveries received inside the window per second (one per receiving \
+                 member, by receipt time); latency runs from the actual send to each receipt (not \
+                 corrected for coordinated omission), and in the row so marked from the time the message was \
                  due on the senders' fixed schedule (coordinated omission corrected: a sender held \
                  up shows there); CPU is per delivery.\n\n",
             ),
-            _ => {}
         }
         for m in metrics {
             t.push_str(&table(a, &points, m));
@@ -786,10 +815,12 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
          were several); latency percentiles come from the runs' HdrHistograms merged, never averaged.\n\
          - The ratio in parentheses is to the best variant of the row (bold): above 1 for \"lower is \
          better\" figures means worse, below 1 for throughput means slower.\n\
-         - Server cost comes from /proc of the server process over the measured window (utime + \
-         stime of all threads; threads and RSS sampled every 100 ms). On loopback part of the TCP \
-         work runs in softirq context and is charged to no process, so CPU per message understates \
-         the full cost equally for every variant.\n\
+         - Server cost comes from the server process's CPU clock over the measured window (all \
+         threads, exited ones included; threads and RSS sampled every 100 ms). On loopback much of \
+         the TCP work runs in softirq; softirq run in a task's context is charged to that task \
+         (this kernel has no IRQ time accounting), only softirq run on an otherwise idle core is \
+         charged to no process. A core's busy share is `1 − (idle + steal)/wall time` (idle is \
+         exact on a tickless kernel, busy ticks are only sampled).\n\
          - The generator and the server share one machine; with pinning each has its own core, so a \
          saturated figure may be the generator's limit rather than the server's — compare the server \
          cores busy with 1.0.\n\

@@ -130,8 +130,23 @@ pub struct ChatReport {
     pub deliveries_total: u64,
     /// Receipts expected for all messages from the members still connected.
     pub deliveries_expected: u64,
-    /// Window receipts per second.
+    /// Deliveries received inside the window (by receipt time) per second
+    /// of window. Before 2026-11-26 it was the window's messages' receipts,
+    /// those during the drain included, which read about the offered rate
+    /// when the server could not keep up.
     pub deliveries_per_s: f64,
+    /// Deliveries of window messages never received (never sent, lost, or
+    /// missed by a client cut off as a slow consumer), recorded in
+    /// `latency_corrected` with latency `t_stop − intended` as a lower bound
+    /// (no survivorship: the corrected histogram holds every delivery the
+    /// window's messages owed).
+    #[serde(default)]
+    pub latency_lower_bounds: u64,
+    /// Open loop: how late the generator wrote each window message (actual −
+    /// intended send time); its own lag, apart from the server's (absent
+    /// from results saved before it existed).
+    #[serde(default)]
+    pub send_lag: Option<HistogramReport>,
     /// Window messages sent per second.
     pub msgs_per_s: f64,
     /// Fan-out latency, send to each receipt, of the window's messages.
@@ -173,6 +188,12 @@ pub struct ChatReport {
 }
 
 impl ChatReport {
+    /// Whether the senders could not keep the schedule (messages unsent;
+    /// lost deliveries are errors, and cut-offs are reported apart).
+    pub fn behind_schedule(&self) -> bool {
+        self.unsent > 0
+    }
+
     /// Errors that make the run fail: loss, duplicates, reordering,
     /// corruption, join failures and disconnects (slow-consumer cut-offs
     /// are reported separately and not counted).

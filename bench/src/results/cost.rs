@@ -80,13 +80,15 @@ pub struct ServerStats {
     pub samples: u64,
 }
 
-/// How busy one CPU was over the window, machine-wide (all processes,
-/// plus interrupt time that no process is charged for).
+/// How busy one CPU was over the window, machine-wide (all processes and
+/// interrupt time), as fractions of the window's wall time
+/// (`host_probe::CoreShare`: busy is `1 − (Δidle + Δsteal)/(Δwall·CLK_TCK)`,
+/// exact on a tickless kernel where busy ticks are only sampled).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CoreUsage {
     /// CPU number.
     pub cpu: usize,
-    /// Fraction not idle (0..1).
+    /// Fraction of the wall time neither idle nor stolen (0..1).
     pub busy: f64,
     /// Fraction in user mode.
     pub user: f64,
@@ -94,7 +96,7 @@ pub struct CoreUsage {
     pub system: f64,
     /// Fraction in hard and soft interrupts.
     pub irq: f64,
-    /// Fraction stolen by the hypervisor.
+    /// Fraction stolen by the hypervisor (not counted in `busy`).
     pub steal: f64,
 }
 

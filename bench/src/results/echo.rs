@@ -119,8 +119,21 @@ pub struct EchoReport {
     pub messages: u64,
     /// Payload bytes of those messages, one direction.
     pub bytes: u64,
-    /// Completed messages per second (the achieved rate).
+    /// The achieved rate: messages received inside the window (by receipt
+    /// time, whenever sent) per second of window. Before 2026-11-26 it was
+    /// the window's completed messages per second, receipts during the drain
+    /// included, which overstated an overloaded open loop.
     pub msgs_per_s: f64,
+    /// Open loop: window messages never completed (unsent, lost, timed
+    /// out), recorded in `latency_corrected` with latency `t_stop −
+    /// intended` as a lower bound (`t_stop`: when the run stopped waiting).
+    #[serde(default)]
+    pub latency_lower_bounds: u64,
+    /// Open loop: how late the generator wrote each window message (actual −
+    /// intended send time); its own lag, apart from the server's (absent
+    /// from results saved before it existed).
+    #[serde(default)]
+    pub send_lag: Option<HistogramReport>,
     /// Payload MiB per second, one direction.
     pub mib_per_s: f64,
     /// Open loop: the requested rate.
@@ -156,6 +169,12 @@ pub struct EchoReport {
 }
 
 impl EchoReport {
+    /// Whether an open loop could not keep its schedule: window messages
+    /// unsent or never completed.
+    pub fn behind_schedule(&self) -> bool {
+        self.unsent > 0 || self.latency_lower_bounds > 0
+    }
+
     /// Connect failures plus per-connection errors.
     pub fn error_count(&self) -> u64 {
         self.connect.failures.total() + self.errors.total()

@@ -25,10 +25,19 @@ pub fn new_latency() -> Histogram<u64> {
         .unwrap_or_else(|e| unreachable!("constant histogram bounds rejected: {e}"))
 }
 
-/// Records a latency given in nanoseconds (rounded to µs, clamped to range).
+/// A latency in nanoseconds as the histogram's value: rounded to the
+/// nearest µs (not down: that would bias every figure by −0.5 µs), clamped
+/// to `LOWEST_US..=HIGHEST_US`.
+#[inline]
+pub fn us_of_ns(ns: u64) -> u64 {
+    (ns.saturating_add(500) / 1000).clamp(LOWEST_US, HIGHEST_US)
+}
+
+/// Records a latency given in nanoseconds (rounded to the nearest µs,
+/// clamped to range).
 #[inline]
 pub fn record_ns(h: &mut Histogram<u64>, ns: u64) {
-    h.saturating_record((ns / 1000).max(LOWEST_US));
+    h.saturating_record(us_of_ns(ns));
 }
 
 /// Measures what recording costs per message on this machine: two clock

@@ -28,6 +28,12 @@ pub struct MachineInfo {
     pub nofile_hard: u64,
     /// The local port range used for outgoing connections.
     pub ephemeral_ports: Option<(u16, u16)>,
+    /// The kernel's CPU-time accounting settings (HZ, tick or precise
+    /// accounting, IRQ time accounting, nohz), which decide what the CPU
+    /// and per-core figures mean (absent from results saved before it
+    /// existed).
+    #[serde(default)]
+    pub kernel_accounting: crate::results::kernel::KernelAccounting,
 }
 
 fn read_trim(path: &str) -> String {
@@ -79,6 +85,7 @@ impl MachineInfo {
             ephemeral_ports: crate::limits::parse_port_range(&read_trim(
                 "/proc/sys/net/ipv4/ip_local_port_range",
             )),
+            kernel_accounting: crate::results::kernel::KernelAccounting::collect(),
         }
     }
 }

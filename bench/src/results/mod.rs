@@ -10,6 +10,7 @@ pub mod cost;
 pub mod counts;
 pub mod echo;
 pub mod hist;
+pub mod kernel;
 pub mod machine;
 pub mod matrix;
 pub mod series;

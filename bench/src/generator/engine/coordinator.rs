@@ -41,6 +41,14 @@ pub(crate) struct Outcome<T> {
     pub corrected: Histogram<u64>,
     /// Window messages received (chat: deliveries).
     pub messages: u64,
+    /// Messages (chat: deliveries) received inside the window by receipt
+    /// time: the achieved rate, and what the cost bracket's CPU is divided by.
+    pub received: u64,
+    /// Window messages (chat: deliveries) never completed, in `corrected`
+    /// as lower bounds (open loop).
+    pub lower_bounds: u64,
+    /// Open loop: actual − intended send time of the window's messages.
+    pub send_lag: Histogram<u64>,
     pub sent: u64,
     pub sent_total: u64,
     pub unsent: u64,
@@ -318,7 +326,7 @@ pub(crate) fn run<P: Protocol>(
         g.record_cost_pct = 100.0 * record_cost / (g.worker_cpu_us_per_msg * 1000.0);
     }
     let server = match sampler {
-        Some(s) => Some(s.finish(out.ready, out.messages)?),
+        Some(s) => Some(s.finish(out.ready, out.received)?),
         None => None,
     };
     Ok(Outcome {
@@ -330,6 +338,9 @@ pub(crate) fn run<P: Protocol>(
         latency: out.latency,
         corrected: out.corrected,
         messages: out.messages,
+        received: out.received,
+        lower_bounds: out.lower_bounds,
+        send_lag: out.send_lag,
         sent: out.sent,
         sent_total: out.sent_total,
         unsent: out.unsent,
@@ -422,6 +433,9 @@ struct Merged<T> {
     latency: Histogram<u64>,
     corrected: Histogram<u64>,
     messages: u64,
+    received: u64,
+    lower_bounds: u64,
+    send_lag: Histogram<u64>,
     sent: u64,
     sent_total: u64,
     unsent: u64,
@@ -459,6 +473,9 @@ fn merge<T: Tally>(
         latency: hist::new_latency(),
         corrected: hist::new_latency(),
         messages: 0,
+        received: 0,
+        lower_bounds: 0,
+        send_lag: hist::new_latency(),
         sent: 0,
         sent_total: 0,
         unsent: 0,
@@ -494,6 +511,9 @@ fn merge<T: Tally>(
         last = latest(last, r.last_established);
         last_ready = latest(last_ready, r.last_ready);
         m.messages += r.rec.messages;
+        m.received += r.rec.received_in_window;
+        m.lower_bounds += r.rec.lower_bounds;
+        hist::merge(&mut m.send_lag, &r.rec.send_lag)?;
         m.sent += r.sent;
         m.sent_total += r.sent_total;
         m.unsent += r.unsent;
@@ -543,7 +563,7 @@ fn merge<T: Tally>(
     m.latency = latency;
     m.corrected = corrected;
     m.errors = errors;
-    let mut g = GeneratorStats::between(usage0, usage1, window_s, m.messages, worker_cpu_s);
+    let mut g = GeneratorStats::between(usage0, usage1, window_s, m.received, worker_cpu_s);
     g.threads = threads;
     g.cpus = spec.cpus.clone();
     g.recording = spec.record;

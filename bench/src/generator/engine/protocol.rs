@@ -95,6 +95,15 @@ pub trait Protocol: Send + Sync + 'static {
     /// The connection stops sending after `sent` messages (called once per
     /// connection at the end of the load, whatever its state).
     fn stop_sending(&self, _c: &Self::Conn, _sent: u64) {}
+    /// Calls `each(intended_ns, n)` for the receipts `c` expected and never
+    /// got (lost, or cut off), by their intended send time, so that the
+    /// engine records them as lower bounds; `alive`: as for `tally`.
+    fn unfinished(&self, _c: &Self::Conn, _alive: bool, _each: &mut dyn FnMut(u64, u64)) {}
+    /// Receipts one message of `c` makes when all goes well (chat: one per
+    /// other member of the room), for the messages that were never sent.
+    fn receipts_per_message(&self, _c: &Self::Conn) -> u64 {
+        1
+    }
     /// Whether everything this connection expects has arrived, `written`
     /// message bytes having been sent on it.
     fn complete(&self, c: &Self::Conn, written: u64) -> bool;

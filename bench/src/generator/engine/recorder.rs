@@ -42,6 +42,15 @@ pub(crate) struct Recorder {
     pub corrected: Histogram<u64>,
     /// Window messages received.
     pub messages: u64,
+    /// Messages (any) received inside the window by receipt time: the
+    /// achieved rate, over the same interval as the cost bracket.
+    pub received_in_window: u64,
+    /// Open loop: how late each window message's first byte was written
+    /// (actual − intended send time), the generator's own lag.
+    pub send_lag: Histogram<u64>,
+    /// Window messages never completed (unsent, lost, timed out) whose
+    /// latency from the intended time is in `corrected` as a lower bound.
+    pub lower_bounds: u64,
     /// All messages received.
     pub total: u64,
     /// The time series, by receipt time.
@@ -67,6 +76,9 @@ impl Recorder {
             latency: hist::new_latency(),
             corrected: hist::new_latency(),
             messages: 0,
+            received_in_window: 0,
+            send_lag: hist::new_latency(),
+            lower_bounds: 0,
             total: 0,
             intervals: (0..slots)
                 .map(|_| IntervalCounts {
@@ -87,6 +99,7 @@ impl Recorder {
     #[inline]
     pub fn record(&mut self, now_ns: u64, sent_ns: u64, intended_ns: u64) {
         self.total += 1;
+        self.received_in_window += u64::from(now_ns >= self.warm_ns && now_ns < self.end_ns);
         let corrected_ns = now_ns.saturating_sub(intended_ns);
         if self.interval_ns > 0 {
             let (_, start, end) = self.current;
@@ -116,6 +129,34 @@ impl Recorder {
     }
 }
 
+impl Recorder {
+    /// Records the send lag of a message intended at `intended_ns` whose
+    /// first byte was written at `sent_ns` (window messages only).
+    #[inline]
+    pub fn record_send_lag(&mut self, sent_ns: u64, intended_ns: u64) {
+        if self.in_window(intended_ns) {
+            hist::record_ns(&mut self.send_lag, sent_ns.saturating_sub(intended_ns));
+        }
+    }
+
+    /// Records `n` window messages intended at `intended_ns` that had not
+    /// completed when the worker stopped waiting at `stop_ns`: their latency
+    /// from the intended time is at least `stop_ns − intended_ns`, recorded
+    /// as such in the corrected histogram (open loop) and counted as lower
+    /// bounds. Not in the uncorrected histogram (no send, or no receipt).
+    pub fn record_unfinished(&mut self, stop_ns: u64, intended_ns: u64, n: u64) {
+        if !self.in_window(intended_ns) || n == 0 {
+            return;
+        }
+        self.lower_bounds += n;
+        if self.record && self.open {
+            let v = hist::us_of_ns(stop_ns.saturating_sub(intended_ns));
+            // The histogram's range covers every clamped value.
+            let _ = self.corrected.record_n(v, n);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +175,16 @@ mod tests {
         assert_eq!(r.intervals[1].messages, 1);
         assert_eq!(r.intervals[2].messages, 1);
         assert_eq!(r.corrected.len(), 2);
+        assert_eq!(r.latency.len(), 2);
+        assert_eq!(r.received_in_window, 2);
+        r.record_unfinished(5_000, 1_500, 3);
+        r.record_unfinished(5_000, 500, 3); // warm-up: not the window's
+        assert_eq!(r.lower_bounds, 3);
+        r.record_send_lag(1_700, 1_200); // 500 ns late: rounds to 1 µs
+        r.record_send_lag(700, 200); // warm-up
+        assert_eq!(r.send_lag.len(), 1);
+        assert_eq!(r.send_lag.max(), 1);
+        assert_eq!(r.corrected.len(), 5);
         assert_eq!(r.latency.len(), 2);
     }
 }

@@ -214,6 +214,8 @@ struct Worker<'a, P: Protocol> {
     t0: Instant,
     warm_ns: u64,
     end_ns: u64,
+    /// When the worker stopped waiting for anything (end of the drain).
+    stop_ns: u64,
     sending: bool,
     /// Draining allowed (after the coordinator's end snapshots).
     shutting: bool,
@@ -313,6 +315,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
             t0: Instant::now(),
             warm_ns: 0,
             end_ns: 0,
+            stop_ns: 0,
             sending: false,
             shutting: false,
             rec: Recorder::new(plan.record, false, 0, 0, 0),
@@ -335,15 +338,6 @@ impl<'a, P: Protocol> Worker<'a, P> {
     /// Whether the load is open loop (for this worker's senders).
     fn is_open(&self) -> bool {
         self.open.is_some()
-    }
-
-    /// Intended send time of message `k` of the sender at position `s`.
-    #[inline]
-    fn intended_ns(&self, s: usize, k: u64) -> u64 {
-        match self.open {
-            Some(o) => self.offset_ns + o.conn_msg_at_ns(s, k),
-            None => 0,
-        }
     }
 
     // ----- connect phase -------------------------------------------------
@@ -524,7 +518,9 @@ impl<'a, P: Protocol> Worker<'a, P> {
         self.end_ns = self.warm_ns + self.plan.duration.as_nanos() as u64;
         self.rec = Recorder::new(
             self.plan.record,
-            self.open.is_some(),
+            // Every worker of an open loop keeps the corrected histogram,
+            // also one with no sender of its own (chat receivers).
+            matches!(self.plan.load, Load::Open { .. }),
             self.warm_ns,
             self.end_ns,
             self.plan.interval.as_nanos() as u64,
@@ -619,7 +615,10 @@ impl<'a, P: Protocol> Worker<'a, P> {
                     wake = wake.min(due);
                     if let Some(t) = timer.as_mut() {
                         // epoll rounds its timeout up to whole milliseconds.
-                        t.arm(due, now_ns);
+                        // Armed from a fresh clock reading: `now_ns` is as
+                        // old as this turn's processing, and a relative
+                        // timer armed from it would fire late by as much.
+                        t.arm(due, self.now_ns());
                     }
                 }
             }
@@ -646,6 +645,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
         if self.cpu1.is_none() {
             self.cpu1 = Some(ResourceUsage::thread());
         }
+        self.stop_ns = self.now_ns();
         // Whatever is still open did not finish within the drain timeout.
         for i in 0..self.conns.len() {
             if matches!(self.conns[i].st, St::Open | St::HalfClosed) {
@@ -973,6 +973,10 @@ impl<'a, P: Protocol> Worker<'a, P> {
                             if P::REPLIES {
                                 c.ring[(c.k_started % cap) as usize] = now;
                             }
+                            if let (Some(o), true) = (open, record) {
+                                let intended = offset_ns + o.conn_msg_at_ns(c.sender, c.k_started);
+                                self.rec.record_send_lag(now, intended);
+                            }
                             c.k_started += 1;
                             self.sent_total += 1;
                             began_now = true;
@@ -1053,14 +1057,21 @@ impl<'a, P: Protocol> Worker<'a, P> {
         }
     }
 
-    fn finish(self) -> WorkerResult<P::Tally> {
+    fn finish(mut self) -> WorkerResult<P::Tally> {
         let (mut sent, mut unsent, mut lost) = (0u64, 0u64, 0u64);
         let cap = self.ring_cap as u64;
         let mut answered = 0;
         let mut tally = P::Tally::default();
+        let (warm_ns, end_ns, stop_ns) = (self.warm_ns, self.end_ns, self.stop_ns);
         for c in &self.conns {
-            self.proto
-                .tally(&c.proto, c.was_ready && !c.failed, &mut tally);
+            let alive = c.was_ready && !c.failed;
+            self.proto.tally(&c.proto, alive, &mut tally);
+            // Receipts expected and never had (chat: lost, cut off): lower
+            // bounds from their intended time.
+            let rec = &mut self.rec;
+            self.proto.unfinished(&c.proto, alive, &mut |intended, n| {
+                rec.record_unfinished(stop_ns, intended, n)
+            });
             if c.k_done > 0 {
                 answered += 1;
             }
@@ -1069,13 +1080,14 @@ impl<'a, P: Protocol> Worker<'a, P> {
             }
             if self.is_open() {
                 // Messages scheduled inside the window for this connection.
-                let at = |k: u64| self.intended_ns(c.sender, k);
+                let (open, offset, sender) = (self.open, self.offset_ns, c.sender);
+                let at = move |k: u64| open.map_or(0, |o| offset + o.conn_msg_at_ns(sender, k));
                 let mut first = 0u64;
-                while at(first) < self.warm_ns {
+                while at(first) < warm_ns {
                     first += 1;
                 }
                 let mut last = first;
-                while at(last) < self.end_ns {
+                while at(last) < end_ns {
                     last += 1;
                 }
                 let scheduled = if c.was_ready { last - first } else { 0 };
@@ -1085,6 +1097,20 @@ impl<'a, P: Protocol> Worker<'a, P> {
                 if P::REPLIES {
                     let d = c.k_done.clamp(first, last) - first;
                     lost += s - d;
+                }
+                // Every window message not completed by the end (unsent,
+                // lost, timed out): its latency from the intended time is at
+                // least the time the worker stopped waiting minus that.
+                if c.was_ready {
+                    let done = if P::REPLIES { c.k_done } else { c.k_started };
+                    let per = if P::REPLIES {
+                        1
+                    } else {
+                        self.proto.receipts_per_message(&c.proto)
+                    };
+                    for k in done.clamp(first, last)..last {
+                        self.rec.record_unfinished(stop_ns, at(k), per);
+                    }
                 }
             } else {
                 for k in c.k_done..c.k_started {
