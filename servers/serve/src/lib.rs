@@ -29,7 +29,7 @@ pub enum Impl {
 
 impl Impl {
     /// Every variant, in a stable order.
-    pub const ALL: [Impl; 5] = [
+    pub const ALL: [Impl; 6] = [
         Impl::Threads,
         Impl::Tokio,
         Impl::AsyncStd,
