@@ -99,18 +99,20 @@ pub fn msg_after_ok_join_arrives(target: &Target) -> Result<()> {
         senders.push(sender);
     }
     let nicks: Vec<String> = senders.iter().map(|s| s.nick.clone()).collect();
-    let written: Vec<AtomicUsize> = (0..SENDERS).map(|_| AtomicUsize::new(0)).collect();
+    let started: Vec<AtomicUsize> = (0..SENDERS).map(|_| AtomicUsize::new(0)).collect();
     let mut joiners: Vec<(ChatClient, Vec<usize>)> = Vec::new();
     std::thread::scope(|scope| -> Result<()> {
         let sending: Vec<_> = senders
             .iter_mut()
-            .zip(&written)
-            .map(|(sender, written)| {
+            .zip(&started)
+            .map(|(sender, started)| {
                 let room = &room;
                 scope.spawn(move || -> Result<()> {
                     for i in 0..count {
+                        // Counted before the write: a message whose write began before the joiner
+                        // read its OK JOIN may have reached the server before the JOIN did.
+                        started.store(i + 1, Ordering::Release);
                         sender.send(&format!("MSG {room} n={i:05}"))?;
-                        written.store(i + 1, Ordering::Release);
                         // Pacing, so that the joins happen while the senders send.
                         std::thread::sleep(Duration::from_micros(300));
                     }
@@ -121,14 +123,14 @@ pub fn msg_after_ok_join_arrives(target: &Target) -> Result<()> {
         for j in 0..JOINERS {
             let due = (j + 1) * count / (JOINERS + 2);
             poll_until(PROGRESS_LIMIT, "senders' progress", || {
-                written
+                started
                     .iter()
                     .all(|w| w.load(Ordering::Acquire) >= due)
                     .then_some(())
             })?;
             let mut joiner = named(target, "j")?;
             joiner.join(&room)?;
-            let seen: Vec<usize> = written.iter().map(|w| w.load(Ordering::Acquire)).collect();
+            let seen: Vec<usize> = started.iter().map(|w| w.load(Ordering::Acquire)).collect();
             joiners.push((joiner, seen));
         }
         for handle in sending {
@@ -165,7 +167,7 @@ pub fn msg_after_ok_join_arrives(target: &Target) -> Result<()> {
             );
             ensure!(
                 next[s].is_some() || n <= seen[s],
-                "{}: the first MSG from {} is n={n}, but n={} was written after its OK JOIN",
+                "{}: the first MSG from {} is n={n}, but n={} was sent after its OK JOIN",
                 joiner.nick,
                 nicks[s],
                 seen[s]
