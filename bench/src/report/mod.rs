@@ -6,6 +6,8 @@ pub mod charts;
 pub mod csv;
 pub mod output;
 pub mod text;
+pub mod verdict;
+pub mod verdict_core;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -538,6 +538,35 @@ of the latency histogram (no lower bounds); (3) a dropped chat message was also 
 reordered, and a swapped pair as reordered, duplicated and lost; (4) latency was rounded down to \
 the µs. See `results/README.md`.\n\n";
 
+/// The scope every finding of the verdict shares: machine, pinning, what
+/// is not measured.
+fn verdict_scope(f: &ResultsFile) -> String {
+    let m = &f.meta.machine;
+    let s = &f.settings;
+    format!(
+        "Scope of every sentence below: {} ({} CPUs), kernel {}, loopback TCP; each server on {} \
+         ({} worker thread(s) or loop(s) per the variant's default), the generator on {}; `{}` \
+         matrix, {} run(s) per point and variant. Not measured here: scaling over several server \
+         cores, real networks (latency, loss, NIC interrupts), other message sizes.",
+        if m.cpu_model.is_empty() {
+            "unknown CPU"
+        } else {
+            m.cpu_model.as_str()
+        },
+        m.cpus_online,
+        m.kernel_release,
+        cpus(&s.server_cpus),
+        if s.server_cpus.is_empty() {
+            "cores".to_string()
+        } else {
+            s.server_cpus.len().to_string()
+        },
+        cpus(&s.client_cpus),
+        s.matrix.name,
+        s.matrix.repeats
+    )
+}
+
 /// The whole `report.md`.
 pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String {
     let mut t = String::new();
@@ -561,6 +590,7 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
             String::new()
         }
     );
+    t.push_str(&super::verdict::section(a, &verdict_scope(f)));
     t.push_str("## Set-up\n\n| | |\n|---|---|\n");
     let _ = writeln!(t, "| date | {} |", date(meta.unix_time));
     let _ = writeln!(t, "| host | {} |", mach.hostname);
