@@ -571,6 +571,7 @@ pub fn run_with(settings: &ChatSettings, progress: &mut dyn Progress) -> Result<
             + e.incomplete,
         first_error: o.first_error,
         drained: e.drain_timeouts == 0,
+        fairness: crate::results::fairness::Fairness::of(&o.per_conn, o.window_s),
         cost: o.cost,
         series: o.series,
     })

@@ -191,6 +191,7 @@ pub fn run_with(settings: &EchoSettings, progress: &mut dyn Progress) -> Result<
         first_error: o.first_error,
         conns_answered: o.conns_answered,
         conns_clean: o.conns_clean,
+        fairness: crate::results::fairness::Fairness::of(&o.per_conn, o.window_s),
         cost: o.cost,
         series: o.series,
     })

@@ -4,6 +4,7 @@
 
 pub mod charts;
 pub mod csv;
+pub mod fairness;
 pub mod output;
 pub mod text;
 pub mod verdict;
@@ -92,6 +93,8 @@ pub struct Figures {
     /// Open loop behind its schedule: window messages unsent and latency
     /// samples that are lower bounds, described.
     pub behind: Option<String>,
+    /// Spread across connections (echo and chat).
+    pub fairness: Option<crate::results::fairness::Fairness>,
 }
 
 /// The note for an open loop that could not keep its schedule.
@@ -182,6 +185,7 @@ impl Figures {
                 f.error_kinds = errors_text(&e.errors);
                 f.cores = e.cost.cores.clone();
                 f.behind = behind_text(e.unsent, e.latency_lower_bounds);
+                f.fairness = e.fairness.clone();
             }
             RunResult::Conns(c) => {
                 f.latency = Some(c.probe_latency.clone());
@@ -208,6 +212,7 @@ impl Figures {
                 f.first_error = c.first_error.clone();
                 f.cores = c.cost.cores.clone();
                 f.behind = behind_text(c.unsent, c.latency_lower_bounds);
+                f.fairness = c.fairness.clone();
                 let mut kinds = Vec::new();
                 for (n, what) in [
                     (c.lost, "deliveries lost"),
@@ -316,6 +321,8 @@ pub struct Cell {
     pub server_core_busy: Option<Spread>,
     /// Busy share of the generator's core(s), median.
     pub client_core_busy: Option<Spread>,
+    /// Spread across connections, one per run that counted it.
+    pub fairness: Vec<crate::results::fairness::Fairness>,
     /// Problems, described (skips, failures, first errors, stop trouble).
     pub notes: Vec<String>,
 }
@@ -406,6 +413,7 @@ pub fn aggregate(files: &[ResultsFile]) -> Result<Aggregate> {
         c.established_min = figs.iter().map(|f| f.established).min();
         c.errors = figs.iter().map(|f| f.errors).sum();
         c.cutoffs = figs.iter().map(|f| f.cutoffs).sum();
+        c.fairness = figs.iter().filter_map(|f| f.fairness.clone()).collect();
         c.p99_runs = Spread::of(
             figs.iter()
                 .filter_map(|f| f.latency.as_ref())

@@ -20,6 +20,9 @@ pub struct Metric {
     pub higher_better: bool,
     /// Show the spread as the runs' range instead of ±%.
     pub show_range: bool,
+    /// Whether a ratio to the best means anything (a cost or a rate; not a
+    /// count like threads, nor a utilisation).
+    pub ratio: bool,
     /// Formatting of a value.
     pub fmt: fn(f64) -> String,
 }
@@ -63,6 +66,7 @@ fn throughput() -> Metric {
         spread: |c| c.throughput,
         higher_better: true,
         show_range: false,
+        ratio: true,
         fmt: num,
     }
 }
@@ -74,6 +78,7 @@ fn lat(name: &'static str, get: fn(&Cell) -> Option<f64>) -> Metric {
         spread: none,
         higher_better: false,
         show_range: false,
+        ratio: true,
         fmt: us,
     }
 }
@@ -114,7 +119,22 @@ fn cpu() -> Metric {
         spread: |c| c.cpu_us_per_msg,
         higher_better: false,
         show_range: false,
+        ratio: true,
         fmt: num,
+    }
+}
+
+fn cpu_delivery() -> Metric {
+    Metric {
+        name: "server CPU-µs per delivery",
+        ..cpu()
+    }
+}
+
+fn chat_throughput() -> Metric {
+    Metric {
+        name: "deliveries/s received",
+        ..throughput()
     }
 }
 
@@ -125,6 +145,7 @@ fn rss() -> Metric {
         spread: |c| c.rss_per_conn,
         higher_better: false,
         show_range: false,
+        ratio: true,
         fmt: kib,
     }
 }
@@ -136,6 +157,7 @@ fn threads() -> Metric {
         spread: none,
         higher_better: false,
         show_range: false,
+        ratio: false,
         fmt: |v| format!("{v:.0}"),
     }
 }
@@ -147,6 +169,7 @@ fn cores() -> Metric {
         spread: |c| c.server_cores,
         higher_better: false,
         show_range: false,
+        ratio: false,
         fmt: |v| format!("{v:.2}"),
     }
 }
@@ -158,6 +181,7 @@ fn server_core() -> Metric {
         spread: none,
         higher_better: false,
         show_range: false,
+        ratio: false,
         fmt: |v| format!("{v:.0}%"),
     }
 }
@@ -169,6 +193,7 @@ fn client_core() -> Metric {
         spread: none,
         higher_better: false,
         show_range: false,
+        ratio: false,
         fmt: |v| format!("{v:.0}%"),
     }
 }
@@ -259,53 +284,29 @@ fn best(a: &Aggregate, p: &Scenario, m: &Metric) -> Option<(String, f64)> {
         })
 }
 
-/// Variants whose run-to-run range (metrics shown with ranges only)
-/// overlaps the best variant's at a point.
-fn overlapping(a: &Aggregate, p: &Scenario, m: &Metric, best: &str) -> Vec<String> {
-    if !m.show_range {
-        return Vec::new();
-    }
-    let range = |v: &str| (m.spread)(a.cell(&p.id(), v)?).filter(|s| s.n > 1);
-    let Some(b) = range(best) else {
-        return Vec::new();
-    };
-    a.variants
-        .iter()
-        .filter(|v| v.as_str() != best)
-        .filter(|v| range(v).is_some_and(|r| r.min <= b.max && b.min <= r.max))
-        .cloned()
-        .collect()
-}
-
-/// Values within this share of the best count as a tie in the findings.
-const TIE: f64 = 0.02;
-
-fn is_tie(a: &Aggregate, p: &Scenario, m: &Metric, best: f64) -> bool {
-    let vals: Vec<f64> = a
-        .variants
-        .iter()
-        .filter_map(|v| (m.get)(a.cell(&p.id(), v)?))
-        .collect();
-    vals.len() == a.variants.len()
-        && vals.len() > 1
-        && vals
-            .iter()
-            .all(|&x| (x - best).abs() <= TIE * best.abs().max(f64::MIN_POSITIVE))
-}
-
-fn ratio(v: f64, best: f64) -> f64 {
-    if best == 0.0 {
-        if v == 0.0 { 1.0 } else { f64::INFINITY }
+/// How many times worse than the best: value ÷ best when lower is better,
+/// best ÷ value when higher is better (so above 1 is always worse).
+fn ratio(v: f64, best: f64, higher_better: bool) -> f64 {
+    let (num, den) = if higher_better { (best, v) } else { (v, best) };
+    if den == 0.0 {
+        if num == 0.0 { 1.0 } else { f64::INFINITY }
     } else {
-        v / best
+        num / den
     }
 }
+
+/// The ratio convention, stated in every table header that shows ratios.
+pub const RATIO_NOTE: &str = "(×: times worse than the row's best, bold)";
 
 /// A Markdown table: one row per point, one column per variant, each cell
 /// the value with its ratio to the row's best (best in bold).
 pub fn table(a: &Aggregate, points: &[&Scenario], m: &Metric) -> String {
     let mut t = String::new();
-    let _ = write!(t, "| {} |", m.name);
+    if m.ratio {
+        let _ = write!(t, "| {} {RATIO_NOTE} |", m.name);
+    } else {
+        let _ = write!(t, "| {} |", m.name);
+    }
     for v in &a.variants {
         let _ = write!(t, " {v} |");
     }
@@ -316,7 +317,7 @@ pub fn table(a: &Aggregate, points: &[&Scenario], m: &Metric) -> String {
     t.push('\n');
     for p in points {
         let _ = write!(t, "| {} |", label(p));
-        let b = best(a, p, m);
+        let b = if m.ratio { best(a, p, m) } else { None };
         for v in &a.variants {
             let cell = a.cell(&p.id(), v);
             let text = match cell.and_then(|c| (m.get)(c).map(|x| (c, x))) {
@@ -330,8 +331,8 @@ pub fn table(a: &Aggregate, points: &[&Scenario], m: &Metric) -> String {
                         }
                     }
                     match &b {
-                        Some((bv, bx)) if bv == v => format!("**{s}** (1.00×)"),
-                        Some((_, bx)) => format!("{s} ({:.2}×)", ratio(x, *bx)),
+                        Some((bv, _)) if bv == v => format!("**{s}** (1.00×)"),
+                        Some((_, bx)) => format!("{s} ({:.2}×)", ratio(x, *bx, m.higher_better)),
                         None => s,
                     }
                 }
@@ -345,108 +346,6 @@ pub fn table(a: &Aggregate, points: &[&Scenario], m: &Metric) -> String {
         t.push('\n');
     }
     t
-}
-
-/// Plain-word findings for one metric over a group.
-pub fn finding(a: &Aggregate, g: Group, m: &Metric) -> Option<String> {
-    let points = a.group(g);
-    let mut wins: Vec<(String, usize)> = a.variants.iter().map(|v| (v.clone(), 0)).collect();
-    let mut counted = 0;
-    let mut ties = 0;
-    for p in &points {
-        if let Some((v, bx)) = best(a, p, m) {
-            counted += 1;
-            if is_tie(a, p, m, bx) {
-                ties += 1;
-            } else if let Some(w) = wins.iter_mut().find(|w| w.0 == v) {
-                w.1 += 1;
-            }
-        }
-    }
-    if counted == 0 {
-        return None;
-    }
-    wins.sort_by_key(|w| std::cmp::Reverse(w.1));
-    let mut s = format!(
-        "**{}** — by {} ({} is better): ",
-        g.title(),
-        m.name,
-        if m.higher_better { "higher" } else { "lower" }
-    );
-    let parts: Vec<String> = wins
-        .iter()
-        .filter(|w| w.1 > 0)
-        .map(|(v, n)| format!("{v} was best at {n} of {counted} point(s)"))
-        .collect();
-    s += &parts.join(", ");
-    if ties > 0 {
-        if !parts.is_empty() {
-            s += "; ";
-        }
-        let _ = write!(
-            s,
-            "at {ties} of {counted} point(s) every variant was within {:.0}% of the best (a tie{})",
-            TIE * 100.0,
-            if matches!(g, Group::EchoOpen | Group::ChatFanout | Group::ChatRooms)
-                && m.higher_better
-            {
-                ": the offered rate, not the server, set this figure"
-            } else {
-                ""
-            }
-        );
-    }
-    s.push('.');
-    // The largest point with data: how the others compare there.
-    if let Some(p) = points.iter().rev().find(|p| best(a, p, m).is_some()) {
-        if let Some((bv, bx)) = best(a, p, m) {
-            let _ = write!(s, " At {}: {bv} {}", label(p), (m.fmt)(bx));
-            for v in a.variants.iter().filter(|v| **v != bv) {
-                match a.cell(&p.id(), v).and_then(|c| (m.get)(c)) {
-                    Some(x) => {
-                        let _ = write!(s, ", {v} {} ({:.2}× the best)", (m.fmt)(x), ratio(x, bx));
-                    }
-                    None => {
-                        let _ = write!(s, ", {v} has no figure (see limits below)");
-                    }
-                }
-            }
-            s.push('.');
-            let overlap = overlapping(a, p, m, &bv);
-            if !overlap.is_empty() {
-                let _ = write!(
-                    s,
-                    " There the runs of {bv} overlap those of {} (the ranges in the table), so that \
-                     ranking is within run-to-run noise.",
-                    overlap.join(", ")
-                );
-            }
-        }
-    }
-    if points.len() > 1 {
-        // How a figure changes from the smallest to the largest point.
-        let (first, last) = (points[0], points[points.len() - 1]);
-        let mut trend = Vec::new();
-        for v in &a.variants {
-            let f = a.cell(&first.id(), v).and_then(|c| (m.get)(c));
-            let l = a.cell(&last.id(), v).and_then(|c| (m.get)(c));
-            if let (Some(f), Some(l)) = (f, l) {
-                if f > 0.0 {
-                    trend.push(format!("{v} {:.2}×", l / f));
-                }
-            }
-        }
-        if !trend.is_empty() {
-            let _ = write!(
-                s,
-                " From {} to {} the figure changes by: {}.",
-                label(first),
-                label(last),
-                trend.join(", ")
-            );
-        }
-    }
-    Some(s)
 }
 
 fn threads_finding(a: &Aggregate) -> Option<String> {
@@ -567,6 +466,53 @@ fn verdict_scope(f: &ResultsFile) -> String {
     )
 }
 
+/// The figures that do not decide a scenario but explain it: p99.9, how
+/// busy the server and generator were, threads.
+fn appendix(a: &Aggregate) -> String {
+    let mut t = String::from(
+        "## Appendix: further figures\n\n\
+         Utilisation and counts explain the figures above but do not rank the variants (no \
+         ratios). *Server cores busy* is the server process's own CPU time ÷ wall time (from \
+         `/proc/PID/stat`, exact); *server's core busy* is the whole pinned core from \
+         `/proc/stat` (`1 − (idle + steal) ÷ wall`), which also counts interrupts, softirq \
+         (loopback TCP work done on that core for either side) and any other process there, so it \
+         is at least the process's share and can exceed it by a lot; before 2026-11-26 it was \
+         computed from tick-sampled busy time and could read far below the process's share (see \
+         `docs/REPORT.md`).\n\n",
+    );
+    let groups: [(Group, Vec<Metric>); 5] = [
+        (
+            Group::EchoClosed,
+            vec![p999(), cores(), server_core(), client_core(), threads()],
+        ),
+        (
+            Group::EchoOpen,
+            vec![p999(), cores(), server_core(), client_core(), threads()],
+        ),
+        (Group::Idle, vec![server_core()]),
+        (
+            Group::ChatFanout,
+            vec![p999(), cores(), server_core(), client_core(), threads()],
+        ),
+        (
+            Group::ChatRooms,
+            vec![p999(), cores(), server_core(), client_core(), threads()],
+        ),
+    ];
+    for (g, metrics) in &groups {
+        let points = a.group(*g);
+        if points.is_empty() {
+            continue;
+        }
+        let _ = writeln!(t, "### {}\n", g.title());
+        for m in metrics {
+            t.push_str(&table(a, &points, m));
+            t.push('\n');
+        }
+    }
+    t
+}
+
 /// The whole `report.md`.
 pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String {
     let mut t = String::new();
@@ -675,18 +621,10 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
         t.push_str(MEASURED_BEFORE_KNOWN_ANSWERS);
     }
 
-    // Findings.
-    t.push_str("## What the numbers show\n\n");
+    // Conditions of the run: the model facts, saturation, limits.
+    t.push_str("## Conditions of this run\n\n");
     let mut findings = Vec::new();
-    findings.extend(finding(a, Group::EchoClosed, &throughput()));
-    findings.extend(finding(a, Group::EchoClosed, &p99()));
-    findings.extend(finding(a, Group::EchoClosed, &cpu()));
-    findings.extend(finding(a, Group::EchoOpen, &p99()));
-    findings.extend(finding(a, Group::Idle, &rss()));
     findings.extend(threads_finding(a));
-    findings.extend(finding(a, Group::ChatFanout, &throughput()));
-    findings.extend(finding(a, Group::ChatFanout, &p99()));
-    findings.extend(finding(a, Group::ChatRooms, &p99()));
     findings.extend(saturation_finding(a));
     for x in &findings {
         let _ = writeln!(t, "- {x}");
@@ -716,38 +654,22 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
     }
     t.push('\n');
 
-    // Tables per group.
-    let load = || {
-        vec![
-            throughput(),
-            p50(),
-            p99(),
-            p999(),
-            cpu(),
-            cores(),
-            server_core(),
-            client_core(),
-            threads(),
-        ]
-    };
+    // Tables per group: the figures that decide each scenario; the rest in
+    // the appendix.
+    let echo = || vec![throughput(), p50(), p99(), cpu()];
     let chat = || {
         vec![
-            throughput(),
+            chat_throughput(),
             p50(),
             p99(),
             p99_intended(),
-            p999(),
-            cpu(),
-            cores(),
-            server_core(),
-            client_core(),
-            threads(),
+            cpu_delivery(),
         ]
     };
     let groups: [(Group, Vec<Metric>); 5] = [
-        (Group::EchoClosed, load()),
-        (Group::EchoOpen, load()),
-        (Group::Idle, vec![rss(), threads(), p99(), server_core()]),
+        (Group::EchoClosed, echo()),
+        (Group::EchoOpen, echo()),
+        (Group::Idle, vec![rss(), threads(), p99()]),
         (Group::ChatFanout, chat()),
         (Group::ChatRooms, chat()),
     ];
@@ -788,6 +710,12 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
         for m in metrics {
             t.push_str(&table(a, &points, m));
             t.push('\n');
+        }
+        if *g != Group::Idle {
+            t.push_str(&super::fairness::tables(a, &points));
+            if let Some(gap) = super::fairness::mean_gap(a, &points) {
+                let _ = writeln!(t, "{gap}\n");
+            }
         }
         if matches!(g, Group::ChatFanout | Group::ChatRooms) {
             let _ = writeln!(t, "| loss checks | {} |", a.variants.join(" | "));
@@ -839,6 +767,7 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
         }
         t.push_str("\n¹ not run: see the reason above.\n\n");
     }
+    t.push_str(&appendix(a));
     t.push_str(
         "## How to read this\n\n\
          - Each cell is the median over the runs of that point (± half the min–max range when there \
@@ -909,25 +838,30 @@ mod tests {
         let a = agg();
         let pts = a.group(Group::EchoClosed);
         let t = table(&a, &pts, &throughput());
-        assert!(t.starts_with("| throughput (/s) | a | b |"), "{t}");
         assert!(
-            t.contains("| 1 conns | **100 ±10%** (1.00×) | 50.0 ±10% (0.50×) |"),
+            t.starts_with(&format!("| throughput (/s) {RATIO_NOTE} | a | b |")),
+            "{t}"
+        );
+
+        assert!(
+            t.contains("| 1 conns | **100 ±10%** (1.00×) | 50.0 ±10% (2.00×) |"),
             "{t}"
         );
         assert!(
             t.contains("| 1000 conns | **300 ±10%** (1.00×) | not run ¹ |"),
             "{t}"
         );
+        // A count gets no ratio.
+        let t = table(&a, &pts, &threads());
+        assert!(t.starts_with("| server threads (peak) | a | b |"), "{t}");
     }
 
     #[test]
-    fn findings_come_from_the_data() {
+    fn the_verdict_comes_from_the_data() {
         let a = agg();
-        let f = finding(&a, Group::EchoClosed, &throughput()).unwrap();
-        assert!(f.contains("a was best at 3 of 3 point(s)"), "{f}");
-        assert!(f.contains("b has no figure"), "{f}");
-        assert!(f.contains("a 3.00×"), "{f}");
-        assert!(finding(&a, Group::Idle, &rss()).is_none());
+        let v = super::super::verdict::section(&a, "scope");
+        assert!(v.contains("a 200/s (180/s–220/s) > b 100/s"), "{v}");
+        assert!(v.contains("every one of the 3 runs"), "{v}");
     }
 
     #[test]
@@ -948,8 +882,8 @@ mod tests {
             });
         }
         // Only the first point has latencies: it is the largest with data.
-        let f = finding(&a, Group::EchoClosed, &p99()).unwrap();
-        assert!(f.contains("runs of a overlap those of b"), "{f}");
+        let v = super::super::verdict::section(&a, "scope");
+        assert!(v.contains("indistinguishable"), "{v}");
         let t = table(&a, &a.group(Group::EchoClosed), &p99());
         assert!(t.contains("[runs 90 µs–300 µs]"), "{t}");
     }

@@ -177,6 +177,10 @@ pub struct ChatReport {
     pub first_error: Option<String>,
     /// Whether every receipt arrived before the drain timeout.
     pub drained: bool,
+    /// How evenly the connections were served (absent from results saved
+    /// before it was counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fairness: Option<super::fairness::Fairness>,
     /// The server's and the generator's cost and the cores' load (the same
     /// block in every scenario's report; its fields sit at the top level).
     #[serde(flatten)]

@@ -9,6 +9,7 @@ pub mod conns;
 pub mod cost;
 pub mod counts;
 pub mod echo;
+pub mod fairness;
 pub mod hist;
 pub mod kernel;
 pub mod machine;

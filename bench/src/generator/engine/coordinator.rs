@@ -59,6 +59,8 @@ pub(crate) struct Outcome<T> {
     pub conns_clean: usize,
     pub cost: Cost,
     pub series: TimeSeries,
+    /// Per connection: window messages and the sum of their latencies (ns).
+    pub per_conn: Vec<(u64, u64)>,
     pub tally: T,
 }
 
@@ -355,6 +357,7 @@ pub(crate) fn run<P: Protocol>(
             cores: out.cores,
         },
         series,
+        per_conn: out.per_conn,
         tally: out.tally,
     })
 }
@@ -448,6 +451,7 @@ struct Merged<T> {
     cores: Vec<CoreUsage>,
     /// Per interval: messages and merged histogram.
     interval_parts: Vec<(u64, Option<Histogram<u64>>)>,
+    per_conn: Vec<(u64, u64)>,
     tally: T,
 }
 
@@ -487,6 +491,7 @@ fn merge<T: Tally>(
         generator: GeneratorStats::default(),
         cores: Vec::new(),
         interval_parts: Vec::new(),
+        per_conn: Vec::new(),
         tally: T::default(),
     };
     let mut established = 0;
@@ -527,6 +532,8 @@ fn merge<T: Tally>(
             worker_cpu_s += b.cpu_time().saturating_sub(a.cpu_time()).as_secs_f64();
         }
         m.tally.add(&r.tally);
+        m.per_conn
+            .extend(r.rec.per_conn.iter().map(|c| (c.messages, c.latency_ns)));
         for (i, slot) in r.rec.intervals.into_iter().enumerate() {
             if m.interval_parts.len() <= i {
                 m.interval_parts.push((0, None));

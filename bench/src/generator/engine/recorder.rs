@@ -22,6 +22,16 @@ pub(crate) struct IntervalCounts {
     pub latency: Option<Histogram<u64>>,
 }
 
+/// What one connection received in the measured window, for the fairness
+/// figures (spread across connections).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct ConnCounts {
+    /// Window messages (chat: deliveries) this connection received.
+    pub messages: u64,
+    /// The sum of their latencies from the actual send, ns.
+    pub latency_ns: u64,
+}
+
 /// A worker's recording state.
 #[derive(Debug)]
 pub(crate) struct Recorder {
@@ -55,6 +65,9 @@ pub(crate) struct Recorder {
     pub total: u64,
     /// The time series, by receipt time.
     pub intervals: Vec<IntervalCounts>,
+    /// Per connection of the worker (its local index): window messages and
+    /// their latency, for the fairness figures.
+    pub per_conn: Vec<ConnCounts>,
 }
 
 impl Recorder {
@@ -86,7 +99,14 @@ impl Recorder {
                     latency: None,
                 })
                 .collect(),
+            per_conn: Vec::new(),
         }
+    }
+
+    /// The same recorder, counting per connection for `conns` connections.
+    pub fn with_conns(mut self, conns: usize) -> Recorder {
+        self.per_conn = vec![ConnCounts::default(); conns];
+        self
     }
 
     /// Whether an intended send time is inside the window.
@@ -95,9 +115,10 @@ impl Recorder {
         intended_ns >= self.warm_ns && intended_ns < self.end_ns
     }
 
-    /// Records a message received at `now_ns`.
+    /// Records a message received at `now_ns` on the worker's connection
+    /// `conn`.
     #[inline]
-    pub fn record(&mut self, now_ns: u64, sent_ns: u64, intended_ns: u64) {
+    pub fn record(&mut self, conn: usize, now_ns: u64, sent_ns: u64, intended_ns: u64) {
         self.total += 1;
         self.received_in_window += u64::from(now_ns >= self.warm_ns && now_ns < self.end_ns);
         let corrected_ns = now_ns.saturating_sub(intended_ns);
@@ -119,6 +140,10 @@ impl Recorder {
         }
         if self.in_window(intended_ns) {
             self.messages += 1;
+            if let Some(c) = self.per_conn.get_mut(conn) {
+                c.messages += 1;
+                c.latency_ns += now_ns.saturating_sub(sent_ns);
+            }
             if self.record {
                 hist::record_ns(&mut self.latency, now_ns.saturating_sub(sent_ns));
                 if self.open {
@@ -163,12 +188,12 @@ mod tests {
 
     #[test]
     fn window_by_intended_time_intervals_by_receipt() {
-        let mut r = Recorder::new(true, true, 1_000, 3_000, 1_000);
+        let mut r = Recorder::new(true, true, 1_000, 3_000, 1_000).with_conns(2);
         assert_eq!(r.intervals.len(), 3);
-        r.record(500, 100, 100); // warm-up
-        r.record(1_500, 900, 900); // sent in warm-up, received in the window
-        r.record(2_500, 2_000, 1_200); // late: intended in the window
-        r.record(3_500, 2_900, 2_900); // drained after the end
+        r.record(0, 500, 100, 100); // warm-up
+        r.record(1, 1_500, 900, 900); // sent in warm-up, received in the window
+        r.record(1, 2_500, 2_000, 1_200); // late: intended in the window
+        r.record(0, 3_500, 2_900, 2_900); // drained after the end
         assert_eq!(r.total, 4);
         assert_eq!(r.messages, 2);
         assert_eq!(r.intervals[0].messages, 1);
@@ -177,6 +202,12 @@ mod tests {
         assert_eq!(r.corrected.len(), 2);
         assert_eq!(r.latency.len(), 2);
         assert_eq!(r.received_in_window, 2);
+        let per: Vec<u64> = r.per_conn.iter().map(|c| c.messages).collect();
+        assert_eq!(per, [1, 1]);
+        assert_eq!(
+            (r.per_conn[0].latency_ns, r.per_conn[1].latency_ns),
+            (600, 500)
+        );
         r.record_unfinished(5_000, 1_500, 3);
         r.record_unfinished(5_000, 500, 3); // warm-up: not the window's
         assert_eq!(r.lower_bounds, 3);

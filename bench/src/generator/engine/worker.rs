@@ -144,6 +144,8 @@ enum Fail {
 /// The engine side of [`Receipts`] for one call of [`Protocol::receive`].
 struct Rx<'a> {
     rec: &'a mut Recorder,
+    /// The connection's index in the worker.
+    conn: usize,
     ctl: &'a mut Vec<u8>,
     now_ns: u64,
     written: u64,
@@ -158,7 +160,8 @@ impl Receipts for Rx<'_> {
     }
     #[inline]
     fn delivered(&mut self, sent_ns: u64, intended_ns: u64) {
-        self.rec.record(self.now_ns, sent_ns, intended_ns);
+        self.rec
+            .record(self.conn, self.now_ns, sent_ns, intended_ns);
     }
     fn ready(&mut self) {
         self.ready = true;
@@ -524,7 +527,8 @@ impl<'a, P: Protocol> Worker<'a, P> {
             self.warm_ns,
             self.end_ns,
             self.plan.interval.as_nanos() as u64,
-        );
+        )
+        .with_conns(self.conns.len());
         let mut drain_end_ns = u64::MAX;
         // Wait for the common start.
         let lead = t0.saturating_duration_since(Instant::now());
@@ -765,6 +769,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
         c.r_off += n as u64;
         let mut rx = Rx {
             rec: &mut self.rec,
+            conn: i,
             ctl: &mut c.ctl,
             now_ns,
             written: c.w_off,
@@ -790,7 +795,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
                     Some(o) => self.offset_ns + o.conn_msg_at_ns(c.sender, k),
                     None => sent,
                 };
-                self.rec.record(now_ns, sent, intended);
+                self.rec.record(i, now_ns, sent, intended);
                 if closed && self.sending {
                     c.k_due += 1;
                 }
