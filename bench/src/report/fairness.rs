@@ -114,13 +114,16 @@ pub fn tables(a: &Aggregate, points: &[&Scenario]) -> String {
     t
 }
 
-/// Where a variant's mean latency is at least twice its median, the
-/// explanation: in a closed loop the mean is connections ÷ throughput, so a
-/// median far below it means some connections wait much longer than the
-/// rest (`None` when no variant shows such a gap).
+/// Where a variant's mean latency is at least twice its median (echo
+/// closed loop), the explanation, told apart by the per-connection figures:
+/// in a closed loop the mean is connections ÷ throughput (Little's law), so
+/// a median far below it means some messages wait far longer than most —
+/// either some connections are starved (uneven per-connection rates or mean
+/// latencies) or all of them stall at times (even per-connection figures).
+/// `None` when no variant shows such a gap.
 pub fn mean_gap(a: &Aggregate, points: &[&Scenario]) -> Option<String> {
     let mut gaps = Vec::new();
-    for p in points {
+    for p in points.iter().filter(|p| p.group() == Group::EchoClosed) {
         for v in &a.variants {
             let Some(c) = a.cell(&p.id(), v) else {
                 continue;
@@ -135,17 +138,22 @@ pub fn mean_gap(a: &Aggregate, points: &[&Scenario]) -> Option<String> {
                 latency(l.p50_us as f64),
                 latency(l.mean_us)
             );
-            if let (Some(lo), Some(hi), Some(j)) = (
-                median(c, |f| f.min_per_s),
-                median(c, |f| f.max_per_s),
-                jain(c),
-            ) {
+            let lo = median(c, |f| f.latency_mean_min_us);
+            let hi = median(c, |f| f.latency_mean_max_us);
+            if let (Some(lo), Some(hi), Some(j)) = (lo, hi, jain(c)) {
+                let uneven = j.median < 0.95 || (lo > 0.0 && hi / lo > 2.0);
                 let _ = write!(
                     s,
-                    " (per-connection rates from {} to {} msg/s, Jain's index {:.2})",
-                    super::text::num(lo),
-                    super::text::num(hi),
-                    j.median
+                    " — per-connection mean latency {} to {}, Jain's index {:.2}: {}",
+                    latency(lo),
+                    latency(hi),
+                    j.median,
+                    if uneven {
+                        "some connections were served much less than others"
+                    } else {
+                        "every connection was served alike, so the slow messages come from \
+                         stalls that hit all connections at times"
+                    }
                 );
             }
             gaps.push(s);
@@ -153,11 +161,10 @@ pub fn mean_gap(a: &Aggregate, points: &[&Scenario]) -> Option<String> {
     }
     (!gaps.is_empty()).then(|| {
         format!(
-            "**Median far below the mean**: {}. In a closed loop every connection has one message \
-             in flight, so the mean latency is connections ÷ throughput (Little's law) whatever \
-             the order of service; a median well below it means most messages come back quickly \
-             while some connections wait much longer — the server serves the connections \
-             unevenly, which the per-connection tables above show.",
+            "**Median far below the mean.** In a closed loop every connection has one message in \
+             flight, so the mean latency is connections ÷ throughput (Little's law) whatever the \
+             order of service; a median well below it means most messages come back quickly while \
+             some wait much longer. The per-connection figures tell which: {}.",
             gaps.join("; ")
         )
     })

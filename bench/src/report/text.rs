@@ -263,7 +263,8 @@ pub fn label(p: &Scenario) -> String {
             rate,
             ..
         } => format!(
-            "{rooms} × {members} members, {senders} senders @ {} msg/s",
+            "{rooms} × {members} members, {senders} senders × {} = {} msg/s",
+            num(rate / (*senders).max(1) as f64),
             num(*rate)
         ),
     }

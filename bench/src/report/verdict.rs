@@ -199,7 +199,7 @@ impl Finding {
                         Better::Lower => (last, first),
                         Better::Higher => (first, last),
                     };
-                    if lo > 0.0 {
+                    if lo > 0.0 && hi / lo >= 1.05 {
                         let _ = match self.better {
                             Better::Lower => write!(
                                 s,
