@@ -3,6 +3,7 @@
 //! (variants interleaved per point), stops each server with SIGTERM and
 //! collects everything into a [`ResultsFile`].
 
+pub mod capacity_point;
 pub mod server;
 
 use std::path::PathBuf;
@@ -132,6 +133,9 @@ fn run_point(s: &Scenario, addr: std::net::SocketAddr, pid: u32, cpus: &[usize])
             c.server_pid = Some(pid);
             crate::generator::chat::run(&c).map(|r| RunResult::Chat(Box::new(r)))
         }
+        Scenario::Capacity { .. } => {
+            capacity_point::run(s, addr, pid, cpus).map(|r| RunResult::Capacity(Box::new(r)))
+        }
     };
     r.unwrap_or_else(|e| RunResult::Failed {
         error: e.to_string(),
@@ -154,14 +158,14 @@ pub fn run(settings: &CompareSettings, log: &mut dyn FnMut(&str)) -> Result<Resu
                 .iter()
                 .filter(|v| v.kind == VariantKind::Serve || p.group().is_echo())
                 .count()
-                * m.repeats as usize
+                * p.repeats(m.repeats) as usize
         })
         .sum();
     let mut runs = Vec::new();
     let mut n = 0;
     for point in &m.points {
         let infeasible = feasibility(point);
-        for repeat in 0..m.repeats {
+        for repeat in 0..point.repeats(m.repeats) {
             for v in &settings.variants {
                 if v.kind == VariantKind::External && !point.group().is_echo() {
                     continue;

@@ -45,6 +45,8 @@ pub struct Line {
     pub label: String,
     /// Dashed (p50) or solid.
     pub dashed: bool,
+    /// Whether the legend lists it (several runs' lines share one entry).
+    pub in_legend: bool,
     /// The points, by x.
     pub points: Vec<Point>,
 }
@@ -110,10 +112,7 @@ pub fn log_tick(v: f64) -> String {
         return String::new();
     }
     let mantissa = v / 10f64.powf(v.log10().floor());
-    if [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .any(|m| (mantissa - m).abs() < 0.02)
-    {
+    if [1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 0.02) {
         tick(v)
     } else {
         String::new()
@@ -272,7 +271,7 @@ fn legend(
 ) -> Result<()> {
     let text = ("sans-serif", 14).into_font().color(&BLACK);
     let mut y = 50;
-    for l in lines {
+    for l in lines.iter().filter(|l| l.in_legend) {
         let c = color(a, &l.variant);
         let seg = vec![(8, y), (40, y)];
         if l.dashed {
@@ -398,6 +397,7 @@ pub fn lines(
             variant: v.clone(),
             label: label(v),
             dashed,
+            in_legend: true,
             points: points
                 .iter()
                 .filter_map(|p| {
@@ -613,7 +613,159 @@ pub fn write_charts(dir: &Path, a: &Aggregate) -> Result<Vec<Chart>> {
             latency_lines(a, &pts, offered_rate),
         )?;
     }
+    capacity_charts(dir, a, &mut out)?;
     Ok(out)
+}
+
+/// Draws one bar per variant (median, with the runs' range) to `path`.
+pub fn bar_chart(
+    path: &Path,
+    a: &Aggregate,
+    title: &str,
+    y_label: &str,
+    bars: &[(String, Option<Spread>)],
+) -> Result<()> {
+    let n = bars.len();
+    let ymax = bars
+        .iter()
+        .filter_map(|(_, s)| s.map(|s| s.max))
+        .fold(0.0, f64::max)
+        * 1.2;
+    let root = SVGBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(20)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.6f64..(n as f64 - 0.4), 0.0..ymax.max(1e-9))
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_desc(y_label)
+        .y_label_formatter(&|y| tick(*y))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
+    for (i, (v, s)) in bars.iter().enumerate() {
+        let x = i as f64;
+        let c = color(a, v);
+        let font = ("sans-serif", 14).into_font().color(&BLACK);
+        let Some(s) = s else {
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("{v}: none met"),
+                    (x - 0.33, ymax * 0.04),
+                    font,
+                )))
+                .map_err(err)?;
+            continue;
+        };
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(x - 0.35, 0.0), (x + 0.35, s.median)],
+                c.mix(0.8).filled(),
+            )))
+            .map_err(err)?;
+        if s.n > 1 {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x, s.min), (x, s.max)],
+                    BLACK.stroke_width(2),
+                )))
+                .map_err(err)?;
+        }
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("{v} {}", tick(s.median)),
+                (x - 0.33, s.max.max(s.median) + ymax * 0.04),
+                font,
+            )))
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// The charts of the capacity points: capacity per variant (bars), and
+/// latency against offered load from every search step (the knee).
+fn capacity_charts(dir: &Path, a: &Aggregate, out: &mut Vec<Chart>) -> Result<()> {
+    for (k, p) in a.group(Group::Capacity).into_iter().enumerate() {
+        let scope = super::text::label(p);
+        let bars: Vec<(String, Option<Spread>)> = a
+            .variants
+            .iter()
+            .filter_map(|v| Some((v.clone(), a.cell(&p.id(), v).filter(|c| c.ok > 0)?.capacity)))
+            .collect();
+        if bars.iter().any(|(_, s)| s.is_some()) {
+            let file = format!("capacity_{}.svg", k + 1);
+            let title = format!("Capacity: {scope}");
+            bar_chart(
+                &dir.join(&file),
+                a,
+                &title,
+                "highest offered msg/s meeting the objective",
+                &bars,
+            )?;
+            out.push(Chart { file, title });
+        }
+        let mut lines = Vec::new();
+        for dashed in [false, true] {
+            for v in &a.variants {
+                let Some(c) = a.cell(&p.id(), v) else {
+                    continue;
+                };
+                // One line per search (its steps by rate), one legend entry.
+                for (run, steps) in c.capacity_steps.iter().enumerate() {
+                    let mut steps: Vec<&crate::results::capacity::Step> =
+                        steps.iter().filter(|s| s.samples > 0).collect();
+                    steps.sort_by(|x, y| x.rate.total_cmp(&y.rate));
+                    let points: Vec<Point> = steps
+                        .iter()
+                        .map(|s| Point {
+                            x: s.rate,
+                            y: (if dashed { s.p50_us } else { s.p99_us }) as f64,
+                            range: None,
+                            saturated: s.generator_cpu_cores > 0.9,
+                        })
+                        .filter(|p| p.y > 0.0)
+                        .collect();
+                    if !points.is_empty() {
+                        lines.push(Line {
+                            variant: v.clone(),
+                            label: format!("{v} {}", if dashed { "p50" } else { "p99" }),
+                            dashed,
+                            in_legend: run == 0,
+                            points,
+                        });
+                    }
+                }
+            }
+        }
+        if !lines.is_empty() {
+            let file = format!("latency_vs_offered_{}.svg", k + 1);
+            let title = format!("Latency vs offered load: {scope}");
+            line_chart(
+                &dir.join(&file),
+                a,
+                &Spec {
+                    title: &title,
+                    x_label: "offered msg/s (every step of every search)",
+                    y_what: "latency from the intended send",
+                    unit: Unit::Latency,
+                    log_x: true,
+                    log_y: true,
+                },
+                &lines,
+            )?;
+            out.push(Chart { file, title });
+        }
+    }
+    Ok(())
 }
 
 /// A legend label that is the variant's own name.

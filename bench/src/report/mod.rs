@@ -2,6 +2,7 @@
 //! and result sets (histograms merged, not averaged), and the generated
 //! `results.csv`, `report.md` and SVG charts.
 
+pub mod capacity;
 pub mod charts;
 pub mod csv;
 pub mod fairness;
@@ -95,6 +96,10 @@ pub struct Figures {
     pub behind: Option<String>,
     /// Spread across connections (echo and chat).
     pub fairness: Option<crate::results::fairness::Fairness>,
+    /// Capacity search: the highest passing rate (msg/s).
+    pub capacity: Option<f64>,
+    /// Capacity search: every step (offered rate, latency).
+    pub capacity_steps: Vec<crate::results::capacity::Step>,
 }
 
 /// The note for an open loop that could not keep its schedule.
@@ -228,6 +233,7 @@ impl Figures {
                 }
                 f.error_kinds = (!kinds.is_empty()).then(|| kinds.join("; "));
             }
+            RunResult::Capacity(c) => capacity::figures(c, &mut f),
             RunResult::Skipped { .. } | RunResult::Failed { .. } => return None,
         }
         Some(f)
@@ -323,6 +329,10 @@ pub struct Cell {
     pub client_core_busy: Option<Spread>,
     /// Spread across connections, one per run that counted it.
     pub fairness: Vec<crate::results::fairness::Fairness>,
+    /// Capacity over the repeats (msg/s).
+    pub capacity: Option<Spread>,
+    /// The capacity search steps of each repeat.
+    pub capacity_steps: Vec<Vec<crate::results::capacity::Step>>,
     /// Problems, described (skips, failures, first errors, stop trouble).
     pub notes: Vec<String>,
 }
@@ -414,6 +424,12 @@ pub fn aggregate(files: &[ResultsFile]) -> Result<Aggregate> {
         c.errors = figs.iter().map(|f| f.errors).sum();
         c.cutoffs = figs.iter().map(|f| f.cutoffs).sum();
         c.fairness = figs.iter().filter_map(|f| f.fairness.clone()).collect();
+        c.capacity = Spread::of(figs.iter().filter_map(|f| f.capacity).collect());
+        c.capacity_steps = figs
+            .iter()
+            .filter(|f| !f.capacity_steps.is_empty())
+            .map(|f| f.capacity_steps.clone())
+            .collect();
         c.p99_runs = Spread::of(
             figs.iter()
                 .filter_map(|f| f.latency.as_ref())

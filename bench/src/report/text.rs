@@ -267,6 +267,22 @@ pub fn label(p: &Scenario) -> String {
             num(rate / (*senders).max(1) as f64),
             num(*rate)
         ),
+        Scenario::Capacity { target, p99_us, .. } => {
+            let objective = super::verdict_core::latency(*p99_us as f64);
+            match target {
+                crate::results::matrix::CapacityTarget::Echo { conns, .. } => {
+                    format!("echo {conns} conns, p99 ≤ {objective}")
+                }
+                crate::results::matrix::CapacityTarget::Chat {
+                    rooms,
+                    members,
+                    senders,
+                    ..
+                } => format!(
+                    "chat {rooms} × {members} members, {senders} senders, p99 ≤ {objective}"
+                ),
+            }
+        }
     }
 }
 
@@ -446,7 +462,7 @@ fn verdict_scope(f: &ResultsFile) -> String {
     format!(
         "Scope of every sentence below: {} ({} CPUs), kernel {}, loopback TCP; each server on {} \
          ({} worker thread(s) or loop(s) per the variant's default), the generator on {}; `{}` \
-         matrix, {} run(s) per point and variant. Not measured here: scaling over several server \
+         matrix, {} per point and variant. Not measured here: scaling over several server \
          cores, real networks (latency, loss, NIC interrupts), other message sizes.",
         if m.cpu_model.is_empty() {
             "unknown CPU"
@@ -463,8 +479,27 @@ fn verdict_scope(f: &ResultsFile) -> String {
         },
         cpus(&s.client_cpus),
         s.matrix.name,
-        s.matrix.repeats
+        runs_text(&s.matrix)
     )
+}
+
+/// `3 runs`, or `3 runs (capacity points: 2)` when some points differ.
+fn runs_text(m: &crate::results::matrix::Matrix) -> String {
+    let mut other: Vec<u32> = m
+        .points
+        .iter()
+        .map(|p| p.repeats(m.repeats))
+        .filter(|r| *r != m.repeats)
+        .collect();
+    other.sort_unstable();
+    other.dedup();
+    let base = format!("{} run(s)", m.repeats);
+    if other.is_empty() {
+        base
+    } else {
+        let o: Vec<String> = other.iter().map(|r| r.to_string()).collect();
+        format!("{base} (capacity points: {})", o.join(", "))
+    }
 }
 
 /// The figures that do not decide a scenario but explain it: p99.9, how
@@ -563,9 +598,9 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
     let _ = writeln!(t, "| command | `{}` |", meta.command_line.join(" "));
     let _ = writeln!(
         t,
-        "| matrix | `{}`, {} run(s) per point and variant, variants interleaved per point ({}) |",
+        "| matrix | `{}`, {} per point and variant, variants interleaved per point ({}) |",
         s.matrix.name,
-        s.matrix.repeats,
+        runs_text(&s.matrix),
         s.variants
             .iter()
             .map(|v| v.name.as_str())
@@ -707,6 +742,7 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
                  due on the senders' fixed schedule (coordinated omission corrected: a sender held \
                  up shows there); CPU is per delivery.\n\n",
             ),
+            Group::Capacity => {}
         }
         for m in metrics {
             t.push_str(&table(a, &points, m));
@@ -736,6 +772,7 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
             t.push('\n');
         }
     }
+    t.push_str(&super::capacity::section(a));
     if !charts.is_empty() {
         t.push_str("## Charts\n\n");
         for c in charts {

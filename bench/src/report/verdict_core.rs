@@ -3,7 +3,7 @@
 
 use super::verdict::{Better, Finding};
 use super::{Aggregate, Cell, Spread};
-use crate::results::matrix::{Group, Scenario};
+use crate::results::matrix::{CapacityTarget, Group, Scenario};
 
 /// A number with a thousands separator: 10000 → `10 000`.
 pub fn count(n: usize) -> String {
@@ -21,6 +21,28 @@ pub fn count(n: usize) -> String {
 /// Where a point was measured, in words (no timing).
 pub fn scope(p: &Scenario) -> String {
     match p {
+        Scenario::Capacity { target, p99_us, .. } => {
+            let objective = latency(*p99_us as f64);
+            match target {
+                CapacityTarget::Echo { conns, size } => format!(
+                    "echo open loop, {} connections × {size} B, p99 ≤ {objective}",
+                    count(*conns)
+                ),
+                CapacityTarget::Chat {
+                    rooms,
+                    members,
+                    senders,
+                    size,
+                } => format!(
+                    "chat, {rooms} room{} × {} members, {senders} senders, {size} B, p99 ≤ \
+                     {objective}; the rate is messages/s over all senders, each delivered to {} \
+                     members",
+                    if *rooms == 1 { "" } else { "s" },
+                    count(*members),
+                    count(members.saturating_sub(1))
+                ),
+            }
+        }
         Scenario::EchoClosed { conns, size, .. } => {
             format!(
                 "echo, {} connections × {size} B, closed loop",

@@ -54,6 +54,8 @@ pub enum RunResult {
     Conns(Box<ConnsReport>),
     /// A chat run.
     Chat(Box<ChatReport>),
+    /// A capacity search.
+    Capacity(Box<super::capacity::CapacityReport>),
     /// Not run: the point cannot fit on this machine.
     Skipped {
         /// Why.

@@ -66,6 +66,57 @@ pub enum Scenario {
         #[serde(with = "serde_secs")]
         duration: Duration,
     },
+    /// A capacity search (`loadgen capacity`): the highest offered rate
+    /// meeting a p99 objective with nothing lost and nothing behind.
+    Capacity {
+        /// What is searched.
+        target: CapacityTarget,
+        /// The objective: highest acceptable p99 from the intended send, µs.
+        p99_us: u64,
+        /// First rate tried, per second.
+        start_rate: f64,
+        /// Highest rate tried.
+        max_rate: f64,
+        /// Factor between ramp steps.
+        factor: f64,
+        /// Stop bisecting when within this fraction.
+        precision: f64,
+        /// Warm-up of each step.
+        #[serde(with = "serde_secs")]
+        warmup: Duration,
+        /// Measured window of each step.
+        #[serde(with = "serde_secs")]
+        duration: Duration,
+        /// Runs of this point per variant, if not the matrix's (a search
+        /// is many runs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repeats: Option<u32>,
+    },
+}
+
+/// What a capacity point searches: open-loop echo or chat fan-out (the
+/// rate is the search's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "app", rename_all = "kebab-case")]
+pub enum CapacityTarget {
+    /// Echo, open loop.
+    Echo {
+        /// Connections.
+        conns: usize,
+        /// Message size, bytes.
+        size: usize,
+    },
+    /// Chat fan-out; the rate is messages/s over all senders.
+    Chat {
+        /// Rooms.
+        rooms: usize,
+        /// Members per room.
+        members: usize,
+        /// Senders over all rooms.
+        senders: usize,
+        /// Text size, bytes.
+        size: usize,
+    },
 }
 
 /// The groups of points that share a table and a chart.
@@ -82,6 +133,8 @@ pub enum Group {
     ChatFanout,
     /// Chat, many rooms.
     ChatRooms,
+    /// Capacity searches at a latency objective.
+    Capacity,
 }
 
 impl Group {
@@ -93,6 +146,7 @@ impl Group {
             Group::Idle => "Idle connection scale",
             Group::ChatFanout => "Chat fan-out, one room",
             Group::ChatRooms => "Chat, many rooms",
+            Group::Capacity => "Capacity at the latency objective (capacity search)",
         }
     }
 
@@ -111,13 +165,18 @@ impl Scenario {
             Scenario::Idle { .. } => Group::Idle,
             Scenario::Chat { rooms: 1, .. } => Group::ChatFanout,
             Scenario::Chat { .. } => Group::ChatRooms,
+            Scenario::Capacity { .. } => Group::Capacity,
         }
     }
 
     /// The server app it needs.
     pub fn app(&self) -> &'static str {
         match self {
-            Scenario::Chat { .. } => "chat",
+            Scenario::Chat { .. }
+            | Scenario::Capacity {
+                target: CapacityTarget::Chat { .. },
+                ..
+            } => "chat",
             _ => "echo",
         }
     }
@@ -128,7 +187,15 @@ impl Scenario {
             Scenario::EchoClosed { conns, .. }
             | Scenario::EchoOpen { conns, .. }
             | Scenario::Idle { conns, .. } => *conns,
-            Scenario::Chat { rooms, members, .. } => rooms * members,
+            Scenario::Chat { rooms, members, .. }
+            | Scenario::Capacity {
+                target: CapacityTarget::Chat { rooms, members, .. },
+                ..
+            } => rooms * members,
+            Scenario::Capacity {
+                target: CapacityTarget::Echo { conns, .. },
+                ..
+            } => *conns,
         }
     }
 
@@ -141,6 +208,17 @@ impl Scenario {
         }
     }
 
+    /// Runs per variant of this point: its own count if it has one, else
+    /// the matrix's `default`.
+    pub fn repeats(&self, default: u32) -> u32 {
+        match self {
+            Scenario::Capacity {
+                repeats: Some(r), ..
+            } => *r,
+            _ => default,
+        }
+    }
+
     /// A short stable id, e.g. `echo-closed-100`.
     pub fn id(&self) -> String {
         match self {
@@ -148,6 +226,14 @@ impl Scenario {
             Scenario::EchoOpen { conns, rate, .. } => format!("echo-open-{conns}@{rate}"),
             Scenario::Idle { conns, .. } => format!("idle-{conns}"),
             Scenario::Chat { rooms, members, .. } => format!("chat-{rooms}x{members}"),
+            Scenario::Capacity { target, p99_us, .. } => match target {
+                CapacityTarget::Echo { conns, .. } => {
+                    format!("capacity-echo-{conns}@p99<={p99_us}us")
+                }
+                CapacityTarget::Chat { rooms, members, .. } => {
+                    format!("capacity-chat-{rooms}x{members}@p99<={p99_us}us")
+                }
+            },
         }
     }
 
@@ -192,6 +278,37 @@ impl Scenario {
                 warmup.as_secs_f64(),
                 duration.as_secs_f64()
             ),
+            Scenario::Capacity {
+                target,
+                p99_us,
+                start_rate,
+                max_rate,
+                factor,
+                precision,
+                warmup,
+                duration,
+                ..
+            } => format!(
+                "capacity search, {}: highest offered rate with p99 from the intended send ≤ \
+                 {p99_us} µs, nothing lost or unsent and the achieved rate within 1 % of the offered; \
+                 rates from {start_rate} msg/s ×{factor} up to {max_rate}, then bisected to {:.0} %; \
+                 each step warm-up {:.1} s, {:.1} s",
+                match target {
+                    CapacityTarget::Echo { conns, size } =>
+                        format!("echo open loop, {conns} conns × {size} B"),
+                    CapacityTarget::Chat {
+                        rooms,
+                        members,
+                        senders,
+                        size,
+                    } => format!(
+                        "chat, {rooms} room(s) × {members} members, {senders} senders, {size} B (rate = messages/s over all senders)"
+                    ),
+                },
+                precision * 100.0,
+                warmup.as_secs_f64(),
+                duration.as_secs_f64()
+            ),
         }
     }
 }
@@ -217,7 +334,7 @@ impl Matrix {
     pub fn load(spec: &str) -> Result<Matrix> {
         match spec {
             "quick" => Ok(Matrix::standard("quick", 1, ms(500), ms(1500))),
-            "full" => Ok(Matrix::standard("full", 3, ms(1000), ms(2500))),
+            "full" => Ok(Matrix::standard("full", 3, ms(1000), ms(2000)).with_capacity(2)),
             "tiny" => Ok(Matrix::tiny()),
             path => {
                 let text = std::fs::read_to_string(path)
@@ -285,6 +402,43 @@ impl Matrix {
         }
     }
 
+    /// The matrix with the capacity points added, each run `repeats` times
+    /// per variant: echo at 100 and 1 000 connections with p99 ≤ 1 ms, chat
+    /// 1 room × 1 000 members (10 senders) with p99 ≤ 50 ms.
+    pub fn with_capacity(mut self, repeats: u32) -> Matrix {
+        let step = |target, p99_us, start_rate, max_rate| Scenario::Capacity {
+            target,
+            p99_us,
+            start_rate,
+            max_rate,
+            factor: 2.0,
+            precision: 0.2,
+            warmup: ms(500),
+            duration: ms(1000),
+            repeats: Some(repeats),
+        };
+        for conns in [100, 1000] {
+            self.points.push(step(
+                CapacityTarget::Echo { conns, size: 64 },
+                1000,
+                20_000.0,
+                1_000_000.0,
+            ));
+        }
+        self.points.push(step(
+            CapacityTarget::Chat {
+                rooms: 1,
+                members: 1000,
+                senders: 10,
+                size: 64,
+            },
+            50_000,
+            40.0,
+            10_000.0,
+        ));
+        self
+    }
+
     /// A matrix of a few seconds in all, for tests.
     pub fn tiny() -> Matrix {
         let (w, d) = (ms(100), ms(300));
@@ -346,6 +500,21 @@ mod tests {
         assert!(q.points.iter().any(|p| p.conns() == 10_000));
         let f = Matrix::load("full").unwrap();
         assert!(f.repeats >= 3);
+        let caps: Vec<String> = f
+            .points
+            .iter()
+            .filter(|p| p.group() == Group::Capacity)
+            .map(|p| p.id())
+            .collect();
+        assert_eq!(
+            caps,
+            [
+                "capacity-echo-100@p99<=1000us",
+                "capacity-echo-1000@p99<=1000us",
+                "capacity-chat-1x1000@p99<=50000us"
+            ]
+        );
+        assert!(f.points.iter().all(|p| p.repeats(f.repeats) >= 2));
         let json = serde_json::to_string(&Matrix::tiny()).unwrap();
         let back: Matrix = serde_json::from_str(&json).unwrap();
         assert_eq!(back, Matrix::tiny());
