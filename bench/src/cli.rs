@@ -422,4 +422,8 @@ pub struct ReportArgs {
     /// first directory].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Another run's result directory: the report says, per finding, its
+    /// value there and whether the finding reproduced (repeatable: merged).
+    #[arg(long)]
+    pub baseline: Vec<PathBuf>,
 }

@@ -286,7 +286,8 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<Verdict> {
 pub fn report(args: &ReportArgs) -> anyhow::Result<Verdict> {
     let dirs: Vec<&Path> = args.dirs.iter().map(|d| d.as_path()).collect();
     let out = args.out.clone().unwrap_or_else(|| args.dirs[0].clone());
-    loadgen::report::regenerate(&dirs, &out)?;
+    let baseline: Vec<&Path> = args.baseline.iter().map(|d| d.as_path()).collect();
+    loadgen::report::regenerate_against(&dirs, &out, &baseline)?;
     eprintln!("wrote {}", out.join("report.md").display());
     Ok(Verdict::Done)
 }

@@ -2,6 +2,7 @@
 //! and result sets (histograms merged, not averaged), and the generated
 //! `results.csv`, `report.md` and SVG charts.
 
+pub mod baseline;
 pub mod capacity;
 pub mod charts;
 pub mod csv;
@@ -661,6 +662,17 @@ pub fn to_csv(files: &[ResultsFile]) -> String {
 /// Writes `results.json` (first file only), `results.csv`, `report.md`
 /// and the charts into `dir`.
 pub fn write_all(dir: &Path, files: &[ResultsFile], write_json: bool) -> Result<()> {
+    write_with_baseline(dir, files, write_json, &[])
+}
+
+/// [`write_all`], and with a non-empty `baseline` the report compares its
+/// findings with the baseline's (after the verdict).
+pub fn write_with_baseline(
+    dir: &Path,
+    files: &[ResultsFile],
+    write_json: bool,
+    baseline: &[ResultsFile],
+) -> Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     if write_json {
@@ -673,17 +685,32 @@ pub fn write_all(dir: &Path, files: &[ResultsFile], write_json: bool) -> Result<
     write(&dir.join("results.csv"), &to_csv(files))?;
     let agg = aggregate(files)?;
     let charts = charts::write_charts(dir, &agg)?;
-    write(&dir.join("report.md"), &text::report(files, &agg, &charts))?;
+    let mut md = text::report(files, &agg, &charts);
+    if !baseline.is_empty() {
+        let old = aggregate(baseline)?;
+        let section = baseline::section(files, &agg, baseline, &old);
+        let at = md.find("## Set-up").unwrap_or(md.len());
+        md.insert_str(at, &section);
+    }
+    write(&dir.join("report.md"), &md)?;
     Ok(())
+}
+
+fn read_dirs(dirs: &[&Path]) -> Result<Vec<ResultsFile>> {
+    dirs.iter()
+        .map(|d| read_results(&d.join("results.json")))
+        .collect()
 }
 
 /// Regenerates the report of one or more result directories into `out`.
 pub fn regenerate(dirs: &[&Path], out: &Path) -> Result<()> {
-    let files = dirs
-        .iter()
-        .map(|d| read_results(&d.join("results.json")))
-        .collect::<Result<Vec<_>>>()?;
-    write_all(out, &files, false)
+    regenerate_against(dirs, out, &[])
+}
+
+/// [`regenerate`], compared with the result directories `baseline` (none:
+/// no comparison).
+pub fn regenerate_against(dirs: &[&Path], out: &Path, baseline: &[&Path]) -> Result<()> {
+    write_with_baseline(out, &read_dirs(dirs)?, false, &read_dirs(baseline)?)
 }
 
 #[cfg(test)]

@@ -67,6 +67,20 @@ pub enum Statement {
 }
 
 impl Finding {
+    /// The same finding over only `variants` (those both runs have, when
+    /// comparing runs).
+    pub fn restricted_to(&self, variants: &[String]) -> Finding {
+        Finding {
+            values: self
+                .values
+                .iter()
+                .filter(|(v, _)| variants.contains(v))
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// The figures ordered best first by median.
     fn ordered(&self) -> Vec<&(String, Spread)> {
         let mut v: Vec<&(String, Spread)> = self.values.iter().collect();
@@ -114,7 +128,8 @@ impl Finding {
         }
     }
 
-    fn figure(&self, variant: &str, s: &Spread) -> String {
+    /// One variant's figure with its range, e.g. `tokio 8.1 µs (7.9–8.8 µs)`.
+    pub fn figure(&self, variant: &str, s: &Spread) -> String {
         let (lo, hi) = ((self.fmt)(s.min), (self.fmt)(s.max));
         if s.n < 2 || lo == hi {
             return format!("{variant} {}", (self.fmt)(s.median));
