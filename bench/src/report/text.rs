@@ -249,6 +249,35 @@ fn saturation_finding(a: &Aggregate) -> Option<String> {
     Some(s)
 }
 
+/// What this run does not have that a current `full` matrix has: fairness
+/// counts (results saved before they existed) and capacity points.
+fn missing_figures(a: &Aggregate) -> Option<String> {
+    let load = a
+        .points
+        .iter()
+        .filter(|p| !matches!(p.group(), Group::Idle | Group::Capacity));
+    let mut missing = Vec::new();
+    let counted = load.clone().any(|p| {
+        a.variants
+            .iter()
+            .any(|v| a.cell(&p.id(), v).is_some_and(|c| !c.fairness.is_empty()))
+    });
+    if load.count() > 0 && !counted {
+        missing.push(
+            "per-connection counts (fairness: its runs were recorded before loadgen counted them)",
+        );
+    }
+    if a.group(Group::Capacity).is_empty() {
+        missing.push("capacity points (capacity at a latency objective, latency vs offered load)");
+    }
+    (!missing.is_empty()).then(|| {
+        format!(
+            "**Not in this run** — {}; the verdict has no such findings.",
+            missing.join("; ")
+        )
+    })
+}
+
 /// A short row label of a point.
 pub fn label(p: &Scenario) -> String {
     match p {
@@ -662,6 +691,7 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
     let mut findings = Vec::new();
     findings.extend(threads_finding(a));
     findings.extend(saturation_finding(a));
+    findings.extend(missing_figures(a));
     for x in &findings {
         let _ = writeln!(t, "- {x}");
     }

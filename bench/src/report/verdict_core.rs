@@ -18,6 +18,15 @@ pub fn count(n: usize) -> String {
     out
 }
 
+/// `1 connection`, `10 000 connections`.
+pub fn connections(n: usize) -> String {
+    if n == 1 {
+        "1 connection".into()
+    } else {
+        format!("{} connections", count(n))
+    }
+}
+
 /// Where a point was measured, in words (no timing).
 pub fn scope(p: &Scenario) -> String {
     match p {
@@ -25,8 +34,8 @@ pub fn scope(p: &Scenario) -> String {
             let objective = latency(*p99_us as f64);
             match target {
                 CapacityTarget::Echo { conns, size } => format!(
-                    "echo open loop, {} connections × {size} B, p99 ≤ {objective}",
-                    count(*conns)
+                    "echo open loop, {} × {size} B, p99 ≤ {objective}",
+                    connections(*conns)
                 ),
                 CapacityTarget::Chat {
                     rooms,
@@ -44,19 +53,16 @@ pub fn scope(p: &Scenario) -> String {
             }
         }
         Scenario::EchoClosed { conns, size, .. } => {
-            format!(
-                "echo, {} connections × {size} B, closed loop",
-                count(*conns)
-            )
+            format!("echo, {} × {size} B, closed loop", connections(*conns))
         }
         Scenario::EchoOpen {
             conns, rate, size, ..
         } => format!(
-            "echo, {} connections × {size} B, open loop at {} msg/s in total",
-            count(*conns),
+            "echo, {} × {size} B, open loop at {} msg/s in total",
+            connections(*conns),
             count(*rate as usize)
         ),
-        Scenario::Idle { conns, .. } => format!("{} idle connections", count(*conns)),
+        Scenario::Idle { conns, .. } => format!("{} idle", connections(*conns)),
         Scenario::Chat {
             rooms,
             members,
@@ -242,7 +248,7 @@ pub fn findings(a: &Aggregate) -> Vec<Finding> {
         if let Some(mut f) = at_point(
             a,
             p,
-            "Echo throughput, closed loop (server on one core)",
+            "Echo throughput, closed loop",
             Better::Higher,
             rate,
             throughput,
