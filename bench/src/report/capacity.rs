@@ -109,7 +109,7 @@ pub fn findings(a: &Aggregate) -> Vec<Finding> {
                 p,
                 "Capacity at the latency objective (highest offered msg/s)",
                 Better::Higher,
-                |v| num(v) + "/s",
+                |v| num(v) + " msg/s",
                 capacity,
             )
         })

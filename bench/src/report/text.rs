@@ -928,7 +928,10 @@ mod tests {
     fn the_verdict_comes_from_the_data() {
         let a = agg();
         let v = super::super::verdict::section(&a, "scope");
-        assert!(v.contains("a 200/s (180/s–220/s) > b 100/s"), "{v}");
+        assert!(
+            v.contains("a 200 msg/s (180–220 msg/s) > b 100 msg/s"),
+            "{v}"
+        );
         assert!(v.contains("every one of the 3 runs"), "{v}");
     }
 

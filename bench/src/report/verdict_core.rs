@@ -62,7 +62,7 @@ pub fn scope(p: &Scenario) -> String {
             connections(*conns),
             count(*rate as usize)
         ),
-        Scenario::Idle { conns, .. } => format!("{} idle", connections(*conns)),
+        Scenario::Idle { conns, .. } => format!("{} held idle", connections(*conns)),
         Scenario::Chat {
             rooms,
             members,
@@ -115,7 +115,7 @@ fn kib(v: f64) -> String {
 }
 
 fn rate(v: f64) -> String {
-    super::text::num(v) + "/s"
+    super::text::num(v) + " msg/s"
 }
 
 /// The finding of `get` at point `p`, every variant with a figure.
