@@ -59,58 +59,41 @@ pub fn tables(a: &Aggregate, points: &[&Scenario]) -> String {
         t.push('\n');
     }
     t.push('\n');
-    header(
-        &mut t,
-        "per-connection rate, min / median / max (msg/s; median of runs)",
-    );
-    for p in points {
-        let _ = write!(t, "| {} |", super::text::label(p));
-        for v in &a.variants {
-            let c = a.cell(&p.id(), v);
-            let get = |g: fn(&Fairness) -> f64| c.and_then(|c| median(c, g));
-            match (
-                get(|f| f.min_per_s),
-                get(|f| f.median_per_s),
-                get(|f| f.max_per_s),
-            ) {
-                (Some(lo), Some(mid), Some(hi)) => {
-                    let _ = write!(
-                        t,
-                        " {} / {} / {} |",
-                        super::text::num(lo),
-                        super::text::num(mid),
-                        super::text::num(hi)
-                    );
+    let rate: [fn(&Fairness) -> f64; 3] = [|f| f.min_per_s, |f| f.median_per_s, |f| f.max_per_s];
+    let mean: [fn(&Fairness) -> f64; 3] = [
+        |f| f.latency_mean_min_us,
+        |f| f.latency_mean_median_us,
+        |f| f.latency_mean_max_us,
+    ];
+    for (name, get, fmt) in [
+        (
+            "per-connection rate, min / median / max (msg/s; median of runs)",
+            rate,
+            super::text::num as fn(f64) -> String,
+        ),
+        (
+            "per-connection mean latency, min / median / max (median of runs)",
+            mean,
+            latency,
+        ),
+    ] {
+        header(&mut t, name);
+        for p in points {
+            let _ = write!(t, "| {} |", super::text::label(p));
+            for v in &a.variants {
+                let c = a.cell(&p.id(), v);
+                let [lo, mid, hi] = get.map(|g| c.and_then(|c| median(c, g)));
+                match (lo, mid, hi) {
+                    (Some(lo), Some(mid), Some(hi)) => {
+                        let _ = write!(t, " {} / {} / {} |", fmt(lo), fmt(mid), fmt(hi));
+                    }
+                    _ => t.push_str(" — |"),
                 }
-                _ => t.push_str(" — |"),
             }
+            t.push('\n');
         }
         t.push('\n');
     }
-    t.push('\n');
-    header(
-        &mut t,
-        "per-connection mean latency, min / median / max (median of runs)",
-    );
-    for p in points {
-        let _ = write!(t, "| {} |", super::text::label(p));
-        for v in &a.variants {
-            let c = a.cell(&p.id(), v);
-            let get = |g: fn(&Fairness) -> f64| c.and_then(|c| median(c, g));
-            match (
-                get(|f| f.latency_mean_min_us),
-                get(|f| f.latency_mean_median_us),
-                get(|f| f.latency_mean_max_us),
-            ) {
-                (Some(lo), Some(mid), Some(hi)) => {
-                    let _ = write!(t, " {} / {} / {} |", latency(lo), latency(mid), latency(hi));
-                }
-                _ => t.push_str(" — |"),
-            }
-        }
-        t.push('\n');
-    }
-    t.push('\n');
     t
 }
 
