@@ -97,10 +97,26 @@ pub struct Figures {
     pub behind: Option<String>,
     /// Spread across connections (echo and chat).
     pub fairness: Option<crate::results::fairness::Fairness>,
+    /// The measured window lasted well under the time asked (the cost
+    /// bracket started late on a busy machine), described: rates and CPU
+    /// per message, which divide by it, are left out of the aggregate.
+    pub short_window: Option<String>,
     /// Capacity search: the highest passing rate (msg/s).
     pub capacity: Option<f64>,
     /// Capacity search: every step (offered rate, latency).
     pub capacity_steps: Vec<crate::results::capacity::Step>,
+}
+
+/// The note for a window much shorter than asked (`None` when it is at
+/// least 90 % of it).
+fn short_window_text(window_s: f64, asked: std::time::Duration) -> Option<String> {
+    let asked = asked.as_secs_f64();
+    (asked > 0.0 && window_s < 0.9 * asked).then(|| {
+        format!(
+            "the measured window lasted {window_s:.3} s of the {asked:.3} s asked (the cost \
+             bracket started late: a busy machine); its rate and CPU per message are left out"
+        )
+    })
 }
 
 /// The note for an open loop that could not keep its schedule.
@@ -192,6 +208,7 @@ impl Figures {
                 f.cores = e.cost.cores.clone();
                 f.behind = behind_text(e.unsent, e.latency_lower_bounds);
                 f.fairness = e.fairness.clone();
+                f.short_window = short_window_text(e.window_s, e.settings.duration);
             }
             RunResult::Conns(c) => {
                 f.latency = Some(c.probe_latency.clone());
@@ -219,6 +236,7 @@ impl Figures {
                 f.cores = c.cost.cores.clone();
                 f.behind = behind_text(c.unsent, c.latency_lower_bounds);
                 f.fairness = c.fairness.clone();
+                f.short_window = short_window_text(c.window_s, c.settings.duration);
                 let mut kinds = Vec::new();
                 for (n, what) in [
                     (c.lost, "deliveries lost"),
@@ -413,9 +431,12 @@ pub fn aggregate(files: &[ResultsFile]) -> Result<Aggregate> {
         };
         let figs: Vec<&Figures> = runs.iter().filter_map(|(_, f)| f.as_ref()).collect();
         c.ok = figs.len();
-        c.throughput = Spread::of(figs.iter().filter_map(|f| f.throughput).collect());
+        // Rates and CPU per message divide by the window: not from a run
+        // whose window was cut short.
+        let whole = || figs.iter().filter(|f| f.short_window.is_none());
+        c.throughput = Spread::of(whole().filter_map(|f| f.throughput).collect());
         c.target_rate = figs.iter().find_map(|f| f.target_rate);
-        c.cpu_us_per_msg = Spread::of(figs.iter().filter_map(|f| f.cpu_us_per_msg).collect());
+        c.cpu_us_per_msg = Spread::of(whole().filter_map(|f| f.cpu_us_per_msg).collect());
         c.server_cores = Spread::of(figs.iter().filter_map(|f| f.server_cores).collect());
         c.rss_per_conn = Spread::of(figs.iter().filter_map(|f| f.rss_per_conn).collect());
         c.rss_peak = figs.iter().filter_map(|f| f.rss_peak).max();
@@ -482,6 +503,9 @@ pub fn aggregate(files: &[ResultsFile]) -> Result<Aggregate> {
                 }
                 if let Some(b) = &f.behind {
                     push_note(&mut c.notes, format!("run {rep}: {b}"));
+                }
+                if let Some(w) = &f.short_window {
+                    push_note(&mut c.notes, format!("run {rep}: {w}"));
                 }
                 if f.errors > 0 {
                     if let Some(e) = &f.first_error {
@@ -739,6 +763,14 @@ mod tests {
             elapsed_s: 1.0,
             runs,
         }
+    }
+
+    #[test]
+    fn a_window_cut_short_is_named_and_left_out() {
+        use std::time::Duration;
+        assert!(short_window_text(1.95, Duration::from_secs(2)).is_none());
+        let n = short_window_text(0.037, Duration::from_secs(2)).unwrap();
+        assert!(n.contains("0.037 s of the 2.000 s"), "{n}");
     }
 
     #[test]

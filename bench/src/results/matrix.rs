@@ -412,7 +412,7 @@ impl Matrix {
             start_rate,
             max_rate,
             factor: 2.0,
-            precision: 0.2,
+            precision: 0.25,
             warmup: ms(500),
             duration: ms(1000),
             repeats: Some(repeats),
