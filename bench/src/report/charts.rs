@@ -193,6 +193,9 @@ pub struct Spec<'a> {
     pub log_x: bool,
     /// Logarithmic y axis.
     pub log_y: bool,
+    /// A horizontal reference (the latency objective), in the y values'
+    /// unit before scaling, with its legend text.
+    pub reference: Option<(f64, String)>,
 }
 
 const WIDTH: u32 = 900;
@@ -200,7 +203,7 @@ const HEIGHT: u32 = 520;
 const LEGEND: u32 = 190;
 
 macro_rules! plot {
-    ($area:expr, $a:expr, $spec:expr, $ylab:expr, $lines:expr, $xr:expr, $yr:expr) => {{
+    ($area:expr, $a:expr, $spec:expr, $ylab:expr, $lines:expr, $reference:expr, $xr_lo:expr, $xr_hi:expr, $xr:expr, $yr:expr) => {{
         let mut chart = ChartBuilder::on($area)
             .caption($spec.title, ("sans-serif", 20))
             .margin(12)
@@ -219,6 +222,16 @@ macro_rules! plot {
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(err)?;
+        if let Some((y, _)) = &$reference {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![($xr_lo, *y), ($xr_hi, *y)],
+                    3,
+                    3,
+                    BLACK.stroke_width(1),
+                ))
+                .map_err(err)?;
+        }
         for l in $lines.iter() {
             let c = color($a, &l.variant);
             let style = c.stroke_width(2);
@@ -268,6 +281,7 @@ fn legend(
     area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     a: &Aggregate,
     lines: &[Line],
+    reference: Option<&str>,
 ) -> Result<()> {
     let text = ("sans-serif", 14).into_font().color(&BLACK);
     let mut y = 50;
@@ -287,6 +301,18 @@ fn legend(
     }
     y += 10;
     let small = ("sans-serif", 12).into_font().color(&BLACK);
+    if let Some(r) = reference {
+        area.draw(&DashedPathElement::new(
+            vec![(8, y), (40, y)],
+            3,
+            3,
+            BLACK.stroke_width(1),
+        ))
+        .map_err(err)?;
+        area.draw(&Text::new(r.to_string(), (48, y - 6), small.clone()))
+            .map_err(err)?;
+        y += 24;
+    }
     let has_range = lines
         .iter()
         .any(|l| l.points.iter().any(|p| p.range.is_some()));
@@ -341,6 +367,7 @@ pub fn line_chart(path: &Path, a: &Aggregate, spec: &Spec<'_>, lines: &[Line]) -
     let root = SVGBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let (plot_area, legend_area) = root.split_horizontally(WIDTH - LEGEND);
+    let reference = spec.reference.as_ref().map(|(y, t)| (y * k, t.clone()));
     match (spec.log_x, spec.log_y) {
         (true, true) => plot!(
             &plot_area,
@@ -348,6 +375,9 @@ pub fn line_chart(path: &Path, a: &Aggregate, spec: &Spec<'_>, lines: &[Line]) -
             spec,
             ylab,
             lines,
+            reference,
+            x0,
+            x1,
             (x0..x1).log_scale(),
             (y0..y1).log_scale()
         ),
@@ -357,6 +387,9 @@ pub fn line_chart(path: &Path, a: &Aggregate, spec: &Spec<'_>, lines: &[Line]) -
             spec,
             ylab,
             lines,
+            reference,
+            x0,
+            x1,
             (x0..x1).log_scale(),
             y0..y1
         ),
@@ -366,12 +399,31 @@ pub fn line_chart(path: &Path, a: &Aggregate, spec: &Spec<'_>, lines: &[Line]) -
             spec,
             ylab,
             lines,
+            reference,
+            x0,
+            x1,
             x0..x1,
             (y0..y1).log_scale()
         ),
-        (false, false) => plot!(&plot_area, a, spec, ylab, lines, x0..x1, y0..y1),
+        (false, false) => plot!(
+            &plot_area,
+            a,
+            spec,
+            ylab,
+            lines,
+            reference,
+            x0,
+            x1,
+            x0..x1,
+            y0..y1
+        ),
     }
-    legend(&legend_area, a, &lines)?;
+    legend(
+        &legend_area,
+        a,
+        &lines,
+        reference.as_ref().map(|(_, t)| t.as_str()),
+    )?;
     root.present().map_err(err)?;
     Ok(())
 }
@@ -463,6 +515,7 @@ pub fn write_charts(dir: &Path, a: &Aggregate) -> Result<Vec<Chart>> {
         unit,
         log_x: true,
         log_y,
+        reference: None,
     };
     let echo = a.group(Group::EchoClosed);
     chart(
@@ -609,6 +662,7 @@ pub fn write_charts(dir: &Path, a: &Aggregate) -> Result<Vec<Chart>> {
                 unit: Unit::Latency,
                 log_x: false,
                 log_y: true,
+                reference: None,
             },
             latency_lines(a, &pts, offered_rate),
         )?;
@@ -759,6 +813,7 @@ fn capacity_charts(dir: &Path, a: &Aggregate, out: &mut Vec<Chart>) -> Result<()
                     unit: Unit::Latency,
                     log_x: true,
                     log_y: true,
+                    reference: objective(p),
                 },
                 &lines,
             )?;
@@ -766,6 +821,20 @@ fn capacity_charts(dir: &Path, a: &Aggregate, out: &mut Vec<Chart>) -> Result<()
         }
     }
     Ok(())
+}
+
+/// The p99 objective of a capacity point, for its reference line.
+fn objective(p: &Scenario) -> Option<(f64, String)> {
+    match p {
+        Scenario::Capacity { p99_us, .. } => Some((
+            *p99_us as f64,
+            format!(
+                "objective: p99 ≤ {}",
+                super::verdict_core::latency(*p99_us as f64)
+            ),
+        )),
+        _ => None,
+    }
 }
 
 /// A legend label that is the variant's own name.
