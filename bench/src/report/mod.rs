@@ -41,6 +41,11 @@ impl RunResult {
                 if let Some(t) = f.threads_peak {
                     s += &format!("threads {t} ");
                 }
+                if let Some(c) = f.capacity {
+                    s += &format!("capacity {c:.0}/s ");
+                } else if !f.capacity_steps.is_empty() {
+                    s += "no capacity ";
+                }
                 s += &format!("errors {}", f.errors);
                 s
             }
@@ -626,6 +631,7 @@ pub fn to_csv(files: &[ResultsFile]) -> String {
         "slow_consumer_cutoffs",
         "server_exit_code",
         "server_exited_in_time",
+        "capacity_per_s",
     ]);
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
     for f in files {
@@ -677,6 +683,7 @@ pub fn to_csv(files: &[ResultsFile]) -> String {
                     .as_ref()
                     .map(|s| s.exited_in_time.to_string())
                     .unwrap_or_default(),
+                opt(fg.capacity),
             ]);
         }
     }
