@@ -27,6 +27,9 @@ pub enum Command {
     /// Chat fan-out: rooms of members, senders on a schedule, every
     /// receipt checked for order and completeness.
     Chat(ChatArgs),
+    /// Fast and slow requests side by side (the work app), each class open
+    /// loop at its own rate, every reply verified, latency per class.
+    Work(crate::work_cmd::WorkArgs),
     /// Find the highest open-loop rate at which the server still meets a
     /// latency objective with no errors and no loss.
     Capacity(CapacityArgs),

@@ -6,6 +6,7 @@ pub mod charts;
 pub mod csv;
 pub mod output;
 pub mod text;
+pub mod work_table;
 
 use std::collections::BTreeMap;
 use std::path::Path;
