@@ -387,8 +387,9 @@ pub struct CompareArgs {
     /// [default: every variant of `serve --impl`].
     #[arg(long, value_delimiter = ',')]
     pub impls: Vec<String>,
-    /// The scenario matrix: quick (about 3 minutes), full (3 repeats), tiny
-    /// (seconds, for tests) or a JSON file.
+    /// The scenario matrix: quick (about 3 minutes), full (3 repeats), work
+    /// (the work app, 3 repeats, about 6 minutes), tiny (seconds, for tests)
+    /// or a JSON file.
     #[arg(long, default_value = "quick")]
     pub matrix: String,
     /// Output directory [default: results/<date>-<host>, or with -2, -3, ...

@@ -4,6 +4,7 @@
 //! collects everything into a [`ResultsFile`].
 
 pub mod server;
+pub mod work;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -132,6 +133,7 @@ fn run_point(s: &Scenario, addr: std::net::SocketAddr, pid: u32, cpus: &[usize])
             c.server_pid = Some(pid);
             crate::generator::chat::run(&c).map(|r| RunResult::Chat(Box::new(r)))
         }
+        Scenario::Work(w) => work::run(&w, addr, pid, cpus),
     };
     r.unwrap_or_else(|e| RunResult::Failed {
         error: e.to_string(),
@@ -186,7 +188,7 @@ pub fn run(settings: &CompareSettings, log: &mut dyn FnMut(&str)) -> Result<Resu
                             &settings.serve_bin,
                             &v.name,
                             point.app(),
-                            &[],
+                            &point.server_args(),
                             &settings.server_cpus,
                         ),
                         VariantKind::External => ServerProcess::start_external(

@@ -6,6 +6,7 @@ pub mod charts;
 pub mod csv;
 pub mod output;
 pub mod text;
+pub mod work;
 pub mod work_table;
 
 use std::collections::BTreeMap;
@@ -222,6 +223,7 @@ impl Figures {
                 }
                 f.error_kinds = (!kinds.is_empty()).then(|| kinds.join("; "));
             }
+            RunResult::Work(w) => return Some(work::figures(w)),
             RunResult::Skipped { .. } | RunResult::Failed { .. } => return None,
         }
         Some(f)

@@ -241,6 +241,7 @@ pub fn label(p: &Scenario) -> String {
             "{rooms} × {members} members, {senders} senders @ {} msg/s",
             num(*rate)
         ),
+        Scenario::Work(w) => w.label(),
     }
 }
 
@@ -754,6 +755,7 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
                  due on the senders' fixed schedule (coordinated omission corrected: a sender held \
                  up shows there); CPU is per delivery.\n\n",
             ),
+            Group::Work => {}
         }
         for m in metrics {
             t.push_str(&table(a, &points, m));
@@ -777,6 +779,7 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
             t.push('\n');
         }
     }
+    t.push_str(&super::work::section(files));
     if !charts.is_empty() {
         t.push_str("## Charts\n\n");
         for c in charts {

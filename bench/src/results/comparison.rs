@@ -10,6 +10,7 @@ use super::conns::ConnsReport;
 use super::echo::EchoReport;
 use super::machine::RunMeta;
 use super::matrix::Matrix;
+use super::work::WorkReport;
 
 /// The format tag of `results.json`.
 pub const FORMAT: &str = "loadgen-compare/1";
@@ -54,6 +55,8 @@ pub enum RunResult {
     Conns(Box<ConnsReport>),
     /// A chat run.
     Chat(Box<ChatReport>),
+    /// A work run.
+    Work(Box<WorkReport>),
     /// Not run: the point cannot fit on this machine.
     Skipped {
         /// Why.

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::work_matrix::WorkPoint;
 use crate::error::{Error, Result};
 use crate::util::serde_secs;
 
@@ -66,6 +67,8 @@ pub enum Scenario {
         #[serde(with = "serde_secs")]
         duration: Duration,
     },
+    /// The work app: fast requests beside slow ones, inline or offloaded.
+    Work(WorkPoint),
 }
 
 /// The groups of points that share a table and a chart.
@@ -82,6 +85,8 @@ pub enum Group {
     ChatFanout,
     /// Chat, many rooms.
     ChatRooms,
+    /// The work app (its own report section).
+    Work,
 }
 
 impl Group {
@@ -93,6 +98,7 @@ impl Group {
             Group::Idle => "Idle connection scale",
             Group::ChatFanout => "Chat fan-out, one room",
             Group::ChatRooms => "Chat, many rooms",
+            Group::Work => "Work: fast requests beside slow ones, inline and offloaded",
         }
     }
 
@@ -111,6 +117,7 @@ impl Scenario {
             Scenario::Idle { .. } => Group::Idle,
             Scenario::Chat { rooms: 1, .. } => Group::ChatFanout,
             Scenario::Chat { .. } => Group::ChatRooms,
+            Scenario::Work(_) => Group::Work,
         }
     }
 
@@ -118,6 +125,7 @@ impl Scenario {
     pub fn app(&self) -> &'static str {
         match self {
             Scenario::Chat { .. } => "chat",
+            Scenario::Work(_) => "work",
             _ => "echo",
         }
     }
@@ -129,6 +137,7 @@ impl Scenario {
             | Scenario::EchoOpen { conns, .. }
             | Scenario::Idle { conns, .. } => *conns,
             Scenario::Chat { rooms, members, .. } => rooms * members,
+            Scenario::Work(w) => w.conns(),
         }
     }
 
@@ -148,6 +157,7 @@ impl Scenario {
             Scenario::EchoOpen { conns, rate, .. } => format!("echo-open-{conns}@{rate}"),
             Scenario::Idle { conns, .. } => format!("idle-{conns}"),
             Scenario::Chat { rooms, members, .. } => format!("chat-{rooms}x{members}"),
+            Scenario::Work(w) => w.id(),
         }
     }
 
@@ -192,6 +202,16 @@ impl Scenario {
                 warmup.as_secs_f64(),
                 duration.as_secs_f64()
             ),
+            Scenario::Work(w) => w.describe(),
+        }
+    }
+
+    /// The server's options beyond `--impl`, `--app`, `--addr` and
+    /// `--max-conns`.
+    pub fn server_args(&self) -> Vec<String> {
+        match self {
+            Scenario::Work(w) => w.server_args(),
+            _ => Vec::new(),
         }
     }
 }
@@ -219,6 +239,7 @@ impl Matrix {
             "quick" => Ok(Matrix::standard("quick", 1, ms(500), ms(1500))),
             "full" => Ok(Matrix::standard("full", 3, ms(1000), ms(2500))),
             "tiny" => Ok(Matrix::tiny()),
+            "work" => Ok(Matrix::work()),
             path => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| Error::io(format!("reading matrix file {path}"), e))?;
@@ -282,6 +303,19 @@ impl Matrix {
             name: name.into(),
             repeats,
             points,
+        }
+    }
+
+    /// The work app's points ([`super::work_matrix::points`]), 3 times
+    /// each: about 6 minutes with six variants.
+    pub fn work() -> Matrix {
+        Matrix {
+            name: "work".into(),
+            repeats: 3,
+            points: super::work_matrix::points(ms(500), ms(2000))
+                .into_iter()
+                .map(Scenario::Work)
+                .collect(),
         }
     }
 
@@ -350,5 +384,9 @@ mod tests {
         let back: Matrix = serde_json::from_str(&json).unwrap();
         assert_eq!(back, Matrix::tiny());
         assert!(Matrix::load("/nonexistent/matrix.json").is_err());
+        let w = Matrix::load("work").unwrap();
+        assert!(w.repeats >= 3 && w.points.iter().all(|p| p.app() == "work"));
+        let json = serde_json::to_string(&w).unwrap();
+        assert_eq!(serde_json::from_str::<Matrix>(&json).unwrap(), w);
     }
 }

@@ -15,3 +15,4 @@ pub mod machine;
 pub mod matrix;
 pub mod series;
 pub mod work;
+pub mod work_matrix;
