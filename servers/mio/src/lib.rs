@@ -121,6 +121,14 @@ pub fn run(
     let loops = match app {
         App::Echo => config.worker_threads(),
         App::Chat => 1,
+        App::Work => {
+            return Err(ServerError::Runtime {
+                runtime: "work (not in this variant yet)",
+                source: std::io::Error::other(
+                    "the work app is not implemented in this variant yet",
+                ),
+            });
+        }
     };
     let loop_config = LoopConfig {
         limit: ConnLimit::new(config.max_conns),
@@ -197,6 +205,12 @@ fn start_loop(
                     serve(poll, listener, echo, loop_config)
                 }
                 App::Chat => serve(poll, listener, Chat::new(&config, NAME), loop_config),
+                App::Work => Err(ServerError::Runtime {
+                    runtime: "work (not in this variant yet)",
+                    source: std::io::Error::other(
+                        "the work app is not implemented in this variant yet",
+                    ),
+                }),
             };
             if served.is_err() {
                 shutdown.trigger();

@@ -74,6 +74,14 @@ async fn serve(
             DrainDeadline::start(config.drain_timeout)
         }
         App::Chat => chat::serve(acceptor, &config).await,
+        App::Work => {
+            return Err(ServerError::Runtime {
+                runtime: "work (not in this variant yet)",
+                source: std::io::Error::other(
+                    "the work app is not implemented in this variant yet",
+                ),
+            });
+        }
     };
     shutdown.trigger();
     let drained = async {

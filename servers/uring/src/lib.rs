@@ -125,6 +125,14 @@ pub fn run(
     let rings = match app {
         App::Echo => config.worker_threads(),
         App::Chat => 1,
+        App::Work => {
+            return Err(ServerError::Runtime {
+                runtime: "work (not in this variant yet)",
+                source: std::io::Error::other(
+                    "the work app is not implemented in this variant yet",
+                ),
+            });
+        }
     };
     let limit = ConnLimit::new(config.max_conns);
     let mut listeners = listeners::for_rings(&listener, rings).map_err(ServerError::Listener)?;

@@ -79,7 +79,7 @@ impl Worker {
         let (ring, mode) = ring::build()?;
         let count = match setup.app {
             App::Echo => ECHO_BUFFERS,
-            App::Chat => CHAT_BUFFERS,
+            App::Chat | App::Work => CHAT_BUFFERS,
         };
         let bufs = BufRing::new(&ring.submitter(), count, BUFFER_SIZE)?;
         let tick_period = match setup.config.idle_timeout {
@@ -88,7 +88,7 @@ impl Worker {
         };
         let side = match setup.app {
             App::Echo => AppSide::Echo,
-            App::Chat => AppSide::Chat(Box::new(ChatSide::new())),
+            App::Chat | App::Work => AppSide::Chat(Box::new(ChatSide::new())),
         };
         let worker = Worker {
             ring,
