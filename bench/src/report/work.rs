@@ -125,11 +125,13 @@ fn cell(s: Option<Spread>, fmt: fn(f64) -> String) -> String {
 }
 
 /// How `b` compares with `a` (called `than`): higher or lower only when
-/// the repeats' ranges do not overlap.
+/// both have at least 2 runs and the repeats' ranges do not overlap.
 fn compare(a: Option<Spread>, b: Option<Spread>, than: &str) -> Option<String> {
     let (a, b) = (a?, b?);
     let ratio = b.median / a.median.max(f64::MIN_POSITIVE);
-    Some(if b.min > a.max {
+    Some(if a.n < 2 || b.n < 2 {
+        format!("not compared with {than}: fewer than 2 runs each")
+    } else if b.min > a.max {
         format!("higher than {than}, {ratio:.1}×")
     } else if b.max < a.min {
         format!("lower than {than}, {ratio:.2}×")
@@ -463,7 +465,7 @@ mod tests {
         };
         let md = section(std::slice::from_ref(&file));
         assert!(
-            md.contains("### Mix `cpu`: `FIB 1` beside `FIB 27`"),
+            md.contains("### Mix `cpu`: `FIB 1` beside `FIB 30`"),
             "{md}"
         );
         assert!(md.contains("### Mix `blocking`"), "{md}");

@@ -108,8 +108,10 @@ impl WorkPoint {
 }
 
 /// The slow request of the CPU-bound mix: a few milliseconds of one core
-/// each on the reference machine (2-core AMD EPYC VM, release build).
-pub const CPU_SLOW_REQUEST: &str = "FIB 27";
+/// each on the reference machine (2-core AMD EPYC VM, release `serve --impl
+/// threads`: 2.25 ms of server CPU per `FIB 30`, 0.57 ms per `FIB 27`,
+/// measured with `loadgen work --fast-req "FIB 30" --slow-conns 0`).
+pub const CPU_SLOW_REQUEST: &str = "FIB 30";
 
 /// The slow request of the blocking mix.
 pub const BLOCKING_SLOW_REQUEST: &str = "SLEEP 5";
