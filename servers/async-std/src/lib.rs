@@ -9,6 +9,7 @@ mod accept;
 mod chat;
 mod echo;
 mod idle;
+mod work;
 
 use std::sync::Once;
 
@@ -67,14 +68,7 @@ async fn serve(
             DrainDeadline::start(config.drain_timeout)
         }
         App::Chat => chat::serve(acceptor, &config).await,
-        App::Work => {
-            return Err(ServerError::Runtime {
-                runtime: "work (not in this variant yet)",
-                source: std::io::Error::other(
-                    "the work app is not implemented in this variant yet",
-                ),
-            });
-        }
+        App::Work => work::serve(acceptor, &config).await,
     };
     shutdown.trigger();
     if async_std::future::timeout(deadline.remaining(), limit.wait_idle())

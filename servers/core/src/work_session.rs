@@ -72,13 +72,15 @@ impl WorkSession {
 
     /// What to do next. `shutting_down`: the server is stopping; the first call that sees it ends the
     /// session with `ERR shutting-down` (after the replies already in the output), and requests not yet
-    /// executed are not answered otherwise.
+    /// started are not answered otherwise. A request counts as started once it is the next to execute
+    /// and the replies before it are being written (so a client that has read the reply before a
+    /// request knows whether that request runs: it does).
     ///
     /// # Panics
     /// While a job handed out by [`Step::Execute`] has not been reported (a driver bug).
     pub fn next_step(&mut self, shutting_down: bool) -> Step {
         assert!(!self.executing, "next_step while a job is executing");
-        if shutting_down && !self.closing {
+        if shutting_down && !self.closing && self.next_job.is_none() {
             self.end_with(ErrorCode::ShuttingDown);
         }
         if self.pending_output() >= OUTPUT_HIGH_WATER {
@@ -254,6 +256,19 @@ mod tests {
             "FIB 1 1\nERR shutting-down\n"
         );
         assert_eq!(drive(64, b"", 1, Some(0)), "ERR shutting-down\n");
+    }
+
+    #[test]
+    fn a_job_behind_replies_being_written_still_runs_at_shutdown() {
+        let mut session = WorkSession::new(64);
+        assert_eq!(session.next_step(false), Step::Read);
+        session.push(b"PING\nSLEEP 0\nFIB 1\n");
+        assert_eq!(session.next_step(false), Step::Write);
+        session.written(5);
+        assert_eq!(session.next_step(true), Step::Execute(Job::Sleep(0)));
+        session.finish(Ok(Job::Sleep(0).run()));
+        assert_eq!(session.next_step(true), Step::Write);
+        assert_eq!(session.output(), b"SLEPT 0\nERR shutting-down\n");
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod chat;
 mod echo;
 mod executor;
 mod idle;
+mod work;
 
 use std::sync::Arc;
 
@@ -74,14 +75,7 @@ async fn serve(
             DrainDeadline::start(config.drain_timeout)
         }
         App::Chat => chat::serve(acceptor, &config).await,
-        App::Work => {
-            return Err(ServerError::Runtime {
-                runtime: "work (not in this variant yet)",
-                source: std::io::Error::other(
-                    "the work app is not implemented in this variant yet",
-                ),
-            });
-        }
+        App::Work => work::serve(acceptor, &config).await,
     };
     shutdown.trigger();
     let drained = async {

@@ -18,7 +18,7 @@ use server_common::chat::CLOSE_LINGER;
 use server_common::{App, Config, ConnLimit, DrainDeadline, ServerError, Shutdown};
 
 use crate::accept;
-use crate::offload::{self, Pool};
+use crate::offload::{Pool, Replies};
 use crate::registry::Registry;
 
 /// Serves work until `shutdown`; returns the drain deadline.
@@ -29,7 +29,10 @@ pub(crate) fn serve(
     config: &Config,
     shutdown: &Shutdown,
 ) -> Result<DrainDeadline, ServerError> {
-    let pool = config.offload.then(|| Pool::start(config)).transpose()?;
+    let pool = config
+        .offload
+        .then(|| Pool::start(config, "work-offload"))
+        .transpose()?;
     let handler = {
         let pool = pool.clone();
         let max_line = config.max_line;
@@ -53,7 +56,7 @@ fn serve_conn(
 ) -> io::Result<()> {
     let mut stream = &*stream;
     let mut session = WorkSession::new(max_line);
-    let replies = offload::replies();
+    let replies = pool.map(|_| Replies::new());
     loop {
         match session.next_step(shutdown.is_triggered()) {
             Step::Write => {
@@ -62,9 +65,9 @@ fn serve_conn(
                 let n = output.len();
                 session.written(n);
             }
-            Step::Execute(job) => session.finish(match pool {
-                None => Ok(job.run()),
-                Some(pool) => pool.execute(job, &replies),
+            Step::Execute(job) => session.finish(match (pool, &replies) {
+                (Some(pool), Some(replies)) => replies.execute(pool, job),
+                _ => Ok(job.run()),
             }),
             Step::Read => match stream.read(session.spare()) {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
