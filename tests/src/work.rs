@@ -263,3 +263,30 @@ pub fn pipelined_flood_with_late_reader(target: &Target) -> Result<()> {
         .context("sending the requests failed")?;
     c.sync()
 }
+
+/// For a server started with `--offload --offload-threads 1 --offload-queue 1`: sends `SLEEP <ms>` on
+/// three connections at once. Whatever order the server reads them in, two take the pool (one
+/// running, one queued) and the third is `ERR busy` at once. Returns the two admitted connections and
+/// the refused one, whose `ERR busy` was read. `ms` must be long enough for the server to read all
+/// three before the first sleep ends (a few hundred milliseconds).
+pub fn fill_pool(target: &Target, ms: u64) -> Result<(ChatClient, ChatClient, ChatClient)> {
+    let mut clients = vec![connect(target)?, connect(target)?, connect(target)?];
+    for client in &mut clients {
+        client.send(&format!("SLEEP {ms}"))?;
+    }
+    let streams: Vec<&std::net::TcpStream> = clients.iter().map(ChatClient::stream).collect();
+    let ready = crate::client::readable(&streams, crate::client::IO_TIMEOUT);
+    let first = ready
+        .iter()
+        .position(|&ready| ready)
+        .context("none of three SLEEP requests was answered within the I/O timeout")?;
+    let mut refused = clients.remove(first);
+    let line = refused.read_line()?;
+    ensure!(
+        line == "ERR busy",
+        "the first reply to three SLEEP {ms} on a pool of 1 + 1 was {line:?}, not ERR busy"
+    );
+    let b = clients.pop().context("three clients")?;
+    let a = clients.pop().context("three clients")?;
+    Ok((a, b, refused))
+}

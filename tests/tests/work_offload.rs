@@ -6,8 +6,7 @@ mod support;
 
 use anyhow::{Context, Result, ensure};
 use conformance::Target;
-use conformance::chat_client::ChatClient;
-use conformance::work::connect;
+use conformance::work::{connect, fill_pool};
 use serve::{App, Config, Impl, RunningServer};
 
 per_variant!(
@@ -35,37 +34,12 @@ fn start(imp: Impl, config: Config) -> (RunningServer, Target) {
     (server, target)
 }
 
-/// Sends `SLEEP <SLOW_MS>` on three connections at once: whatever order the server reads them in,
-/// two take the pool (one running, one queued) and the third is `ERR busy` at once. Returns the two
-/// admitted connections and the refused one, whose `ERR busy` was read.
-fn fill_pool(target: &Target) -> Result<(ChatClient, ChatClient, ChatClient)> {
-    let mut clients = vec![connect(target)?, connect(target)?, connect(target)?];
-    for client in &mut clients {
-        client.send(&format!("SLEEP {SLOW_MS}"))?;
-    }
-    let streams: Vec<&std::net::TcpStream> = clients.iter().map(ChatClient::stream).collect();
-    let ready = conformance::client::readable(&streams, conformance::client::IO_TIMEOUT);
-    let first = ready
-        .iter()
-        .position(|&ready| ready)
-        .context("none of three SLEEP requests was answered within the I/O timeout")?;
-    let mut refused = clients.remove(first);
-    let line = refused.read_line()?;
-    ensure!(
-        line == "ERR busy",
-        "the first reply to three SLEEP {SLOW_MS} on a pool of 1 + 1 was {line:?}, not ERR busy"
-    );
-    let b = clients.pop().context("three clients")?;
-    let a = clients.pop().context("three clients")?;
-    Ok((a, b, refused))
-}
-
 /// With the one pool thread and the one queue place taken, a request is `ERR busy` at once, PING is
 /// still answered on every connection, and once the slow requests are done the pool admits again.
 fn busy_when_pool_and_queue_are_full(imp: Impl) {
     let (server, target) = start(imp, tiny_pool());
     let outcome = (|| -> Result<()> {
-        let (mut a, mut b, mut refused) = fill_pool(&target)?;
+        let (mut a, mut b, mut refused) = fill_pool(&target, SLOW_MS)?;
         refused.call("PING still-served", "PONG still-served")?;
         let mut other = connect(&target)?;
         other.call("PING", "PONG")?;
@@ -83,7 +57,7 @@ fn busy_when_pool_and_queue_are_full(imp: Impl) {
 /// closed, and the server stops within its drain timeout.
 fn shutdown_offloaded_running_finishes_queued_refused(imp: Impl) {
     let (server, target) = start(imp, tiny_pool());
-    let filled = fill_pool(&target);
+    let filled = fill_pool(&target, SLOW_MS);
     let shutdown = server.shutdown_handle();
     let (mut a, mut b, mut probe) = filled.unwrap_or_else(|err| panic!("{imp}: {err:#}"));
     // The refused connection is idle now, like the probe of a real client.
