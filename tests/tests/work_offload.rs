@@ -4,7 +4,7 @@
 
 mod support;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use conformance::Target;
 use conformance::work::{connect, fill_pool};
 use serve::{App, Config, Impl, RunningServer};
