@@ -221,6 +221,7 @@ impl Worker {
                 continue;
             };
             conn.job_inflight = false;
+            conn.last_input = Instant::now(); // idle time counts from the last executed request
             if let AppConn::Work(work) = &mut conn.app
                 && work.session.is_executing()
             {
@@ -282,7 +283,11 @@ impl Worker {
                         }
                         _ => Ok(job.run()),
                     };
-                    if let Some(work) = self.work(slot) {
+                    let Some(conn) = self.conns.get_mut(slot) else {
+                        return Ok(());
+                    };
+                    conn.last_input = Instant::now();
+                    if let AppConn::Work(work) = &mut conn.app {
                         work.session.finish(outcome);
                     }
                 }
