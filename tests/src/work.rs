@@ -3,7 +3,10 @@
 //! the rules, not the speed. The cases that need a known pool size (`ERR busy`) or a shutdown are in
 //! `tests/tests/work_offload.rs`, which starts its own servers.
 
-use anyhow::{Context, Result, ensure};
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, ensure};
 use server_common::App;
 
 use crate::chat_client::ChatClient;
@@ -20,6 +23,10 @@ pub const CASES: &[Case] = &[
     case("bad_utf8_keeps_connection", bad_utf8_keeps_connection),
     case("line_too_long_closes", line_too_long_closes),
     case("half_close", half_close),
+    case(
+        "pipelined_flood_with_late_reader",
+        pipelined_flood_with_late_reader,
+    ),
 ];
 
 const fn case(name: &'static str, run: fn(&Target) -> Result<()>) -> Case {
@@ -217,4 +224,69 @@ pub fn half_close(target: &Target) -> Result<()> {
     c.expect("SLEPT 20")?;
     c.expect("PONG x")?;
     c.expect_closed()
+}
+
+/// A client that pipelines far more than any buffer holds and starts reading only later gets every
+/// reply, in order: the server stops reading while its replies wait (TCP backpressure) and resumes.
+pub fn pipelined_flood_with_late_reader(target: &Target) -> Result<()> {
+    const REQUESTS: usize = 20_000;
+    let mut c = connect(target)?;
+    let mut writer = c.stream().try_clone().context("cannot clone the socket")?;
+    let sending = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut batch = String::new();
+        for i in 0..REQUESTS {
+            batch.push_str(if i % 100 == 0 { "FIB 3\n" } else { "PING " });
+            if i % 100 != 0 {
+                batch.push_str(&format!("{i}\n"));
+            }
+            if batch.len() > 16 * 1024 {
+                writer.write_all(batch.as_bytes())?;
+                batch.clear();
+            }
+        }
+        writer.write_all(batch.as_bytes())
+    });
+    // Let the server's replies back up before reading any.
+    std::thread::sleep(Duration::from_millis(200));
+    for i in 0..REQUESTS {
+        let expected = if i % 100 == 0 {
+            "FIB 3 2".to_owned()
+        } else {
+            format!("PONG {i}")
+        };
+        c.expect(&expected)
+            .with_context(|| format!("reply {i} of {REQUESTS}"))?;
+    }
+    sending
+        .join()
+        .map_err(|_| anyhow!("the sending thread panicked"))?
+        .context("sending the requests failed")?;
+    c.sync()
+}
+
+/// For a server started with `--offload --offload-threads 1 --offload-queue 1`: sends `SLEEP <ms>` on
+/// three connections at once. Whatever order the server reads them in, two take the pool (one
+/// running, one queued) and the third is `ERR busy` at once. Returns the two admitted connections and
+/// the refused one, whose `ERR busy` was read. `ms` must be long enough for the server to read all
+/// three before the first sleep ends (a few hundred milliseconds).
+pub fn fill_pool(target: &Target, ms: u64) -> Result<(ChatClient, ChatClient, ChatClient)> {
+    let mut clients = vec![connect(target)?, connect(target)?, connect(target)?];
+    for client in &mut clients {
+        client.send(&format!("SLEEP {ms}"))?;
+    }
+    let streams: Vec<&std::net::TcpStream> = clients.iter().map(ChatClient::stream).collect();
+    let ready = crate::client::readable(&streams, crate::client::IO_TIMEOUT);
+    let first = ready
+        .iter()
+        .position(|&ready| ready)
+        .context("none of three SLEEP requests was answered within the I/O timeout")?;
+    let mut refused = clients.remove(first);
+    let line = refused.read_line()?;
+    ensure!(
+        line == "ERR busy",
+        "the first reply to three SLEEP {ms} on a pool of 1 + 1 was {line:?}, not ERR busy"
+    );
+    let b = clients.pop().context("three clients")?;
+    let a = clients.pop().context("three clients")?;
+    Ok((a, b, refused))
 }

@@ -167,7 +167,10 @@ impl WorkConn {
         }
         if self.session.is_executing() {
             match work.take_outcome(slot) {
-                Some(outcome) => self.session.finish(outcome),
+                Some(outcome) => {
+                    self.session.finish(outcome);
+                    self.last_input = cx.now; // idle time counts from the last executed request
+                }
                 None => return Ok(Status::Open),
             }
         }
@@ -186,7 +189,10 @@ impl WorkConn {
                     }
                 }
                 Step::Execute(job) => match &work.pool {
-                    None => self.session.finish(Ok(job.run())),
+                    None => {
+                        self.session.finish(Ok(job.run()));
+                        self.last_input = Instant::now();
+                    }
                     Some(pool) => {
                         let reply = LoopReply {
                             slot,
