@@ -23,12 +23,22 @@ fn work(stream: TcpStream) {
     let Ok(mut out) = stream.try_clone() else {
         return;
     };
-    for line in BufReader::new(stream).lines() {
-        let Ok(line) = line else { return };
-        if line.is_empty() {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if !matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+            return;
+        }
+        // An unterminated last line (the client half-closed) is discarded.
+        let Some(request) = line.strip_suffix('\n') else {
+            return;
+        };
+        let request = request.strip_suffix('\r').unwrap_or(request);
+        if request.is_empty() {
             continue;
         }
-        let reply = answer(&line);
+        let reply = answer(request);
         if out.write_all(format!("{reply}\n").as_bytes()).is_err() {
             return;
         }
@@ -47,7 +57,8 @@ fn answer(line: &str) -> String {
         None => (line, None),
     };
     let number = |a: Option<&str>, max: u64| {
-        a.filter(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()))
+        // Decimal digits, no sign and no leading zero.
+        a.filter(|a| a.bytes().all(|b| b.is_ascii_digit()) && (*a == "0" || !a.starts_with('0')))
             .and_then(|a| a.parse::<u64>().ok())
             .filter(|&n| n <= max)
     };
