@@ -3,7 +3,8 @@
 //! back-off policy, the latch, wait group and drain deadline (usable from blocking and async code
 //! alike), signal-handling glue, the listening socket and the `listening` line; and for chat, the
 //! broker and the runtime-free halves of a connection ([`chat`]); for work, the offload pool's
-//! admission ([`OffloadSlots`]) and the async runtimes' work connection loop ([`work_tasks`]).
+//! admission ([`OffloadSlots`]), the pool of the variants without one of their own ([`OffloadPool`])
+//! and the async runtimes' work connection loop ([`work_tasks`]).
 //!
 //! The echo hot path is each variant's own `echo.rs`; the chat hot path is the [`chat::Broker`] plus
 //! each variant's reader and writer loops.
