@@ -27,6 +27,9 @@ pub enum Command {
     /// Chat fan-out: rooms of members, senders on a schedule, every
     /// receipt checked for order and completeness.
     Chat(ChatArgs),
+    /// Fast and slow requests side by side (the work app), each class open
+    /// loop at its own rate, every reply verified, latency per class.
+    Work(crate::work_cmd::WorkArgs),
     /// Find the highest open-loop rate at which the server still meets a
     /// latency objective with no errors and no loss.
     Capacity(CapacityArgs),
@@ -384,8 +387,9 @@ pub struct CompareArgs {
     /// [default: every variant of `serve --impl`].
     #[arg(long, value_delimiter = ',')]
     pub impls: Vec<String>,
-    /// The scenario matrix: quick (about 3 minutes), full (3 repeats), tiny
-    /// (seconds, for tests) or a JSON file.
+    /// The scenario matrix: quick (about 3 minutes), full (3 repeats), work
+    /// (the work app, 3 repeats, about 6 minutes), tiny (seconds, for tests)
+    /// or a JSON file.
     #[arg(long, default_value = "quick")]
     pub matrix: String,
     /// Output directory [default: results/<date>-<host>, or with -2, -3, ...

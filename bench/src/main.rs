@@ -5,6 +5,7 @@ mod bar;
 mod capacity_cmd;
 mod cli;
 mod commands;
+mod work_cmd;
 
 use std::process::ExitCode;
 
@@ -15,6 +16,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<commands::Verdict> {
         cli::Command::Echo(args) => commands::echo(&args),
         cli::Command::Conns(args) => commands::conns(&args),
         cli::Command::Chat(args) => commands::chat(&args),
+        cli::Command::Work(args) => work_cmd::run(&args),
         cli::Command::Capacity(args) => capacity_cmd::run(&args),
         cli::Command::Compare(args) => commands::compare(&args),
         cli::Command::Report(args) => commands::report(&args),

@@ -13,5 +13,6 @@ pub mod echo;
 pub mod process;
 pub mod suite;
 pub mod wait;
+pub mod work;
 
 pub use suite::{Case, Skipped, Target, cases};

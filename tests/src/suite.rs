@@ -68,5 +68,6 @@ pub fn cases(app: App) -> &'static [Case] {
     match app {
         App::Echo => crate::echo::CASES,
         App::Chat => crate::chat::CASES,
+        App::Work => crate::work::CASES,
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod capacity_point;
 pub mod server;
+pub mod work;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -136,6 +137,7 @@ fn run_point(s: &Scenario, addr: std::net::SocketAddr, pid: u32, cpus: &[usize])
         Scenario::Capacity { .. } => {
             capacity_point::run(s, addr, pid, cpus).map(|r| RunResult::Capacity(Box::new(r)))
         }
+        Scenario::Work(w) => work::run(&w, addr, pid, cpus),
     };
     r.unwrap_or_else(|e| RunResult::Failed {
         error: e.to_string(),
@@ -190,7 +192,7 @@ pub fn run(settings: &CompareSettings, log: &mut dyn FnMut(&str)) -> Result<Resu
                             &settings.serve_bin,
                             &v.name,
                             point.app(),
-                            &[],
+                            &point.server_args(),
                             &settings.server_cpus,
                         ),
                         VariantKind::External => ServerProcess::start_external(

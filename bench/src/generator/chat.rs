@@ -661,6 +661,7 @@ mod tests {
 
     impl Receipts for Seen {
         fn completed(&mut self, _n: u64) {}
+        fn declined(&mut self) {}
         fn delivered(&mut self, sent_ns: u64, intended_ns: u64) {
             self.delivered.push((sent_ns, intended_ns));
         }

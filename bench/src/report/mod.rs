@@ -11,6 +11,8 @@ pub mod output;
 pub mod text;
 pub mod verdict;
 pub mod verdict_core;
+pub mod work;
+pub mod work_table;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -258,6 +260,7 @@ impl Figures {
                 f.error_kinds = (!kinds.is_empty()).then(|| kinds.join("; "));
             }
             RunResult::Capacity(c) => capacity::figures(c, &mut f),
+            RunResult::Work(w) => return Some(work::figures(w)),
             RunResult::Skipped { .. } | RunResult::Failed { .. } => return None,
         }
         Some(f)

@@ -34,7 +34,7 @@ pub fn us_cell(v: u64, count: u64, min_count: u64) -> String {
     }
 }
 
-fn latency_rows(out: &mut String, title: &str, s: &LatencySummary) {
+pub(super) fn latency_rows(out: &mut String, title: &str, s: &LatencySummary) {
     let n = s.count;
     let mean = if n == 0 {
         "—".to_string()
@@ -55,7 +55,7 @@ fn latency_rows(out: &mut String, title: &str, s: &LatencySummary) {
 }
 
 /// `; N of them lower bounds (...)` when some samples are lower bounds.
-fn lower_bound_note(n: u64) -> String {
+pub(super) fn lower_bound_note(n: u64) -> String {
     if n == 0 {
         String::new()
     } else {
@@ -65,7 +65,7 @@ fn lower_bound_note(n: u64) -> String {
     }
 }
 
-fn connect_rows(out: &mut String, c: &ConnectStats) {
+pub(super) fn connect_rows(out: &mut String, c: &ConnectStats) {
     let _ = writeln!(
         out,
         "connections     {} of {} established in {:.3} s ({:.0}/s{})",
@@ -93,7 +93,7 @@ fn connect_rows(out: &mut String, c: &ConnectStats) {
     latency_rows(out, "connect latency", &c.latency.summary);
 }
 
-fn error_rows(out: &mut String, e: &ErrorCounts, first: &Option<String>) {
+pub(super) fn error_rows(out: &mut String, e: &ErrorCounts, first: &Option<String>) {
     let _ = writeln!(
         out,
         "errors          {} (mismatches {}, resets {}, closed early {}, timeouts {}, incomplete {}, drain timeouts {}, other {})",
@@ -111,7 +111,7 @@ fn error_rows(out: &mut String, e: &ErrorCounts, first: &Option<String>) {
     }
 }
 
-fn server_rows(out: &mut String, s: &ServerStats) {
+pub(super) fn server_rows(out: &mut String, s: &ServerStats) {
     let _ = writeln!(
         out,
         "server pid {:<6} cpu {:.3} s ({:.2} cores; user {:.3}, sys {:.3}) = {:.2} µs/msg; ctxt switches {} vol + {} invol = {:.3}/msg ({} threads scanned in {:.1} ms)",
@@ -145,7 +145,7 @@ fn server_rows(out: &mut String, s: &ServerStats) {
     );
 }
 
-fn generator_rows(out: &mut String, g: &GeneratorStats) {
+pub(super) fn generator_rows(out: &mut String, g: &GeneratorStats) {
     let _ = writeln!(
         out,
         "generator       {} threads{}, cpu {:.3} s ({:.2} cores) = {:.2} µs/msg; workers {:.3} s = {:.2} µs/msg; ctxt {} + {}; recording {}",
@@ -173,7 +173,7 @@ fn generator_rows(out: &mut String, g: &GeneratorStats) {
     }
 }
 
-fn core_rows(out: &mut String, cores: &[CoreUsage]) {
+pub(super) fn core_rows(out: &mut String, cores: &[CoreUsage]) {
     if cores.is_empty() {
         return;
     }

@@ -312,6 +312,7 @@ pub fn label(p: &Scenario) -> String {
                 ),
             }
         }
+        Scenario::Work(w) => w.label(),
     }
 }
 
@@ -650,16 +651,24 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
     if let Some(n) = &s.pinning_note {
         let _ = writeln!(t, "| pinning | {n} |");
     }
+    let mut apps: Vec<&str> = Vec::new();
+    for p in &s.matrix.points {
+        if !apps.contains(&p.app()) {
+            apps.push(p.app());
+        }
+    }
     for v in &s.variants {
         let cmd = match &v.command {
             Some(c) => format!("external: `{c}`"),
             None => format!(
-                "`{} --impl {} --app echo|chat --addr 127.0.0.1:0 --max-conns 15000`",
+                "`{} --impl {} --app {} --addr 127.0.0.1:0 --max-conns 15000` (and each point's \
+                 server options, if any)",
                 s.serve_bin
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
-                v.name
+                v.name,
+                apps.join("|")
             ),
         };
         let _ = writeln!(t, "| variant {} | {cmd} |", v.name);
@@ -773,6 +782,7 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
                  up shows there); CPU is per delivery.\n\n",
             ),
             Group::Capacity => {}
+            Group::Work => {}
         }
         for m in metrics {
             t.push_str(&table(a, &points, m));
@@ -803,6 +813,7 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
         }
     }
     t.push_str(&super::capacity::section(a));
+    t.push_str(&super::work::section(files));
     if !charts.is_empty() {
         t.push_str("## Charts\n\n");
         for c in charts {

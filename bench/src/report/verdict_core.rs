@@ -30,6 +30,7 @@ pub fn connections(n: usize) -> String {
 /// Where a point was measured, in words (no timing).
 pub fn scope(p: &Scenario) -> String {
     match p {
+        Scenario::Work(w) => format!("work: {}", w.label()),
         Scenario::Capacity { target, p99_us, .. } => {
             let objective = latency(*p99_us as f64);
             match target {

@@ -10,6 +10,7 @@ use super::conns::ConnsReport;
 use super::echo::EchoReport;
 use super::machine::RunMeta;
 use super::matrix::Matrix;
+use super::work::WorkReport;
 
 /// The format tag of `results.json`.
 pub const FORMAT: &str = "loadgen-compare/1";
@@ -56,6 +57,8 @@ pub enum RunResult {
     Chat(Box<ChatReport>),
     /// A capacity search.
     Capacity(Box<super::capacity::CapacityReport>),
+    /// A work run.
+    Work(Box<WorkReport>),
     /// Not run: the point cannot fit on this machine.
     Skipped {
         /// Why.

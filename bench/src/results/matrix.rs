@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::work_matrix::WorkPoint;
 use crate::error::{Error, Result};
 use crate::util::serde_secs;
 
@@ -92,6 +93,8 @@ pub enum Scenario {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         repeats: Option<u32>,
     },
+    /// The work app: fast requests beside slow ones, inline or offloaded.
+    Work(WorkPoint),
 }
 
 /// What a capacity point searches: open-loop echo or chat fan-out (the
@@ -135,6 +138,8 @@ pub enum Group {
     ChatRooms,
     /// Capacity searches at a latency objective.
     Capacity,
+    /// The work app (its own report section).
+    Work,
 }
 
 impl Group {
@@ -147,6 +152,7 @@ impl Group {
             Group::ChatFanout => "Chat fan-out, one room",
             Group::ChatRooms => "Chat, many rooms",
             Group::Capacity => "Capacity at the latency objective (capacity search)",
+            Group::Work => "Work: fast requests beside slow ones, inline and offloaded",
         }
     }
 
@@ -166,6 +172,7 @@ impl Scenario {
             Scenario::Chat { rooms: 1, .. } => Group::ChatFanout,
             Scenario::Chat { .. } => Group::ChatRooms,
             Scenario::Capacity { .. } => Group::Capacity,
+            Scenario::Work(_) => Group::Work,
         }
     }
 
@@ -177,6 +184,7 @@ impl Scenario {
                 target: CapacityTarget::Chat { .. },
                 ..
             } => "chat",
+            Scenario::Work(_) => "work",
             _ => "echo",
         }
     }
@@ -196,6 +204,7 @@ impl Scenario {
                 target: CapacityTarget::Echo { conns, .. },
                 ..
             } => *conns,
+            Scenario::Work(w) => w.conns(),
         }
     }
 
@@ -234,6 +243,7 @@ impl Scenario {
                     format!("capacity-chat-{rooms}x{members}@p99<={p99_us}us")
                 }
             },
+            Scenario::Work(w) => w.id(),
         }
     }
 
@@ -309,6 +319,16 @@ impl Scenario {
                 warmup.as_secs_f64(),
                 duration.as_secs_f64()
             ),
+            Scenario::Work(w) => w.describe(),
+        }
+    }
+
+    /// The server's options beyond `--impl`, `--app`, `--addr` and
+    /// `--max-conns`.
+    pub fn server_args(&self) -> Vec<String> {
+        match self {
+            Scenario::Work(w) => w.server_args(),
+            _ => Vec::new(),
         }
     }
 }
@@ -336,6 +356,7 @@ impl Matrix {
             "quick" => Ok(Matrix::standard("quick", 1, ms(500), ms(1500))),
             "full" => Ok(Matrix::standard("full", 3, ms(1000), ms(2000)).with_capacity(2)),
             "tiny" => Ok(Matrix::tiny()),
+            "work" => Ok(Matrix::work()),
             path => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| Error::io(format!("reading matrix file {path}"), e))?;
@@ -439,6 +460,19 @@ impl Matrix {
         self
     }
 
+    /// The work app's points ([`super::work_matrix::points`]), 3 times
+    /// each: about 6 minutes with six variants.
+    pub fn work() -> Matrix {
+        Matrix {
+            name: "work".into(),
+            repeats: 3,
+            points: super::work_matrix::points(ms(500), ms(2000))
+                .into_iter()
+                .map(Scenario::Work)
+                .collect(),
+        }
+    }
+
     /// A matrix of a few seconds in all, for tests.
     pub fn tiny() -> Matrix {
         let (w, d) = (ms(100), ms(300));
@@ -519,5 +553,9 @@ mod tests {
         let back: Matrix = serde_json::from_str(&json).unwrap();
         assert_eq!(back, Matrix::tiny());
         assert!(Matrix::load("/nonexistent/matrix.json").is_err());
+        let w = Matrix::load("work").unwrap();
+        assert!(w.repeats >= 3 && w.points.iter().all(|p| p.app() == "work"));
+        let json = serde_json::to_string(&w).unwrap();
+        assert_eq!(serde_json::from_str::<Matrix>(&json).unwrap(), w);
     }
 }

@@ -15,3 +15,5 @@ pub mod kernel;
 pub mod machine;
 pub mod matrix;
 pub mod series;
+pub mod work;
+pub mod work_matrix;

@@ -1,6 +1,7 @@
 //! `textbook MODEL ADDR`: the minimal echo server of each concurrency model, as the runtimes' own
 //! documentation writes it, with nothing of ours in it (no limits, no shutdown, no idle timeout, no
-//! `TCP_NODELAY`).
+//! `TCP_NODELAY`); and `textbook work ADDR`, the minimal `work` server (threads, every request run
+//! inline), the known answer for `loadgen work`.
 //!
 //! It is the yardstick for the project's variants: under the same generator, a variant should cost no
 //! more server CPU per message than the textbook server of its model (`bench/README.md`, "Against the
@@ -11,6 +12,7 @@ mod async_std_echo;
 mod mio_echo;
 mod smol_echo;
 mod threads_echo;
+mod threads_work;
 mod tokio_echo;
 
 use std::net::SocketAddr;
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         "async-std" => async_std_echo::serve(addr),
         "smol" => smol_echo::serve(addr),
         "mio" => mio_echo::serve(addr),
+        "work" => threads_work::serve(addr),
         other => return usage(&format!("unknown model {other:?}")),
     };
     match served {
@@ -48,7 +51,7 @@ fn main() -> ExitCode {
 
 fn usage(problem: &str) -> ExitCode {
     eprintln!(
-        "textbook: {problem}\nusage: textbook threads|tokio|async-std|smol|mio 127.0.0.1:PORT"
+        "textbook: {problem}\nusage: textbook threads|tokio|async-std|smol|mio|work 127.0.0.1:PORT"
     );
     ExitCode::from(2)
 }

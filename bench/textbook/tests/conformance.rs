@@ -68,3 +68,30 @@ fn smol() {
 fn mio() {
     echo_cases_pass("mio");
 }
+
+/// The work cases the textbook `work` server is held to: values, order, bounds and errors, CRLF,
+/// half-close. The cases of the framing limits (control characters, bad UTF-8, the line cap, a
+/// flood read late) are left out: like the textbook echo servers, it has no limits.
+const TEXTBOOK_WORK_CASES: &[&str] = &[
+    "values",
+    "pipelined_in_order",
+    "bounds_and_bad_args",
+    "unknown_command",
+    "crlf_and_empty_lines",
+    "half_close",
+];
+
+#[test]
+fn work() {
+    let (_server, addr) = start("work");
+    let target = Target::new(addr);
+    for name in TEXTBOOK_WORK_CASES {
+        let case = cases(App::Work)
+            .iter()
+            .find(|c| c.name == *name)
+            .unwrap_or_else(|| panic!("no work case {name}"));
+        if let Err(err) = (case.run)(&target) {
+            panic!("textbook work: {name}: {err:#}");
+        }
+    }
+}

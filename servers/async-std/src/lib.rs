@@ -9,6 +9,7 @@ mod accept;
 mod chat;
 mod echo;
 mod idle;
+mod work;
 
 use std::sync::Once;
 
@@ -67,6 +68,7 @@ async fn serve(
             DrainDeadline::start(config.drain_timeout)
         }
         App::Chat => chat::serve(acceptor, &config).await,
+        App::Work => work::serve(acceptor, &config).await,
     };
     shutdown.trigger();
     if async_std::future::timeout(deadline.remaining(), limit.wait_idle())

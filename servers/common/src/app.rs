@@ -10,18 +10,21 @@ pub enum App {
     Echo,
     /// The line-based `chat/1` protocol.
     Chat,
+    /// The line-based `work/1` request/response protocol: CPU-bound (`FIB`) and blocking (`SLEEP`)
+    /// requests, executed inline or offloaded (`--offload`).
+    Work,
 }
 
 impl App {
     /// Every application, in a stable order.
-    pub const ALL: [App; 2] = [App::Echo, App::Chat];
+    pub const ALL: [App; 3] = [App::Echo, App::Chat, App::Work];
 
-    /// What a connection over `--max-conns` is sent before it is closed: `ERR server-full` for chat,
-    /// nothing for echo.
+    /// What a connection over `--max-conns` is sent before it is closed: `ERR server-full` for chat
+    /// and work, nothing for echo.
     pub fn over_limit_reply(self) -> &'static [u8] {
         match self {
             App::Echo => b"",
-            App::Chat => chat_core::ErrorCode::ServerFull.line().as_bytes(),
+            App::Chat | App::Work => chat_core::ErrorCode::ServerFull.line().as_bytes(),
         }
     }
 
@@ -30,6 +33,7 @@ impl App {
         match self {
             App::Echo => "echo",
             App::Chat => "chat",
+            App::Work => "work",
         }
     }
 }
@@ -40,9 +44,9 @@ impl fmt::Display for App {
     }
 }
 
-/// The error for an application name that is not `echo` or `chat`.
+/// The error for an application name that is not `echo`, `chat` or `work`.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown app {0:?} (expected echo or chat)")]
+#[error("unknown app {0:?} (expected echo, chat or work)")]
 pub struct UnknownApp(String);
 
 impl FromStr for App {

@@ -14,6 +14,13 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// thread-per-connection server with 10 000 clients reserves this 10 000 times; the handlers keep their
 /// buffers on the heap, so 64 KiB is plenty.
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
+/// Default `--offload-threads`: the threads of the work app's offload pool. 16 lets a pool of blocking
+/// `SLEEP`s overlap well beyond the core count while staying small next to 10 000 connections.
+pub const DEFAULT_OFFLOAD_THREADS: usize = 16;
+/// Default `--offload-queue`: offloaded work requests that may wait for a pool thread; beyond
+/// threads + queue a request gets `ERR busy`. 64 (4 per thread) absorbs a burst without letting a
+/// queued request wait more than a few jobs' time.
+pub const DEFAULT_OFFLOAD_QUEUE: usize = 64;
 /// Size of the read buffer each echo connection owns (allocated once per connection, never per message).
 /// The same in every variant so that memory per connection compares like with like.
 pub const ECHO_BUF_SIZE: usize = 16 * 1024;
@@ -36,6 +43,12 @@ pub struct Config {
     pub stack_size: usize,
     /// tokio / async-std / smol: number of worker threads (`None`: one per core).
     pub workers: Option<usize>,
+    /// work: run requests on the variant's bounded blocking pool instead of where they were read.
+    pub offload: bool,
+    /// work, offloaded: threads of the blocking pool.
+    pub offload_threads: usize,
+    /// work, offloaded: requests that may wait for a pool thread (beyond them: `ERR busy`).
+    pub offload_queue: usize,
 }
 
 impl Default for Config {
@@ -48,6 +61,9 @@ impl Default for Config {
             idle_timeout: None,
             stack_size: DEFAULT_STACK_SIZE,
             workers: None,
+            offload: false,
+            offload_threads: DEFAULT_OFFLOAD_THREADS,
+            offload_queue: DEFAULT_OFFLOAD_QUEUE,
         }
     }
 }

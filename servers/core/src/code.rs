@@ -1,8 +1,8 @@
-//! The `ERR <code>` error codes of `chat/1`.
+//! The `ERR <code>` error codes of `chat/1` and `work/1`.
 
 use std::fmt;
 
-/// Every error code the chat server sends, as `ERR <code>`.
+/// Every error code the chat and work servers send, as `ERR <code>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// More than `--max-line` bytes without a LF; the connection is closed.
@@ -29,11 +29,13 @@ pub enum ErrorCode {
     SlowConsumer,
     /// The server is shutting down; the connection is closed.
     ShuttingDown,
+    /// work: the offload pool and its queue are full; the request was not executed.
+    Busy,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::LineTooLong,
         ErrorCode::BadUtf8,
         ErrorCode::BadArgs,
@@ -46,6 +48,7 @@ impl ErrorCode {
         ErrorCode::ServerFull,
         ErrorCode::SlowConsumer,
         ErrorCode::ShuttingDown,
+        ErrorCode::Busy,
     ];
 
     /// The code as it appears on the wire, e.g. `bad-args`.
@@ -68,6 +71,7 @@ impl ErrorCode {
             ErrorCode::ServerFull => "ERR server-full\n",
             ErrorCode::SlowConsumer => "ERR slow-consumer\n",
             ErrorCode::ShuttingDown => "ERR shutting-down\n",
+            ErrorCode::Busy => "ERR busy\n",
         }
     }
 

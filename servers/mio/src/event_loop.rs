@@ -177,6 +177,10 @@ pub(crate) trait Protocol {
 
     /// The server is shutting down, after every connection was told ([`stop`](Self::stop)).
     fn stopped(&mut self, cx: &mut Cx<'_>);
+
+    /// The loop's waker fired: besides shutdown (which the loop checks itself), what the protocol was
+    /// woken for — work: jobs its offload pool finished; it puts their connections on the wake list.
+    fn woken(&mut self, _cx: &mut Cx<'_>) {}
 }
 
 /// One slab entry: the connection, its serial, its earliest armed deadline and its slot in the
@@ -277,7 +281,7 @@ impl<P: Protocol> EventLoop<P> {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => state.acceptor.readable(),
-                    WAKER => {} // the latch is checked below
+                    WAKER => state.woken(registry), // the latch is checked below
                     Token(key) => state.ready(registry, key, Ready::of(event)),
                 }
             }
@@ -357,6 +361,16 @@ impl<P: Protocol> State<P> {
         if let Some(slot) = self.slot(key) {
             self.with_conn(registry, slot, |p, conn, cx| p.ready(conn, slot, ready, cx));
         }
+    }
+
+    fn woken(&mut self, registry: &Registry) {
+        let mut cx = Cx {
+            registry,
+            now: self.now,
+            wakes: &self.wakes,
+            drain: self.drain.map(DrainDeadline::instant),
+        };
+        self.protocol.woken(&mut cx);
     }
 
     fn accept(&mut self, registry: &Registry) {

@@ -90,6 +90,7 @@ mod chat_conn;
 mod echo;
 mod event_loop;
 mod timers;
+mod work;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -102,6 +103,7 @@ use crate::accept::Loads;
 use crate::chat::Chat;
 use crate::echo::Echo;
 use crate::event_loop::{EventLoop, LoopConfig, WAKER};
+use crate::work::{Pool, Work};
 
 /// The name this variant goes by on the command line and in the `listening` line.
 pub const NAME: &str = "mio";
@@ -121,6 +123,7 @@ pub fn run(
     let loops = match app {
         App::Echo => config.worker_threads(),
         App::Chat => 1,
+        App::Work => config.worker_threads(),
     };
     let loop_config = LoopConfig {
         limit: ConnLimit::new(config.max_conns),
@@ -128,10 +131,14 @@ pub fn run(
         shutdown: shutdown.clone(),
         drain_timeout: config.drain_timeout,
     };
+    // Work, offloaded: one pool for every loop; each job replies to the loop that submitted it.
+    let pool = (app == App::Work && config.offload)
+        .then(|| Pool::start(&config, "mio-offload"))
+        .transpose()?;
     let mut running = Vec::with_capacity(loops);
     let mut started = Ok(());
     for index in 0..loops {
-        match start_loop(index, &listener, app, &config, &loop_config) {
+        match start_loop(index, &listener, app, &config, &loop_config, pool.as_ref()) {
             Ok(handle) => running.push(handle),
             Err(err) => {
                 started = Err(err);
@@ -174,6 +181,7 @@ fn start_loop(
     app: App,
     config: &Config,
     loop_config: &LoopConfig,
+    pool: Option<&Pool>,
 ) -> Result<Running, ServerError> {
     let runtime = |source| ServerError::Runtime {
         runtime: "mio",
@@ -186,6 +194,8 @@ fn start_loop(
     let (config, mut loop_config) = (config.clone(), loop_config.clone());
     loop_config.loads.1 = index;
     let keep_waker = Arc::clone(&waker);
+    let pool = pool.cloned();
+    let waker_for_work = Arc::clone(&waker);
     let thread = std::thread::Builder::new()
         .name(format!("mio-loop-{index}"))
         .spawn(move || {
@@ -197,6 +207,11 @@ fn start_loop(
                     serve(poll, listener, echo, loop_config)
                 }
                 App::Chat => serve(poll, listener, Chat::new(&config, NAME), loop_config),
+                App::Work => {
+                    let stop = shutdown.clone();
+                    let work = Work::new(&config, stop, pool, Arc::clone(&waker_for_work));
+                    serve(poll, listener, work, loop_config)
+                }
             };
             if served.is_err() {
                 shutdown.trigger();

@@ -7,10 +7,11 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use serve::{App, Config, Impl, Shutdown};
 use server_common::config::{
-    DEFAULT_MAX_CONNS, DEFAULT_MAX_LINE, DEFAULT_QUEUE_BYTES, DEFAULT_STACK_SIZE,
+    DEFAULT_MAX_CONNS, DEFAULT_MAX_LINE, DEFAULT_OFFLOAD_QUEUE, DEFAULT_OFFLOAD_THREADS,
+    DEFAULT_QUEUE_BYTES, DEFAULT_STACK_SIZE,
 };
 
-/// Run an echo or chat server with the chosen concurrency model.
+/// Run an echo, chat or work server with the chosen concurrency model.
 ///
 /// Prints `listening <impl> <app> <addr>` on stdout once accepting connections; logs go to stderr
 /// (set RUST_LOG, e.g. RUST_LOG=debug). SIGINT or SIGTERM stops accepting, closes connections and exits 0
@@ -43,7 +44,7 @@ struct Args {
     #[arg(long, default_value_t = 5.0, value_parser = parse_seconds)]
     drain_timeout: f64,
 
-    /// chat: longest line accepted, in bytes, line terminator excluded.
+    /// chat, work: longest line accepted, in bytes, line terminator excluded.
     #[arg(long, default_value_t = DEFAULT_MAX_LINE)]
     max_line: usize,
 
@@ -65,6 +66,20 @@ struct Args {
     /// chat runs on one loop or ring) [default: one per core].
     #[arg(long)]
     workers: Option<usize>,
+
+    /// work: run FIB and SLEEP on the variant's bounded blocking pool instead of where the request was
+    /// read (the default, inline).
+    #[arg(long)]
+    offload: bool,
+
+    /// work, with --offload: threads of the blocking pool.
+    #[arg(long, default_value_t = DEFAULT_OFFLOAD_THREADS)]
+    offload_threads: usize,
+
+    /// work, with --offload: requests that may wait for a pool thread; beyond threads + queue a request
+    /// gets `ERR busy` at once.
+    #[arg(long, default_value_t = DEFAULT_OFFLOAD_QUEUE)]
+    offload_queue: usize,
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -87,6 +102,9 @@ impl Args {
                 .map(Duration::from_secs_f64),
             stack_size: self.stack_size,
             workers: self.workers,
+            offload: self.offload,
+            offload_threads: self.offload_threads,
+            offload_queue: self.offload_queue,
         }
     }
 }
@@ -106,6 +124,13 @@ impl Args {
         }
         if self.workers == Some(0) || self.max_line == 0 || self.queue_bytes == 0 {
             return Some("--workers, --max-line and --queue-bytes must be at least 1".to_owned());
+        }
+        if self.offload_threads == 0 || self.offload_queue == 0 {
+            return Some(
+                "--offload-threads and --offload-queue must be at least 1 (a pool needs a thread; \
+                 a zero queue would refuse every request that finds the threads busy)"
+                    .to_owned(),
+            );
         }
         if let Some(reason) = self.imp.unavailable_reason() {
             return Some(format!("--impl {}: {reason}", self.imp));

@@ -10,22 +10,19 @@
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::Shutdown as SocketShutdown;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use chat_core::Line;
 use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime};
 use server_common::chat::{BROKER_INBOX, ChatHub};
 use server_common::{App, Config, DrainDeadline};
-use smol::Task;
 use smol::channel::{self, Receiver, Sender};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::TcpStream;
 
 use crate::accept::{self, Acceptor};
-use crate::executor;
+use crate::executor::{self, Detached};
 
 /// Serves chat until the acceptor's shutdown signal, then has every client told and flushed by the
 /// returned deadline.
@@ -56,7 +53,7 @@ impl TaskRuntime for Smol {
     type Queue = Receiver<Line>;
     type ReadHalf = TcpStream;
     type WriteHalf = TcpStream;
-    type Task = Detached;
+    type Task = Detached<()>;
     const NAME: &'static str = crate::NAME;
 
     async fn send(inbox: &Self::Inbox, event: EventOf<Self>) -> bool {
@@ -103,31 +100,7 @@ impl TaskRuntime for Smol {
         smol::Timer::after(duration).await;
     }
 
-    fn spawn(task: impl Future<Output = ()> + Send + 'static) -> Detached {
-        Detached(Some(executor::spawn(task)))
-    }
-}
-
-/// A spawned task's handle that resolves once the task ended and, dropped early, lets the task run
-/// on: smol's [`Task`] cancels its task when dropped, but a writer must outlive its connection task
-/// (which shutdown cancels) to flush the client's last lines.
-struct Detached(Option<Task<()>>);
-
-impl Future for Detached {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match self.0.as_mut() {
-            Some(task) => Pin::new(task).poll(cx),
-            None => Poll::Ready(()),
-        }
-    }
-}
-
-impl Drop for Detached {
-    fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
-            task.detach();
-        }
+    fn spawn(task: impl Future<Output = ()> + Send + 'static) -> Detached<()> {
+        executor::spawn_detached(task)
     }
 }

@@ -16,6 +16,7 @@ mod chat;
 mod echo;
 mod executor;
 mod idle;
+mod work;
 
 use std::sync::Arc;
 
@@ -74,6 +75,7 @@ async fn serve(
             DrainDeadline::start(config.drain_timeout)
         }
         App::Chat => chat::serve(acceptor, &config).await,
+        App::Work => work::serve(acceptor, &config).await,
     };
     shutdown.trigger();
     let drained = async {

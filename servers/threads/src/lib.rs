@@ -7,7 +7,9 @@
 mod accept;
 mod chat;
 mod echo;
+mod offload;
 mod registry;
+mod work;
 
 use std::net::{Shutdown as SocketShutdown, TcpListener};
 
@@ -33,7 +35,7 @@ pub fn run(
     let registry = Registry::default();
     let how = match app {
         App::Echo => SocketShutdown::Both,
-        App::Chat => SocketShutdown::Read,
+        App::Chat | App::Work => SocketShutdown::Read,
     };
     let waker = registry::spawn_shutdown_waker(&listener, &registry, &shutdown, how)?;
     let deadline = match app {
@@ -45,6 +47,7 @@ pub fn run(
             DrainDeadline::start(config.drain_timeout)
         }
         App::Chat => chat::serve(&listener, &limit, &registry, &config, &shutdown)?,
+        App::Work => work::serve(&listener, &limit, &registry, &config, &shutdown)?,
     };
     shutdown.trigger();
     let _ = waker.join();

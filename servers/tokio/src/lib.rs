@@ -8,6 +8,7 @@ mod accept;
 mod chat;
 mod echo;
 mod idle;
+mod work;
 
 use std::time::Duration;
 
@@ -25,15 +26,19 @@ pub fn run(
     config: Config,
     shutdown: Shutdown,
 ) -> Result<(), ServerError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder
         .worker_threads(config.worker_threads())
         .thread_name("tokio-worker")
-        .enable_all()
-        .build()
-        .map_err(|source| ServerError::Runtime {
-            runtime: "tokio",
-            source,
-        })?;
+        .enable_all();
+    if app == App::Work {
+        // The work app's offload pool is tokio's blocking pool (`spawn_blocking`).
+        builder.max_blocking_threads(config.offload_threads.max(1));
+    }
+    let runtime = builder.build().map_err(|source| ServerError::Runtime {
+        runtime: "tokio",
+        source,
+    })?;
     let served = runtime.block_on(serve(listener, app, config, shutdown));
     // Tasks still running after the drain timeout are dropped here.
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -64,6 +69,7 @@ async fn serve(
             DrainDeadline::start(config.drain_timeout)
         }
         App::Chat => chat::serve(acceptor, &config).await,
+        App::Work => work::serve(acceptor, &config).await,
     };
     shutdown.trigger();
     if tokio::time::timeout(deadline.remaining(), limit.wait_idle())

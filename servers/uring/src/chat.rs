@@ -113,7 +113,7 @@ impl Worker {
         };
         match &mut self.conns.get_mut(slot)?.app {
             AppConn::Chat(conn) => Some((side, conn)),
-            AppConn::Echo(_) => None,
+            _ => None,
         }
     }
 
@@ -224,7 +224,7 @@ impl Worker {
         loop {
             let marked = match &self.side {
                 AppSide::Chat(side) => std::mem::take(&mut *side.marked.borrow_mut()),
-                AppSide::Echo => return Ok(()),
+                _ => return Ok(()),
             };
             if marked.is_empty() {
                 return Ok(());
@@ -362,7 +362,7 @@ impl Worker {
         };
         let gone = match &conn.app {
             AppConn::Chat(chat) => chat.reader_gone,
-            AppConn::Echo(_) => false,
+            _ => false,
         };
         if conn.read_closed || gone {
             conn.closing = true;

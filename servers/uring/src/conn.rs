@@ -7,6 +7,7 @@ use server_common::ConnGuard;
 
 use crate::chat::ChatConn;
 use crate::echo::EchoConn;
+use crate::work::WorkConn;
 
 /// What the application keeps per connection.
 #[derive(Debug)]
@@ -15,6 +16,8 @@ pub(crate) enum AppConn {
     Echo(EchoConn),
     /// Chat: the framer, the queue the broker fills, the batch being written.
     Chat(Box<ChatConn>),
+    /// Work: the session, and received buffers its framer could not take yet.
+    Work(Box<WorkConn>),
 }
 
 /// One connection: its socket, its slot in the connection limit, and where its operations stand.
@@ -34,6 +37,8 @@ pub(crate) struct Conn {
     pub(crate) send_inflight: bool,
     /// A cancel for the send was submitted.
     pub(crate) send_cancelled: bool,
+    /// Work: an offloaded job is out for it; the slot is not freed before its outcome is back.
+    pub(crate) job_inflight: bool,
     /// No more input will be read (EOF, error, idle timeout).
     pub(crate) read_closed: bool,
     /// The connection is done: cancel what is in flight, then free the slot (closing the socket).
@@ -54,6 +59,7 @@ impl Conn {
             starved: false,
             send_inflight: false,
             send_cancelled: false,
+            job_inflight: false,
             read_closed: false,
             closing: false,
             last_input: Instant::now(),

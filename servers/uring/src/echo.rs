@@ -40,7 +40,7 @@ impl Worker {
     fn echo(&mut self, slot: u32) -> Option<&mut EchoConn> {
         match &mut self.conns.get_mut(slot)?.app {
             AppConn::Echo(echo) => Some(echo),
-            AppConn::Chat(_) => None,
+            _ => None,
         }
     }
 

@@ -71,6 +71,7 @@ mod echo;
 mod listeners;
 mod ring;
 mod token;
+mod work;
 mod worker;
 
 use std::io;
@@ -125,6 +126,7 @@ pub fn run(
     let rings = match app {
         App::Echo => config.worker_threads(),
         App::Chat => 1,
+        App::Work => config.worker_threads(),
     };
     let limit = ConnLimit::new(config.max_conns);
     let mut listeners = listeners::for_rings(&listener, rings).map_err(ServerError::Listener)?;
@@ -135,6 +137,10 @@ pub fn run(
         runtime: "io_uring",
         source,
     };
+    // Work, offloaded: one pool for every ring; each job replies to the ring that submitted it.
+    let work_pool = (app == App::Work && config.offload)
+        .then(|| work::Pool::start(&config, "uring-offload"))
+        .transpose()?;
     for n in 0..rings {
         let wake = eventfd().map_err(runtime)?;
         wakers.push(wake.try_clone().map_err(runtime)?);
@@ -147,6 +153,7 @@ pub fn run(
             config: config.clone(),
             limit: limit.clone(),
             shutdown: shutdown.clone(),
+            work_pool: work_pool.clone(),
         };
         let started = started.clone();
         let thread = std::thread::Builder::new()

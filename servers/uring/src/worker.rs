@@ -14,6 +14,7 @@ use crate::conn::{AppConn, Conn, Slab, send_now};
 use crate::echo::EchoConn;
 use crate::ring::{self, Mode};
 use crate::token::Op;
+use crate::work::{Pool, WorkConn, WorkSide};
 
 /// Buffers in an echo ring's provided buffer ring: echo holds each buffer until it is sent back.
 const ECHO_BUFFERS: u16 = 1024;
@@ -38,6 +39,8 @@ pub(crate) struct Setup {
     pub(crate) config: Config,
     pub(crate) limit: ConnLimit,
     pub(crate) shutdown: Shutdown,
+    /// Work, offloaded: the pool every ring shares.
+    pub(crate) work_pool: Option<Pool>,
 }
 
 /// Where the application state of a ring lives.
@@ -47,6 +50,8 @@ pub(crate) enum AppSide {
     Echo,
     /// Chat: the broker and its delivery list.
     Chat(Box<ChatSide>),
+    /// Work: the offload pool and the channel its outcomes come back on.
+    Work(Box<WorkSide>),
 }
 
 /// One ring and everything it serves. Field order matters: the ring is dropped first, so no operation
@@ -61,13 +66,13 @@ pub(crate) struct Worker {
     tick: types::Timespec,
     pub(crate) config: Config,
     limit: ConnLimit,
-    shutdown: Shutdown,
+    pub(crate) shutdown: Shutdown,
     reject: &'static [u8],
     accept_armed: bool,
     accept_resume: Option<Instant>,
     backoff: AcceptBackoff,
     pub(crate) stopping: bool,
-    drain: Option<DrainDeadline>,
+    pub(crate) drain: Option<DrainDeadline>,
     pub(crate) hard_stopped: bool,
     starved: Vec<u32>,
     completions: Vec<(u64, i32, u32)>,
@@ -79,7 +84,7 @@ impl Worker {
         let (ring, mode) = ring::build()?;
         let count = match setup.app {
             App::Echo => ECHO_BUFFERS,
-            App::Chat => CHAT_BUFFERS,
+            App::Chat | App::Work => CHAT_BUFFERS,
         };
         let bufs = BufRing::new(&ring.submitter(), count, BUFFER_SIZE)?;
         let tick_period = match setup.config.idle_timeout {
@@ -89,6 +94,14 @@ impl Worker {
         let side = match setup.app {
             App::Echo => AppSide::Echo,
             App::Chat => AppSide::Chat(Box::new(ChatSide::new())),
+            App::Work => {
+                let wake = setup.wake.try_clone()?;
+                AppSide::Work(Box::new(WorkSide::new(
+                    &setup.config,
+                    setup.work_pool,
+                    wake,
+                )))
+            }
         };
         let worker = Worker {
             ring,
@@ -227,10 +240,13 @@ impl Worker {
         // SAFETY: reads 8 bytes into an 8-byte buffer; clears the eventfd.
         unsafe { libc::read(self.wake.as_raw_fd(), counter.as_mut_ptr().cast(), 8) };
         if self.shutdown.is_triggered() {
-            self.begin_stop()
-        } else {
-            self.arm_wake()
+            self.begin_stop()?;
         }
+        // Work's offload pool wakes the ring through the same eventfd, also while it drains.
+        if !self.stopping || matches!(self.side, AppSide::Work(_)) {
+            self.arm_wake()?;
+        }
+        Ok(())
     }
 
     fn on_accept(&mut self, result: i32, flags: u32) -> io::Result<()> {
@@ -273,6 +289,7 @@ impl Worker {
         let app = match self.side {
             AppSide::Echo => AppConn::Echo(EchoConn::default()),
             AppSide::Chat(ref mut chat) => AppConn::Chat(Box::new(chat.open(&self.config))),
+            AppSide::Work(_) => AppConn::Work(Box::new(WorkConn::new(&self.config))),
         };
         let slot = self.conns.insert(Conn::new(fd, guard, app));
         self.on_open(slot);
@@ -487,7 +504,7 @@ impl Worker {
             let Some(conn) = self.conns.get_mut(slot) else {
                 return Ok(());
             };
-            if !conn.recv_armed && !conn.send_inflight {
+            if !conn.recv_armed && !conn.send_inflight && !conn.job_inflight {
                 self.free(slot);
             }
         }
@@ -498,6 +515,11 @@ impl Worker {
         if let Some(mut conn) = self.conns.remove(slot) {
             if let AppConn::Echo(echo) = &mut conn.app {
                 for bid in echo.take_buffers() {
+                    self.bufs.recycle(bid);
+                }
+            }
+            if let AppConn::Work(work) = &mut conn.app {
+                for bid in work.take_buffers() {
                     self.bufs.recycle(bid);
                 }
             }
@@ -527,6 +549,7 @@ impl Worker {
                 self.chat_data(slot, bid, len);
                 self.bufs.recycle(bid);
             }
+            AppSide::Work(_) => self.work_data(slot, bid, len),
         }
     }
 
@@ -534,6 +557,7 @@ impl Worker {
         match self.side {
             AppSide::Echo => self.echo_read_end(slot),
             AppSide::Chat(_) => self.chat_read_end(slot),
+            AppSide::Work(_) => self.work_read_end(slot),
         }
     }
 
@@ -541,6 +565,7 @@ impl Worker {
         match self.side {
             AppSide::Echo => self.echo_error(slot),
             AppSide::Chat(_) => self.chat_error(slot),
+            AppSide::Work(_) => self.work_error(slot),
         }
     }
 
@@ -553,12 +578,15 @@ impl Worker {
                     conn.shutdown(libc::SHUT_RD);
                 }
             }
+            AppSide::Work(_) => self.work_idle(slot),
         }
     }
 
     fn on_timer(&mut self, slot: u32, now: Instant) {
-        if let AppSide::Chat(_) = self.side {
-            self.chat_timer(slot, now);
+        match self.side {
+            AppSide::Echo => {}
+            AppSide::Chat(_) => self.chat_timer(slot, now),
+            AppSide::Work(_) => self.work_timer(slot, now),
         }
     }
 
@@ -572,6 +600,7 @@ impl Worker {
                 }
             }
             AppSide::Chat(_) => self.chat_stop(),
+            AppSide::Work(_) => self.work_stop(),
         }
     }
 
@@ -579,12 +608,14 @@ impl Worker {
         match self.side {
             AppSide::Echo => self.echo_pump(slot),
             AppSide::Chat(_) => self.chat_pump(slot),
+            AppSide::Work(_) => self.work_pump(slot),
         }
     }
 
     fn paused(&mut self, slot: u32) -> bool {
         match self.conns.get_mut(slot).map(|c| &c.app) {
             Some(AppConn::Echo(echo)) => echo.is_full(),
+            Some(AppConn::Work(work)) => work.is_full(),
             _ => false,
         }
     }
@@ -608,6 +639,7 @@ impl Worker {
         match self.side {
             AppSide::Echo => self.echo_sent(slot, n),
             AppSide::Chat(_) => self.chat_sent(slot, n),
+            AppSide::Work(_) => self.work_sent(slot, n),
         }
     }
 
@@ -615,13 +647,15 @@ impl Worker {
         match self.side {
             AppSide::Echo => self.echo_error(slot),
             AppSide::Chat(_) => self.chat_error(slot),
+            AppSide::Work(_) => self.work_error(slot),
         }
     }
 
     fn deliver(&mut self) -> io::Result<()> {
-        if let AppSide::Chat(_) = self.side {
-            self.chat_deliver()?;
+        match self.side {
+            AppSide::Echo => Ok(()),
+            AppSide::Chat(_) => self.chat_deliver(),
+            AppSide::Work(_) => self.work_deliver(),
         }
-        Ok(())
     }
 }

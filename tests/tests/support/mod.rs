@@ -37,12 +37,27 @@ pub fn stop_within_limit(server: RunningServer, what: &str) {
     .unwrap_or_else(|err| panic!("{what}: the server stopped with an error: {err}"));
 }
 
+/// The configuration of in-process work servers run offloaded: [`test_config`] with `--offload` and a
+/// small pool (2 threads, 8 queued).
+pub fn offload_test_config() -> Config {
+    Config {
+        offload: true,
+        offload_threads: 2,
+        offload_queue: 8,
+        ..test_config()
+    }
+}
+
 /// Starts `imp` serving `app` in-process on port 0, runs `case` against it, stops it.
 pub fn run_case(imp: Impl, app: App, case: fn(&Target) -> anyhow::Result<()>) {
+    run_case_with(imp, app, test_config(), case);
+}
+
+/// [`run_case`] with a server started with `config`.
+pub fn run_case_with(imp: Impl, app: App, config: Config, case: fn(&Target) -> anyhow::Result<()>) {
     if skipped(imp) {
         return;
     }
-    let config = test_config();
     let server = RunningServer::start(imp, app, config.clone()).expect("start server");
     let target = Target {
         max_conns: Some(config.max_conns),
@@ -92,8 +107,35 @@ macro_rules! per_variant {
 
 /// Stamps out one module per variant (`threads`, `tokio`, `async_std`, `smol`, `mio`, `uring`), each
 /// with one `#[test]` per listed case of `conformance::$cases`, plus a test that the list names every registered case.
+/// With a leading `config = <expr>;` the servers run with that configuration instead of
+/// [`test_config`].
 #[macro_export]
 macro_rules! stamp_cases {
+    (config = $config:expr; $app:expr, $cases:ident: $($case:ident),+ $(,)?) => {
+        $crate::stamp_cases!(@variant threads, serve::Impl::Threads, $app, $cases: $($case),+; $config);
+        $crate::stamp_cases!(@variant tokio, serve::Impl::Tokio, $app, $cases: $($case),+; $config);
+        $crate::stamp_cases!(@variant async_std, serve::Impl::AsyncStd, $app, $cases: $($case),+; $config);
+        $crate::stamp_cases!(@variant smol, serve::Impl::Smol, $app, $cases: $($case),+; $config);
+        $crate::stamp_cases!(@variant mio, serve::Impl::Mio, $app, $cases: $($case),+; $config);
+        $crate::stamp_cases!(@variant uring, serve::Impl::Uring, $app, $cases: $($case),+; $config);
+
+        #[test]
+        fn every_registered_case_is_stamped() {
+            let stamped = [$(stringify!($case)),+];
+            let registered: Vec<&str> = conformance::cases($app).iter().map(|c| c.name).collect();
+            assert_eq!(registered, stamped, "the stamped list and the registry differ");
+        }
+    };
+    (@variant $variant:ident, $imp:expr, $app:expr, $cases:ident: $($case:ident),+; $config:expr) => {
+        mod $variant {
+            $(
+                #[test]
+                fn $case() {
+                    $crate::support::run_case_with($imp, $app, $config, conformance::$cases::$case);
+                }
+            )+
+        }
+    };
     ($app:expr, $cases:ident: $($case:ident),+ $(,)?) => {
         $crate::stamp_cases!(@variant threads, serve::Impl::Threads, $app, $cases: $($case),+);
         $crate::stamp_cases!(@variant tokio, serve::Impl::Tokio, $app, $cases: $($case),+);

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use host_probe::{CoreSnapshot, ResourceUsage};
 
+use super::classes::{Class, ClassOutcome};
 use super::protocol::{Protocol, Tally};
 use super::worker::{self, WorkerEvent, WorkerResult};
 use super::{Load, LoadSpec, Spec, WorkerPlan};
@@ -62,16 +63,18 @@ pub(crate) struct Outcome<T> {
     /// Per connection: window messages and the sum of their latencies (ns).
     pub per_conn: Vec<(u64, u64)>,
     pub tally: T,
+    /// Per class ([`run_classes`]; one class for [`run`]).
+    pub classes: Vec<ClassOutcome<T>>,
 }
 
-/// The number of worker threads for a spec.
-pub(crate) fn thread_count(spec: &Spec) -> usize {
+/// The number of worker threads for `conns` connections of a spec.
+pub(crate) fn thread_count(spec: &Spec, conns: usize) -> usize {
     let default = if spec.cpus.is_empty() {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
         spec.cpus.len()
     };
-    spec.threads.unwrap_or(default).clamp(1, spec.conns.max(1))
+    spec.threads.unwrap_or(default).clamp(1, conns.max(1))
 }
 
 struct Workers<T> {
@@ -95,6 +98,28 @@ pub(crate) fn run<P: Protocol>(
     proto: Arc<P>,
     progress: &mut dyn Progress,
 ) -> Result<Outcome<P::Tally>> {
+    let whole = Class {
+        conns: spec.conns,
+        load: spec.load,
+    };
+    run_classes(spec, &[whole], proto, progress)
+}
+
+/// Runs the spec with `proto` to completion, its connections in `classes`
+/// (in order of connection id; their connections add up to `spec.conns`,
+/// and each class's load replaces `spec.load`), each class run by workers
+/// of its own and measured apart ([`Outcome::classes`]).
+pub(crate) fn run_classes<P: Protocol>(
+    spec: &Spec,
+    classes: &[Class],
+    proto: Arc<P>,
+    progress: &mut dyn Progress,
+) -> Result<Outcome<P::Tally>> {
+    if classes.iter().map(|c| c.conns).sum::<usize>() != spec.conns {
+        return Err(Error::InvalidSettings(
+            "the classes' connections must add up to the run's".into(),
+        ));
+    }
     if spec.conns == 0 {
         return Err(Error::InvalidSettings("--conns must be at least 1".into()));
     }
@@ -112,7 +137,19 @@ pub(crate) fn run<P: Protocol>(
         }
     }
     crate::limits::ensure_capacity(spec.conns, spec.source_ips.len())?;
-    let threads = thread_count(spec);
+    // Each class gets workers of its own, so that every worker runs one
+    // class's schedule.
+    let class_threads: Vec<usize> = classes
+        .iter()
+        .map(|c| {
+            if c.conns == 0 {
+                0
+            } else {
+                thread_count(spec, c.conns)
+            }
+        })
+        .collect();
+    let threads: usize = class_threads.iter().sum();
     let record_cost = if spec.record {
         hist::record_cost_ns(200_000)
     } else {
@@ -123,12 +160,25 @@ pub(crate) fn run<P: Protocol>(
         None => None,
     };
 
-    // Spread the connections round-robin over the workers.
+    // Spread each class's connections round-robin over its workers; note
+    // each class's sending connections and first worker.
     let mut ids: Vec<Vec<usize>> = vec![Vec::new(); threads];
-    for g in 0..spec.conns {
-        ids[g % threads].push(g);
+    let mut class_of = Vec::with_capacity(threads);
+    let mut class_senders = Vec::with_capacity(classes.len());
+    let mut class_first_worker = Vec::with_capacity(classes.len());
+    let (mut first_id, mut first_worker) = (0, 0);
+    for (k, c) in classes.iter().enumerate() {
+        let n = class_threads[k];
+        class_of.extend(std::iter::repeat_n(k, n));
+        class_first_worker.push(first_worker);
+        let range = first_id..first_id + c.conns;
+        class_senders.push(range.clone().filter(|&g| proto.sends(g)).count());
+        for g in range {
+            ids[first_worker + (g - first_id) % n].push(g);
+        }
+        first_id += c.conns;
+        first_worker += n;
     }
-    let total_senders = (0..spec.conns).filter(|&g| proto.sends(g)).count();
     let (ev_tx, ev_rx) = mpsc::channel();
     let drain = Arc::new(AtomicBool::new(false));
     let connect_start = Instant::now() + Duration::from_millis(2);
@@ -140,14 +190,15 @@ pub(crate) fn run<P: Protocol>(
     for (w, conn_ids) in ids.into_iter().enumerate() {
         let share = conn_ids.len() as f64 / spec.conns as f64;
         let senders = conn_ids.iter().filter(|&&g| proto.sends(g)).count();
-        let load = match spec.load {
+        let k = class_of[w];
+        let load = match classes[k].load {
             LoadSpec::Closed { pipeline } => Load::Closed { pipeline },
             LoadSpec::Open { rate, max_inflight } => Load::Open {
-                rate: rate * senders as f64 / total_senders.max(1) as f64,
+                rate: rate * senders as f64 / class_senders[k].max(1) as f64,
                 max_inflight,
-                // Worker w starts w/R after the others: together they send
-                // at evenly spaced instants rather than in bursts.
-                offset_ns: (w as f64 * 1e9 / rate).round() as u64,
+                // The class's worker j starts j/R after its first: together
+                // they send at evenly spaced instants rather than in bursts.
+                offset_ns: ((w - class_first_worker[k]) as f64 * 1e9 / rate).round() as u64,
             },
         };
         let counter = Arc::new(AtomicU64::new(0));
@@ -319,6 +370,7 @@ pub(crate) fn run<P: Protocol>(
         .as_ref()
         .map(|s| s.marks().to_vec())
         .unwrap_or_default();
+    let class_outcomes = super::classes::outcomes(classes.len(), &class_of, &results)?;
     let mut out = merge(spec, threads, results, window_s, &usage0, &usage1)?;
     out.cores = cores;
     let series = series(spec, t0, &out.interval_parts, &marks)?;
@@ -359,6 +411,7 @@ pub(crate) fn run<P: Protocol>(
         series,
         per_conn: out.per_conn,
         tally: out.tally,
+        classes: class_outcomes,
     })
 }
 

@@ -8,11 +8,14 @@
 //!   the measured window with the cost probes (server /proc, generator
 //!   getrusage, per-core /proc/stat), samples the time series, and merges
 //!   the workers' results;
-//! * `recorder`: per-message recording (window, histograms, intervals).
+//! * `recorder`: per-message recording (window, histograms, intervals);
+//! * `classes`: groups of connections with loads of their own, measured
+//!   apart in one run.
 //!
 //! The engine knows nothing of comparisons or reports: it returns an
 //! [`Outcome`] made of plain result types.
 
+pub(crate) mod classes;
 mod coordinator;
 pub mod protocol;
 mod recorder;
@@ -23,7 +26,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::{Duration, Instant};
 
-pub(crate) use coordinator::run;
+pub(crate) use classes::{Class, ClassOutcome};
+pub(crate) use coordinator::{run, run_classes};
 
 /// How messages are offered by one worker.
 #[derive(Debug, Clone, Copy, PartialEq)]

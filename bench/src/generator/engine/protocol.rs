@@ -47,6 +47,12 @@ pub trait Receipts {
     /// `n` more messages of this connection came back complete (protocols
     /// whose replies come on the sending connection: [`Protocol::REPLIES`]).
     fn completed(&mut self, n: u64);
+    /// The next message of this connection came back declined: the server
+    /// refused it with an answer that is valid under overload (e.g. `ERR
+    /// busy`). It is complete, counted apart, and in no latency histogram.
+    /// Calls of [`Receipts::completed`] and this one follow the replies'
+    /// order.
+    fn declined(&mut self);
     /// A message sent on some connection (`sent_ns`, `intended_ns` as in
     /// [`Outgoing`]) was received here.
     fn delivered(&mut self, sent_ns: u64, intended_ns: u64);

@@ -63,6 +63,13 @@ pub(crate) struct Recorder {
     pub lower_bounds: u64,
     /// All messages received.
     pub total: u64,
+    /// Window messages the server declined (a refusal that is a valid
+    /// answer, e.g. `ERR busy`): complete, but in no latency histogram.
+    pub declined: u64,
+    /// Declined messages received inside the window by receipt time.
+    pub declined_in_window: u64,
+    /// All declined messages.
+    pub declined_total: u64,
     /// The time series, by receipt time.
     pub intervals: Vec<IntervalCounts>,
     /// Per connection of the worker (its local index): window messages and
@@ -93,6 +100,9 @@ impl Recorder {
             send_lag: hist::new_latency(),
             lower_bounds: 0,
             total: 0,
+            declined: 0,
+            declined_in_window: 0,
+            declined_total: 0,
             intervals: (0..slots)
                 .map(|_| IntervalCounts {
                     messages: 0,
@@ -155,6 +165,16 @@ impl Recorder {
 }
 
 impl Recorder {
+    /// Records a message intended at `intended_ns` that the server declined
+    /// (answered with a refusal that is valid under overload), received at
+    /// `now_ns`: counted apart, never in a latency histogram.
+    #[inline]
+    pub fn record_declined(&mut self, now_ns: u64, intended_ns: u64) {
+        self.declined_total += 1;
+        self.declined_in_window += u64::from(now_ns >= self.warm_ns && now_ns < self.end_ns);
+        self.declined += u64::from(self.in_window(intended_ns));
+    }
+
     /// Records the send lag of a message intended at `intended_ns` whose
     /// first byte was written at `sent_ns` (window messages only).
     #[inline]
@@ -217,5 +237,12 @@ mod tests {
         assert_eq!(r.send_lag.max(), 1);
         assert_eq!(r.corrected.len(), 5);
         assert_eq!(r.latency.len(), 2);
+        r.record_declined(2_000, 1_500); // in the window, both ways
+        r.record_declined(3_200, 2_900); // intended in the window, received after
+        r.record_declined(900, 800); // warm-up
+        assert_eq!(r.declined, 2);
+        assert_eq!(r.declined_in_window, 1);
+        assert_eq!(r.declined_total, 3);
+        assert_eq!((r.messages, r.latency.len(), r.corrected.len()), (2, 2, 5));
     }
 }

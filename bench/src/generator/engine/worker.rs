@@ -59,6 +59,8 @@ pub(crate) enum WorkerEvent {
 /// Everything a worker measured.
 #[derive(Debug)]
 pub(crate) struct WorkerResult<T> {
+    /// The worker's index ([`WorkerPlan::index`]).
+    pub index: usize,
     pub rec: Recorder,
     pub connect: hdrhistogram::Histogram<u64>,
     pub first_attempt: Option<Instant>,
@@ -141,22 +143,72 @@ enum Fail {
     Eof,
 }
 
-/// The engine side of [`Receipts`] for one call of [`Protocol::receive`].
+/// The messages a connection has in flight, as [`Rx`] completes them in
+/// reply order (protocols whose replies come on the sending connection).
+struct InFlight<'a> {
+    /// Whether replies complete messages at all ([`Protocol::REPLIES`]).
+    replies: bool,
+    ring: &'a [u64],
+    k_done: &'a mut u64,
+    k_due: &'a mut u64,
+    k_started: u64,
+    sender: usize,
+    /// Closed loop while sending: each completion lets the next message go.
+    refill: bool,
+    open: Option<OpenLoop>,
+    offset_ns: u64,
+}
+
+impl InFlight<'_> {
+    /// The send and intended time of the oldest message in flight, now
+    /// complete (`None`: nothing in flight).
+    #[inline]
+    fn complete_next(&mut self) -> Option<(u64, u64)> {
+        if !self.replies || *self.k_done >= self.k_started {
+            return None;
+        }
+        let k = *self.k_done;
+        let sent = self.ring[(k % self.ring.len() as u64) as usize];
+        *self.k_done += 1;
+        if self.refill {
+            *self.k_due += 1;
+        }
+        let intended = match self.open {
+            Some(o) => self.offset_ns + o.conn_msg_at_ns(self.sender, k),
+            None => sent,
+        };
+        Some((sent, intended))
+    }
+}
+
+/// The engine side of [`Receipts`] for one call of [`Protocol::receive`]:
+/// completions are recorded as the protocol reports them, in reply order.
 struct Rx<'a> {
     rec: &'a mut Recorder,
     /// The connection's index in the worker.
     conn: usize,
     ctl: &'a mut Vec<u8>,
+    flight: InFlight<'a>,
     now_ns: u64,
     written: u64,
-    completed: u64,
     ready: bool,
 }
 
 impl Receipts for Rx<'_> {
     #[inline]
     fn completed(&mut self, n: u64) {
-        self.completed += n;
+        for _ in 0..n {
+            let Some((sent, intended)) = self.flight.complete_next() else {
+                return;
+            };
+            self.rec.record(self.conn, self.now_ns, sent, intended);
+        }
+    }
+    #[inline]
+    fn declined(&mut self) {
+        if let Some((_, intended)) = self.flight.complete_next() {
+            self.rec.record_declined(self.now_ns, intended);
+        }
     }
     #[inline]
     fn delivered(&mut self, sent_ns: u64, intended_ns: u64) {
@@ -765,43 +817,36 @@ impl<'a, P: Protocol> Worker<'a, P> {
     /// Hands `n` bytes just read into `rbuf` to the protocol and records
     /// the messages it completed.
     fn on_data(&mut self, i: usize, n: usize, now_ns: u64) -> Result<(), Fail> {
+        let refill = matches!(self.plan.load, Load::Closed { .. }) && self.sending;
         let c = &mut self.conns[i];
         c.r_off += n as u64;
         let mut rx = Rx {
             rec: &mut self.rec,
             conn: i,
             ctl: &mut c.ctl,
+            flight: InFlight {
+                replies: P::REPLIES,
+                ring: &c.ring,
+                k_done: &mut c.k_done,
+                k_due: &mut c.k_due,
+                k_started: c.k_started,
+                sender: c.sender,
+                refill,
+                open: self.open,
+                offset_ns: self.offset_ns,
+            },
             now_ns,
             written: c.w_off,
-            completed: 0,
             ready: false,
         };
         let r = self.proto.receive(&mut c.proto, &self.rbuf[..n], &mut rx);
-        let (completed, ready) = (rx.completed, rx.ready);
+        let ready = rx.ready;
         if ready && c.st == St::Handshake {
             c.st = St::Open;
             c.was_ready = true;
             self.ready += 1;
         }
-        r.map_err(Fail::Fault)?;
-        if P::REPLIES {
-            let closed = matches!(self.plan.load, Load::Closed { .. });
-            for _ in 0..completed {
-                let c = &mut self.conns[i];
-                let k = c.k_done;
-                let sent = c.ring[(k % self.ring_cap as u64) as usize];
-                c.k_done += 1;
-                let intended = match self.open {
-                    Some(o) => self.offset_ns + o.conn_msg_at_ns(c.sender, k),
-                    None => sent,
-                };
-                self.rec.record(i, now_ns, sent, intended);
-                if closed && self.sending {
-                    c.k_due += 1;
-                }
-            }
-        }
-        Ok(())
+        r.map_err(Fail::Fault)
     }
 
     fn on_eof(&mut self, i: usize) {
@@ -1130,6 +1175,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
             sent = self.rec.messages + lost;
         }
         WorkerResult {
+            index: self.plan.index,
             rec: self.rec,
             connect: self.connect,
             first_attempt: self.first_attempt,

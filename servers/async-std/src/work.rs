@@ -1,0 +1,72 @@
+//! Work, async-std: each connection is a task that reads a request, executes it, writes the reply, in
+//! order. The loop is `server_common::work_tasks`, the same for every async runtime; this file supplies
+//! async-std's primitives.
+//!
+//! Inline (the default) a job runs inside the connection's task and holds its executor thread.
+//! Offloaded, it runs through `async_std::task::spawn_blocking`, which is `blocking::unblock` (the
+//! `blocking` crate's process-wide pool, sized by `BLOCKING_MAX_THREADS`, default 500) wrapped in one
+//! more async task: two task allocations and two thread hand-offs per request. As with smol, the
+//! shared `OffloadSlots` bound the queue (`ERR busy`) and how many jobs run at once.
+//!
+//! Shutdown: a connection must write its running job's reply and `ERR shutting-down` after the signal,
+//! so it runs as its own task (an async-std `JoinHandle` dropped detaches it), outside the accept
+//! loop's cancellation (see `work_tasks`).
+
+use std::io;
+use std::net::Shutdown as SocketShutdown;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_std::io::{ReadExt, WriteExt};
+use async_std::net::TcpStream;
+use chat_core::{Done, ErrorCode, Job};
+use server_common::work_tasks::{self, WorkHub, WorkRuntime};
+use server_common::{Admitted, App, Config, DrainDeadline};
+
+use crate::accept::{self, Acceptor};
+
+/// Serves work until the acceptor's shutdown signal; returns the drain deadline once every connection
+/// ended (or the deadline passed).
+pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadline {
+    let hub = Arc::new(WorkHub::new(config, acceptor.shutdown));
+    let handler = {
+        let hub = Arc::clone(&hub);
+        move |stream: TcpStream| {
+            let conn = work_tasks::serve_conn::<AsyncStd>(stream, Arc::clone(&hub), hub.enter());
+            async_std::task::spawn(conn)
+        }
+    };
+    accept::accept_loop(acceptor, App::Work.over_limit_reply(), handler).await;
+    let deadline = DrainDeadline::start(config.drain_timeout);
+    if !hub.drain::<AsyncStd>(deadline).await {
+        tracing::warn!("drain timeout: leaving work connections behind");
+    }
+    deadline
+}
+
+/// async-std's primitives for the work loop.
+struct AsyncStd;
+
+impl WorkRuntime for AsyncStd {
+    type Stream = TcpStream;
+
+    async fn read(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        stream.read(buf).await
+    }
+
+    async fn write_all(stream: &mut TcpStream, buf: &[u8]) -> io::Result<()> {
+        stream.write_all(buf).await
+    }
+
+    async fn shutdown_write(stream: &mut TcpStream) {
+        let _ = stream.shutdown(SocketShutdown::Write);
+    }
+
+    async fn sleep(duration: Duration) {
+        async_std::task::sleep(duration).await;
+    }
+
+    async fn offload(admitted: Admitted, job: Job) -> Result<Done, ErrorCode> {
+        async_std::task::spawn_blocking(move || admitted.run(job)).await
+    }
+}

@@ -1,0 +1,77 @@
+//! Work, smol: each connection is a task on the server's executor that reads a request, executes it,
+//! writes the reply, in order. The loop is `server_common::work_tasks`, the same for every async
+//! runtime; this file supplies smol's primitives.
+//!
+//! Inline (the default) a job runs inside the connection's task and holds its executor thread (smol's
+//! other threads may steal the tasks queued behind it). Offloaded, it runs on the `blocking` crate's
+//! pool (`smol::unblock`): a task allocation and two thread hand-offs per request. That pool is
+//! process-wide and sized by `BLOCKING_MAX_THREADS` (default 500), not per server, so the shared
+//! `OffloadSlots` bound both the queue (`ERR busy`) and how many jobs run at once (the extra pool
+//! threads wait in `Admitted::run`), and `--offload-threads` means what it means elsewhere.
+//!
+//! Shutdown: a connection must write its running job's reply and `ERR shutting-down` after the signal,
+//! so it runs as its own detached task, outside the accept loop's cancellation (see `work_tasks`).
+
+use std::io;
+use std::net::Shutdown as SocketShutdown;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_core::{Done, ErrorCode, Job};
+use server_common::work_tasks::{self, WorkHub, WorkRuntime};
+use server_common::{Admitted, App, Config, DrainDeadline};
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::net::TcpStream;
+
+use crate::accept::{self, Acceptor};
+use crate::executor;
+
+/// Serves work until the acceptor's shutdown signal; returns the drain deadline once every connection
+/// ended (or the deadline passed).
+pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadline {
+    let hub = Arc::new(WorkHub::new(config, acceptor.shutdown));
+    let handler = {
+        let hub = Arc::clone(&hub);
+        move |stream: TcpStream| {
+            let conn = work_tasks::serve_conn::<Smol>(stream, Arc::clone(&hub), hub.enter());
+            let task = executor::spawn_detached(conn);
+            async move {
+                task.await;
+                Ok(())
+            }
+        }
+    };
+    accept::accept_loop(acceptor, App::Work.over_limit_reply(), handler).await;
+    let deadline = DrainDeadline::start(config.drain_timeout);
+    if !hub.drain::<Smol>(deadline).await {
+        tracing::warn!("drain timeout: leaving work connections behind");
+    }
+    deadline
+}
+
+/// smol's primitives for the work loop.
+struct Smol;
+
+impl WorkRuntime for Smol {
+    type Stream = TcpStream;
+
+    async fn read(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        stream.read(buf).await
+    }
+
+    async fn write_all(stream: &mut TcpStream, buf: &[u8]) -> io::Result<()> {
+        stream.write_all(buf).await
+    }
+
+    async fn shutdown_write(stream: &mut TcpStream) {
+        let _ = stream.shutdown(SocketShutdown::Write);
+    }
+
+    async fn sleep(duration: Duration) {
+        smol::Timer::after(duration).await;
+    }
+
+    async fn offload(admitted: Admitted, job: Job) -> Result<Done, ErrorCode> {
+        smol::unblock(move || admitted.run(job)).await
+    }
+}
