@@ -1,0 +1,176 @@
+//! A variant under test, in this process or in a pinned child process ([`Placement`]).
+
+use std::net::SocketAddr;
+
+use host_probe::CpuClock;
+use loadgen::compare::server::ServerProcess;
+use loadgen::limits::{current_affinity, pin_current_thread};
+use serve::{App, Config, Impl, RunningServer};
+
+use crate::DRAIN_TIMEOUT;
+
+/// Where the servers under test run (`BENCH_SERVER=child|in-process`; child is the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// A fresh child process per variant (this bench executable re-run as a server, see
+    /// [`crate::child`]), pinned to `server_cpu`; the bench thread (the client) is pinned to
+    /// `client_cpu`. CPU time is the server process's own clock. With one CPU both are `None`.
+    Child {
+        /// The CPU the server process runs on.
+        server_cpu: Option<usize>,
+        /// The CPU the bench thread (the client) runs on.
+        client_cpu: Option<usize>,
+    },
+    /// A thread of this process ([`RunningServer`]), unpinned; CPU time is this process's, the
+    /// client's included.
+    InProcess,
+}
+
+impl Placement {
+    /// The placement `BENCH_SERVER` asks for (`child`, the default, or `in-process`); child pinning
+    /// uses the first two CPUs this thread may run on: the server the first, the client the second.
+    ///
+    /// # Panics
+    /// On any other value of `BENCH_SERVER`.
+    pub fn from_env() -> Placement {
+        match std::env::var("BENCH_SERVER").as_deref() {
+            Err(_) | Ok("" | "child") => Placement::child(),
+            Ok("in-process") => Placement::InProcess,
+            Ok(other) => panic!("BENCH_SERVER={other}: expected child or in-process"),
+        }
+    }
+
+    /// Child placement on the first two CPUs of this thread's affinity (unpinned on one CPU).
+    pub fn child() -> Placement {
+        let cpus = current_affinity().unwrap_or_default();
+        match cpus[..] {
+            [server, client, ..] => Placement::Child {
+                server_cpu: Some(server),
+                client_cpu: Some(client),
+            },
+            _ => Placement::Child {
+                server_cpu: None,
+                client_cpu: None,
+            },
+        }
+    }
+
+    /// Pins the calling thread (the bench client) where this placement puts it.
+    ///
+    /// # Panics
+    /// If pinning fails.
+    pub fn pin_client(&self) {
+        if let Placement::Child {
+            client_cpu: Some(cpu),
+            ..
+        } = *self
+        {
+            pin_current_thread(&[cpu])
+                .unwrap_or_else(|err| panic!("cannot pin the bench client to CPU {cpu}: {err}"));
+        }
+    }
+
+    /// How the README and the bench output name it.
+    pub fn describe(&self) -> String {
+        match *self {
+            Placement::Child {
+                server_cpu: Some(s),
+                client_cpu: Some(c),
+            } => format!("server in a child process on CPU {s}, client on CPU {c}"),
+            Placement::Child { .. } => "server in a child process, unpinned (one CPU)".to_owned(),
+            Placement::InProcess => "server in the bench process, unpinned".to_owned(),
+        }
+    }
+}
+
+/// A running server under test.
+#[derive(Debug)]
+pub enum BenchServer {
+    /// On a thread of this process.
+    InProcess(RunningServer),
+    /// In a child process.
+    Child {
+        /// The process.
+        process: ServerProcess,
+        /// The variant.
+        imp: Impl,
+        /// The application.
+        app: App,
+    },
+}
+
+impl BenchServer {
+    /// Starts `imp` serving `app` on 127.0.0.1 port 0, placed as `placement` says, with default limits
+    /// and a drain timeout of [`DRAIN_TIMEOUT`].
+    ///
+    /// # Panics
+    /// If the server cannot be started.
+    pub fn start(placement: Placement, imp: Impl, app: App) -> BenchServer {
+        match placement {
+            Placement::InProcess => {
+                let config = Config {
+                    drain_timeout: DRAIN_TIMEOUT,
+                    ..Config::default()
+                };
+                let server = RunningServer::start(imp, app, config)
+                    .unwrap_or_else(|err| panic!("cannot start the {imp} {app} server: {err}"));
+                BenchServer::InProcess(server)
+            }
+            Placement::Child { server_cpu, .. } => {
+                let exe = std::env::current_exe()
+                    .unwrap_or_else(|err| panic!("cannot find the bench executable: {err}"));
+                let cpus: Vec<usize> = server_cpu.into_iter().collect();
+                let process = ServerProcess::start_serve(&exe, imp.name(), app.name(), &[], &cpus)
+                    .unwrap_or_else(|err| {
+                        panic!("cannot start the {imp} {app} server process: {err}")
+                    });
+                BenchServer::Child { process, imp, app }
+            }
+        }
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            BenchServer::InProcess(server) => server.addr(),
+            BenchServer::Child { process, .. } => process.addr,
+        }
+    }
+
+    /// The CPU clock that measures it: the child's own, or this process's.
+    ///
+    /// # Panics
+    /// If the clock cannot be opened (the child died).
+    pub fn cpu_clock(&self) -> CpuClock {
+        let pid = match self {
+            BenchServer::InProcess(_) => std::process::id(),
+            BenchServer::Child { process, .. } => process.pid(),
+        };
+        CpuClock::of(pid).unwrap_or_else(|err| panic!("cannot open the CPU clock of {pid}: {err}"))
+    }
+
+    /// Stops it and checks that it shut down cleanly (in-process: `run` returned `Ok`; child: exit
+    /// status 0 within the stop timeout after SIGTERM).
+    ///
+    /// # Panics
+    /// If it did not.
+    pub fn stop(self) {
+        match self {
+            BenchServer::InProcess(server) => {
+                let (imp, app) = (server.imp(), server.app());
+                if let Err(err) = server.stop() {
+                    panic!("the {imp} {app} server did not stop cleanly: {err}");
+                }
+            }
+            BenchServer::Child { process, imp, app } => {
+                let run = process.stop();
+                if run.died_early || !run.exited_in_time || run.exit_code != Some(0) {
+                    panic!(
+                        "the {imp} {app} server process did not stop cleanly (exit {:?}, in time: {}, died early: {}); stderr: {}",
+                        run.exit_code, run.exited_in_time, run.died_early, run.stderr_tail
+                    );
+                }
+            }
+        }
+    }
+}
