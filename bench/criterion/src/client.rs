@@ -235,13 +235,17 @@ pub fn connect_echo_close(addr: SocketAddr, n: usize, msg: &[u8], scratch: &mut 
     for conn in &mut conns {
         expect_bytes(conn, msg, scratch, "connect");
         let mut one = [0u8; 1];
-        match conn.read(&mut one) {
-            Ok(0) => {}
-            Ok(_) => panic!("connect: the server sent more than the echo"),
-            Err(err) => panic!(
-                "connect: waiting for the server to close failed: {}",
-                describe(&err)
-            ),
+        loop {
+            match conn.read(&mut one) {
+                Ok(0) => break,
+                Ok(_) => panic!("connect: the server sent more than the echo"),
+                // A stop and continue (or any signal) interrupts a read with a timeout.
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) => panic!(
+                    "connect: waiting for the server to close failed: {}",
+                    describe(&err)
+                ),
+            }
         }
     }
 }

@@ -9,12 +9,15 @@ use serve::{App, Config, Impl, RunningServer};
 
 use crate::DRAIN_TIMEOUT;
 
-/// Where the servers under test run (`BENCH_SERVER=child|in-process`; child is the default).
+/// Where the servers under test run (`BENCH_SERVER`): `child` (the default), `child-split` or
+/// `in-process`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
     /// A fresh child process per variant (this bench executable re-run as a server, see
-    /// [`crate::child`]), pinned to `server_cpu`; the bench thread (the client) is pinned to
-    /// `client_cpu`. CPU time is the server process's own clock. With one CPU both are `None`.
+    /// [`crate::child`]) pinned to `server_cpu`, with the bench thread (the client) pinned to
+    /// `client_cpu`; CPU time is the server process's own clock. `child` puts both on the last CPU this
+    /// process may use (the measured default: least scheduler noise, see the README); `child-split` puts
+    /// the server on the first and the client on the last. `None`: not pinned.
     Child {
         /// The CPU the server process runs on.
         server_cpu: Option<usize>,
@@ -27,24 +30,34 @@ pub enum Placement {
 }
 
 impl Placement {
-    /// The placement `BENCH_SERVER` asks for (`child`, the default, or `in-process`); child pinning
-    /// uses the first two CPUs this thread may run on: the server the first, the client the second.
+    /// The placement `BENCH_SERVER` asks for: `child` (or unset), `child-split` or `in-process`.
     ///
     /// # Panics
     /// On any other value of `BENCH_SERVER`.
     pub fn from_env() -> Placement {
         match std::env::var("BENCH_SERVER").as_deref() {
             Err(_) | Ok("" | "child") => Placement::child(),
+            Ok("child-split") => Placement::child_split(),
             Ok("in-process") => Placement::InProcess,
-            Ok(other) => panic!("BENCH_SERVER={other}: expected child or in-process"),
+            Ok(other) => panic!("BENCH_SERVER={other}: expected child, child-split or in-process"),
         }
     }
 
-    /// Child placement on the first two CPUs of this thread's affinity (unpinned on one CPU).
+    /// Server and client on one CPU: the last this thread may run on.
     pub fn child() -> Placement {
+        let cpu = current_affinity().unwrap_or_default().last().copied();
+        Placement::Child {
+            server_cpu: cpu,
+            client_cpu: cpu,
+        }
+    }
+
+    /// Server on the first CPU this thread may run on, client on the last (both unpinned with one
+    /// CPU).
+    pub fn child_split() -> Placement {
         let cpus = current_affinity().unwrap_or_default();
         match cpus[..] {
-            [server, client, ..] => Placement::Child {
+            [server, .., client] => Placement::Child {
                 server_cpu: Some(server),
                 client_cpu: Some(client),
             },
@@ -70,14 +83,18 @@ impl Placement {
         }
     }
 
-    /// How the README and the bench output name it.
+    /// How the bench output names it.
     pub fn describe(&self) -> String {
         match *self {
             Placement::Child {
                 server_cpu: Some(s),
                 client_cpu: Some(c),
+            } if s == c => format!("server in a child process and client both on CPU {s}"),
+            Placement::Child {
+                server_cpu: Some(s),
+                client_cpu: Some(c),
             } => format!("server in a child process on CPU {s}, client on CPU {c}"),
-            Placement::Child { .. } => "server in a child process, unpinned (one CPU)".to_owned(),
+            Placement::Child { .. } => "server in a child process, unpinned".to_owned(),
             Placement::InProcess => "server in the bench process, unpinned".to_owned(),
         }
     }
