@@ -203,6 +203,7 @@ fn print_reproducibility(baselines: &[String], runs: &Runs) {
         .flat_map(|rows| rows.keys().cloned())
         .collect();
     let (mut within, mut total, mut flips_total) = (0, 0, 0);
+    let mut no_variant = Vec::new();
     for row in &rows {
         let per_run: Vec<Option<&BTreeMap<String, Estimate>>> = baselines
             .iter()
@@ -226,7 +227,8 @@ fn print_reproducibility(baselines: &[String], runs: &Runs) {
             Some(max / min - 1.0)
         };
         let mut cells = Vec::new();
-        let label_cols: Vec<&str> = if columns.iter().all(|c| names.contains(&c.as_str())) {
+        let variant_row = columns.iter().all(|c| names.contains(&c.as_str()));
+        let label_cols: Vec<&str> = if variant_row {
             names.clone()
         } else {
             columns.iter().map(|c| c.as_str()).collect()
@@ -243,6 +245,13 @@ fn print_reproducibility(baselines: &[String], runs: &Runs) {
                 }
                 None => cells.push("–".to_owned()),
             }
+        }
+        if !variant_row {
+            let (scenario, param) = row;
+            for (col, c) in label_cols.iter().zip(&cells) {
+                no_variant.push(format!("| `{scenario}/{col}/{param}` | {c} |"));
+            }
+            continue;
         }
         let mut flips = Vec::new();
         let cols: Vec<&String> = columns.iter().copied().collect();
@@ -268,15 +277,12 @@ fn print_reproducibility(baselines: &[String], runs: &Runs) {
         } else {
             flips.join(", ")
         };
-        if label_cols.len() == names.len() {
-            println!("| `{scenario}/{param}` | {} | {flips} |", cells.join(" | "));
-        } else {
-            for (col, c) in label_cols.iter().zip(&cells) {
-                println!(
-                    "| `{scenario}/{col}/{param}` | {c}{} | |",
-                    " | –".repeat(names.len() - 1)
-                );
-            }
+        println!("| `{scenario}/{param}` | {} | {flips} |", cells.join(" | "));
+    }
+    if !no_variant.is_empty() {
+        println!("\n| benchmark (no variant) | moved |\n|---|---:|");
+        for line in &no_variant {
+            println!("{line}");
         }
     }
     println!(
