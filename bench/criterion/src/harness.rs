@@ -11,10 +11,9 @@ use std::net::SocketAddr;
 
 use criterion::measurement::{Measurement, WallTime};
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
-use serve::App;
 
 use crate::cpu_time::{CpuTarget, CpuTime};
-use crate::server::{BenchServer, Placement};
+use crate::server::{BenchServer, Placement, ServerSpec};
 use crate::{available, criterion_config};
 
 /// What a group measures.
@@ -151,16 +150,23 @@ impl<M: Measurement> Bench<M> {
     }
 
     /// The group `scenario` with one benchmark per available variant and parameter
-    /// (`BenchmarkId::new(variant, param.label)`), each variant serving `app`. For each parameter,
+    /// (`BenchmarkId::new(variant, param.label)`), each variant serving `server` (an [`App`](serve::App),
+    /// or a [`ServerSpec`] with options). For each parameter,
     /// `setup(server address, &param.value)` runs once (outside the measurement) and returns the work
     /// of one iteration, which must verify what it receives. CPU time is the server's process when it
     /// runs in a child, this process's otherwise.
-    pub fn variants<P, S, W>(&mut self, scenario: &str, app: App, params: &[Param<P>], mut setup: S)
-    where
+    pub fn variants<P, S, W>(
+        &mut self,
+        scenario: &str,
+        server: impl Into<ServerSpec>,
+        params: &[Param<P>],
+        mut setup: S,
+    ) where
         S: FnMut(SocketAddr, &P) -> W,
         W: FnMut(),
     {
         let name = self.group_name(scenario);
+        let spec = server.into();
         let Bench {
             criterion,
             placement,
@@ -176,7 +182,7 @@ impl<M: Measurement> Bench<M> {
                 let mut work: Option<W> = None;
                 group.bench_function(BenchmarkId::new(imp.name(), &param.label), |b| {
                     let server = server.get_or_insert_with(|| {
-                        let server = BenchServer::start(*placement, imp, app);
+                        let server = BenchServer::start(*placement, imp, &spec);
                         target.set(server.cpu_clock());
                         server
                     });

@@ -42,7 +42,7 @@ pub use criterion;
 use criterion::Criterion;
 pub use harness::{Bench, Measure, Param, Suite};
 pub use serve::{App, Config, Impl, RunningServer};
-pub use server::{BenchServer, Placement};
+pub use server::{BenchServer, Placement, ServerSpec};
 
 /// Timeout of every connect, read and write the bench client makes.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);

@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use host_probe::CpuClock;
 use loadgen::compare::server::ServerProcess;
 use loadgen::limits::{current_affinity, pin_current_thread};
-use serve::{App, Config, Impl, RunningServer};
+use serve::{App, Impl, RunningServer};
 
-use crate::DRAIN_TIMEOUT;
+use crate::child::ServeArgs;
 
 /// Where the servers under test run (`BENCH_SERVER`): `child` (the default), `child-split` or
 /// `in-process`.
@@ -100,6 +100,39 @@ impl Placement {
     }
 }
 
+/// What the servers of a group serve: the app, and `serve`-style options (`--flag value` pairs, as
+/// [`ServeArgs::parse`] reads them) beyond the defaults. An [`App`] alone converts into one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSpec {
+    /// The application.
+    pub app: App,
+    /// Further options, flag and value in turn.
+    pub options: Vec<String>,
+}
+
+impl ServerSpec {
+    /// `app` with default options.
+    pub fn new(app: App) -> ServerSpec {
+        ServerSpec {
+            app,
+            options: Vec::new(),
+        }
+    }
+
+    /// Adds the option `flag value` (it must be one [`ServeArgs::parse`] knows).
+    pub fn option(mut self, flag: &str, value: impl ToString) -> ServerSpec {
+        self.options.push(flag.to_owned());
+        self.options.push(value.to_string());
+        self
+    }
+}
+
+impl From<App> for ServerSpec {
+    fn from(app: App) -> ServerSpec {
+        ServerSpec::new(app)
+    }
+}
+
 /// A running server under test.
 #[derive(Debug)]
 pub enum BenchServer {
@@ -117,19 +150,26 @@ pub enum BenchServer {
 }
 
 impl BenchServer {
-    /// Starts `imp` serving `app` on 127.0.0.1 port 0, placed as `placement` says, with default limits
-    /// and a drain timeout of [`DRAIN_TIMEOUT`].
+    /// Starts `imp` serving `spec` on 127.0.0.1 port 0, placed as `placement` says, with default limits
+    /// (but for `spec`'s options) and a drain timeout of [`DRAIN_TIMEOUT`](crate::DRAIN_TIMEOUT). Both placements read the
+    /// options with the one parser, [`ServeArgs::parse`].
     ///
     /// # Panics
-    /// If the server cannot be started.
-    pub fn start(placement: Placement, imp: Impl, app: App) -> BenchServer {
+    /// If the options are not understood or the server cannot be started.
+    pub fn start(placement: Placement, imp: Impl, spec: &ServerSpec) -> BenchServer {
+        let app = spec.app;
+        let mut args = vec![
+            "--impl".to_owned(),
+            imp.name().to_owned(),
+            "--app".to_owned(),
+            app.name().to_owned(),
+        ];
+        args.extend(spec.options.iter().cloned());
+        let parsed = ServeArgs::parse(&args)
+            .unwrap_or_else(|err| panic!("{imp} {app} server options {args:?}: {err}"));
         match placement {
             Placement::InProcess => {
-                let config = Config {
-                    drain_timeout: DRAIN_TIMEOUT,
-                    ..Config::default()
-                };
-                let server = RunningServer::start(imp, app, config)
+                let server = RunningServer::start(imp, app, parsed.config)
                     .unwrap_or_else(|err| panic!("cannot start the {imp} {app} server: {err}"));
                 BenchServer::InProcess(server)
             }
@@ -137,10 +177,11 @@ impl BenchServer {
                 let exe = std::env::current_exe()
                     .unwrap_or_else(|err| panic!("cannot find the bench executable: {err}"));
                 let cpus: Vec<usize> = server_cpu.into_iter().collect();
-                let process = ServerProcess::start_serve(&exe, imp.name(), app.name(), &[], &cpus)
-                    .unwrap_or_else(|err| {
-                        panic!("cannot start the {imp} {app} server process: {err}")
-                    });
+                let process =
+                    ServerProcess::start_serve(&exe, imp.name(), app.name(), &spec.options, &cpus)
+                        .unwrap_or_else(|err| {
+                            panic!("cannot start the {imp} {app} server process: {err}")
+                        });
                 BenchServer::Child { process, imp, app }
             }
         }
