@@ -1,11 +1,13 @@
 //! The sans-IO chat core alone, no sockets: line framing and command parsing on a realistic client byte
-//! stream, and the state machine's fan-out step (one `MSG` into a room of N members, into the outbox).
+//! stream, and the state machine's fan-out step (one `MSG` into a room of N members, into the outbox);
+//! in wall time and in CPU time (of this process: there is no server).
 
 use std::hint::black_box;
 
 use chat_core::{ChatState, Frame, Framer, Outbox, parse};
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_main};
-use variant_benches::chat_stream;
+use criterion::measurement::Measurement;
+use criterion::{BenchmarkId, Throughput};
+use variant_benches::{Bench, bench_main, chat_stream};
 
 /// Size of the generated client byte stream.
 const STREAM_BYTES: usize = 64 * 1024;
@@ -35,9 +37,9 @@ fn frame_all(framer: &mut Framer, stream: &[u8], mut each: impl FnMut(&str)) -> 
     lines
 }
 
-fn stream(c: &mut Criterion) {
+fn stream<M: Measurement>(b: &mut Bench<M>) {
     let (bytes, lines) = chat_stream(STREAM_BYTES, 0x5eed);
-    let mut group = c.benchmark_group("protocol_stream");
+    let mut group = b.group("protocol_stream");
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     let param = format!("{}KiB_{lines}lines", bytes.len() / 1024);
     let mut framer = Framer::new(MAX_LINE);
@@ -66,8 +68,8 @@ fn stream(c: &mut Criterion) {
     group.finish();
 }
 
-fn fan_out(c: &mut Criterion) {
-    let mut group = c.benchmark_group("protocol_fanout");
+fn fan_out<M: Measurement>(b: &mut Bench<M>) {
+    let mut group = b.group("protocol_fanout");
     let msg = "MSG lobby did you see the latency numbers for tokio? the build is green again";
     for members in ROOM_SIZES {
         let mut state = ChatState::new("bench");
@@ -89,14 +91,4 @@ fn fan_out(c: &mut Criterion) {
     group.finish();
 }
 
-mod group {
-    //! The criterion group (in a module: the macro makes an undocumented `pub fn`).
-    use super::*;
-
-    criterion::criterion_group! {
-        name = benches;
-        config = variant_benches::criterion_config();
-        targets = stream, fan_out
-    }
-}
-criterion_main!(group::benches);
+bench_main!(stream, fan_out);
