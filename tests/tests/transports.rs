@@ -1,6 +1,8 @@
 //! Every variant over a unix-domain socket and over TLS, in-process: echo (with half-close) and a
-//! chat session, plus the socket file's removal at stop. The full conformance suite over these
-//! transports is stamped by the client side's tests; these check the servers' side on their own.
+//! chat session, plus the socket file's removal at stop; and the work conformance cases over both
+//! transports, inline and offloaded (`work_over_unix::*`, `work_over_tls::*`), run unchanged through a
+//! TCP relay (`support::relay`). The full conformance suite over these transports is stamped by the
+//! client side's tests; these check the servers' side on their own.
 
 mod support;
 
@@ -9,10 +11,61 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serve::{App, Impl, RunningServer};
+use conformance::Target;
+use serve::{App, Config, Impl, RunningServer};
+use support::relay::{Relay, Upstream};
 use support::tls::{self, TlsLines};
 
 per_variant!(echo_over_unix, chat_over_unix, echo_over_tls, chat_over_tls);
+
+/// Stamps work conformance cases over one transport: a module `$transport` with one module per server
+/// configuration (`$mode = $config: [cases]`), each stamped per variant ([`per_variant!`]) with one
+/// test per case, which `$run`s the case from `conformance::work` with that configuration.
+macro_rules! work_cases_over {
+    ($transport:ident, $run:ident; $($mode:ident = $config:expr => [$($case:ident),+ $(,)?]),+ $(,)?) => {
+        mod $transport {$(
+            mod $mode {
+                $(
+                    fn $case(imp: serve::Impl) {
+                        crate::$run(imp, $config, stringify!($case), conformance::work::$case);
+                    }
+                )+
+                crate::per_variant!($($case),+);
+            }
+        )+}
+    };
+}
+
+/// The work cases over each transport: every case inline, a representative few offloaded (the
+/// pool's completions must reach a connection through the transport's wrapper too).
+macro_rules! work_over {
+    ($transport:ident, $run:ident) => {
+        work_cases_over!(
+            $transport, $run;
+            inline = crate::support::test_config() => [
+                values,
+                pipelined_in_order,
+                bounds_and_bad_args,
+                unknown_command,
+                control_characters,
+                crlf_and_empty_lines,
+                bad_utf8_keeps_connection,
+                line_too_long_closes,
+                half_close,
+                pipelined_flood_with_late_reader,
+            ],
+            offloaded = crate::support::offload_test_config() => [
+                values,
+                pipelined_in_order,
+                line_too_long_closes,
+                half_close,
+            ],
+        );
+    };
+}
+
+work_over!(work_over_unix, work_case_over_unix);
+work_over!(work_over_tls, work_case_over_tls);
 
 /// Bounds every read and write of the test clients.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -138,4 +191,45 @@ fn chat_over_tls(imp: Impl) {
     assert_eq!(bob.line(), "BYE");
     assert!(alice.line().starts_with("LEFT tls guest"));
     support::stop_within_limit(server, &format!("{imp} chat over TLS"));
+}
+
+/// A work conformance case against `imp` serving over a unix socket, through a TCP relay.
+fn work_case_over_unix(
+    imp: Impl,
+    config: Config,
+    case_name: &str,
+    case: fn(&Target) -> anyhow::Result<()>,
+) {
+    let mode = if config.offload {
+        "offloaded"
+    } else {
+        "inline"
+    };
+    let path = socket_path(imp, App::Work).with_extension(format!("{case_name}.{mode}.sock"));
+    let server =
+        RunningServer::start_unix(imp, App::Work, config.clone(), &path).expect("start over unix");
+    let relay = Relay::start(Upstream::Unix(path.clone())).expect("start the relay");
+    let what = format!("{imp} work over unix, {case_name}");
+    support::run_case_against(server, relay.addr(), &config, &what, case);
+    drop(relay);
+    assert!(!path.exists(), "the socket file is left behind");
+}
+
+/// A work conformance case against `imp` serving over TLS, through a TCP relay (skipped where the
+/// variant has no TLS yet).
+fn work_case_over_tls(
+    imp: Impl,
+    config: Config,
+    case_name: &str,
+    case: fn(&Target) -> anyhow::Result<()>,
+) {
+    if tls_skipped(imp) {
+        return;
+    }
+    let server = RunningServer::start_tls(imp, App::Work, config.clone()).expect("start over TLS");
+    let cert = &server.tls_certificate().expect("self-signed").cert_der;
+    let upstream = Upstream::Tls(server.addr(), tls::client_config(cert));
+    let relay = Relay::start(upstream).expect("start the relay");
+    let what = format!("{imp} work over TLS, {case_name}");
+    support::run_case_against(server, relay.addr(), &config, &what, case);
 }
