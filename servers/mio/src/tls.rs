@@ -95,7 +95,7 @@ impl Read for TlsSocket {
                     }
                 }
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                // The socket's EOF without close_notify: the end of the input for echo and chat.
+                // The socket's EOF without close_notify: the end of the input for every app.
                 Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(filled),
                 Err(err) => return Err(err),
             }

@@ -177,7 +177,7 @@ impl Read for TlsReader {
                 match conn.reader().read(buf) {
                     Ok(n) => return Ok(n),
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                    // EOF without close_notify: for echo and chat, the end of the input.
+                    // EOF without close_notify: for every app, the end of the input.
                     Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
                     Err(err) => return Err(err),
                 }
