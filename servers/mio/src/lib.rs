@@ -139,8 +139,12 @@ pub fn run(
         .transpose()?;
     let mut running = Vec::with_capacity(loops);
     let mut started = Ok(());
+    let mut listener = Some(listener);
     for index in 0..loops {
-        match start_loop(index, &listener, app, &config, &loop_config, pool.as_ref()) {
+        let own = loop_listener(&mut listener, index + 1 == loops);
+        let loop_started =
+            own.and_then(|own| start_loop(index, own, app, &config, &loop_config, pool.as_ref()));
+        match loop_started {
             Ok(handle) => running.push(handle),
             Err(err) => {
                 started = Err(err);
@@ -171,6 +175,20 @@ pub fn run(
     result
 }
 
+/// The listener a loop accepts on: a duplicate of `listener`, or for the last loop the listener itself,
+/// so that no duplicate outlives start-up (the server's descriptor count only grows while it starts).
+fn loop_listener(listener: &mut Option<Listener>, last: bool) -> Result<Listener, ServerError> {
+    let missing = || ServerError::Listener(std::io::Error::other("the listener was handed on"));
+    if last {
+        return listener.take().ok_or_else(missing);
+    }
+    listener
+        .as_ref()
+        .ok_or_else(missing)?
+        .try_clone()
+        .map_err(ServerError::Listener)
+}
+
 /// A loop's waker and thread.
 type Running = (Arc<Waker>, JoinHandle<Result<(), ServerError>>);
 
@@ -179,7 +197,7 @@ type Running = (Arc<Waker>, JoinHandle<Result<(), ServerError>>);
 /// others stop too.
 fn start_loop(
     index: usize,
-    listener: &Listener,
+    listener: Listener,
     app: App,
     config: &Config,
     loop_config: &LoopConfig,
@@ -191,7 +209,6 @@ fn start_loop(
     };
     let poll = Poll::new().map_err(runtime)?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(runtime)?);
-    let listener = listener.try_clone().map_err(ServerError::Listener)?;
     let listener = transport::Listener::from_std(listener);
     let (config, mut loop_config) = (config.clone(), loop_config.clone());
     loop_config.loads.1 = index;
