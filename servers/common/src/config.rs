@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::Tls;
+
 /// Default `--max-conns`.
 pub const DEFAULT_MAX_CONNS: usize = 10_000;
 /// Default `--max-line` (bytes, terminator excluded).
@@ -49,6 +51,9 @@ pub struct Config {
     pub offload_threads: usize,
     /// work, offloaded: requests that may wait for a pool thread (beyond them: `ERR busy`).
     pub offload_queue: usize,
+    /// TLS on every connection (`None`: plaintext, the default). Never a fallback: with TLS set, a
+    /// connection that does not complete a handshake is closed.
+    pub tls: Option<Tls>,
 }
 
 impl Default for Config {
@@ -64,6 +69,7 @@ impl Default for Config {
             offload: false,
             offload_threads: DEFAULT_OFFLOAD_THREADS,
             offload_queue: DEFAULT_OFFLOAD_QUEUE,
+            tls: None,
         }
     }
 }

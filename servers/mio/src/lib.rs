@@ -90,19 +90,21 @@ mod chat_conn;
 mod echo;
 mod event_loop;
 mod timers;
+mod tls;
+mod transport;
 mod work;
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use mio::{Poll, Waker};
-use server_common::{App, Config, ConnLimit, ServerError, Shutdown};
+use server_common::{App, Config, ConnLimit, Listener, ServerError, Shutdown};
 
 use crate::accept::Loads;
 use crate::chat::Chat;
 use crate::echo::Echo;
 use crate::event_loop::{EventLoop, LoopConfig, WAKER};
+use crate::tls::TlsProtocol;
 use crate::work::{Pool, Work};
 
 /// The name this variant goes by on the command line and in the `listening` line.
@@ -112,7 +114,7 @@ pub const NAME: &str = "mio";
 /// returns once they have all ended or `config.drain_timeout` has passed. Blocks the calling
 /// thread, which waits for the shutdown signal and wakes the loops.
 pub fn run(
-    listener: TcpListener,
+    listener: Listener,
     app: App,
     config: Config,
     shutdown: Shutdown,
@@ -137,8 +139,12 @@ pub fn run(
         .transpose()?;
     let mut running = Vec::with_capacity(loops);
     let mut started = Ok(());
+    let mut listener = Some(listener);
     for index in 0..loops {
-        match start_loop(index, &listener, app, &config, &loop_config, pool.as_ref()) {
+        let own = loop_listener(&mut listener, index + 1 == loops);
+        let loop_started =
+            own.and_then(|own| start_loop(index, own, app, &config, &loop_config, pool.as_ref()));
+        match loop_started {
             Ok(handle) => running.push(handle),
             Err(err) => {
                 started = Err(err);
@@ -169,6 +175,20 @@ pub fn run(
     result
 }
 
+/// The listener a loop accepts on: a duplicate of `listener`, or for the last loop the listener itself,
+/// so that no duplicate outlives start-up (the server's descriptor count only grows while it starts).
+fn loop_listener(listener: &mut Option<Listener>, last: bool) -> Result<Listener, ServerError> {
+    let missing = || ServerError::Listener(std::io::Error::other("the listener was handed on"));
+    if last {
+        return listener.take().ok_or_else(missing);
+    }
+    listener
+        .as_ref()
+        .ok_or_else(missing)?
+        .try_clone()
+        .map_err(ServerError::Listener)
+}
+
 /// A loop's waker and thread.
 type Running = (Arc<Waker>, JoinHandle<Result<(), ServerError>>);
 
@@ -177,7 +197,7 @@ type Running = (Arc<Waker>, JoinHandle<Result<(), ServerError>>);
 /// others stop too.
 fn start_loop(
     index: usize,
-    listener: &TcpListener,
+    listener: Listener,
     app: App,
     config: &Config,
     loop_config: &LoopConfig,
@@ -189,8 +209,7 @@ fn start_loop(
     };
     let poll = Poll::new().map_err(runtime)?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(runtime)?);
-    let listener = listener.try_clone().map_err(ServerError::Listener)?;
-    let listener = mio::net::TcpListener::from_std(listener);
+    let listener = transport::Listener::from_std(listener);
     let (config, mut loop_config) = (config.clone(), loop_config.clone());
     loop_config.loads.1 = index;
     let keep_waker = Arc::clone(&waker);
@@ -201,16 +220,29 @@ fn start_loop(
         .spawn(move || {
             let _waker = keep_waker; // events from a waker come only while it lives
             let shutdown = loop_config.shutdown.clone();
-            let served = match app {
-                App::Echo => {
+            let served = match (app, config.tls.clone()) {
+                (App::Echo, None) => {
                     let echo = Echo::new(config.idle_timeout);
                     serve(poll, listener, echo, loop_config)
                 }
-                App::Chat => serve(poll, listener, Chat::new(&config, NAME), loop_config),
-                App::Work => {
+                (App::Chat, None) => serve(poll, listener, Chat::new(&config, NAME), loop_config),
+                (App::Work, None) => {
                     let stop = shutdown.clone();
                     let work = Work::new(&config, stop, pool, Arc::clone(&waker_for_work));
                     serve(poll, listener, work, loop_config)
+                }
+                (App::Echo, Some(tls)) => {
+                    let echo = TlsProtocol::new(Echo::new(config.idle_timeout), tls);
+                    serve(poll, listener, echo, loop_config)
+                }
+                (App::Chat, Some(tls)) => {
+                    let chat = TlsProtocol::new(Chat::new(&config, NAME), tls);
+                    serve(poll, listener, chat, loop_config)
+                }
+                (App::Work, Some(tls)) => {
+                    let stop = shutdown.clone();
+                    let work = Work::new(&config, stop, pool, Arc::clone(&waker_for_work));
+                    serve(poll, listener, TlsProtocol::new(work, tls), loop_config)
                 }
             };
             if served.is_err() {
@@ -227,7 +259,7 @@ fn start_loop(
 
 fn serve<P: event_loop::Protocol>(
     poll: Poll,
-    listener: mio::net::TcpListener,
+    listener: transport::Listener,
     protocol: P,
     config: LoopConfig,
 ) -> Result<(), ServerError> {

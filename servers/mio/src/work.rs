@@ -27,13 +27,13 @@ use std::time::{Duration, Instant};
 
 use chat_core::{Step, WorkSession};
 use crossbeam_channel::{Receiver, Sender, bounded};
-use mio::net::TcpStream;
 use mio::{Interest, Waker};
 use server_common::chat::CLOSE_LINGER;
 use server_common::{App, Config, OffloadPool, Outcome, ReplyTo, Shutdown};
 
 use crate::echo::READ_BUDGET;
 use crate::event_loop::{Cx, Protocol, Ready, Slot, Status, Wake};
+use crate::transport::Stream;
 
 /// The server's offload pool, replying to the loop that submitted each job.
 pub(crate) type Pool = OffloadPool<LoopReply>;
@@ -108,7 +108,7 @@ impl Work {
 /// One work connection.
 #[derive(Debug)]
 pub(crate) struct WorkConn {
-    stream: TcpStream,
+    stream: Stream,
     session: WorkSession,
     /// Write interest is on (the send buffer filled up).
     writing: bool,
@@ -122,7 +122,7 @@ pub(crate) struct WorkConn {
 }
 
 /// The outcome of writing some bytes to a non-blocking socket: how many it took.
-fn write_some(stream: &mut TcpStream, data: &[u8]) -> io::Result<usize> {
+fn write_some(stream: &mut Stream, data: &[u8]) -> io::Result<usize> {
     let mut done = 0;
     while done < data.len() {
         match stream.write(&data[done..]) {
@@ -264,7 +264,7 @@ impl Protocol for Work {
         App::Work.over_limit_reply()
     }
 
-    fn open(&mut self, mut stream: TcpStream, slot: Slot, cx: &mut Cx<'_>) -> io::Result<WorkConn> {
+    fn open(&mut self, mut stream: Stream, slot: Slot, cx: &mut Cx<'_>) -> io::Result<WorkConn> {
         cx.registry
             .register(&mut stream, slot.token(), Interest::READABLE)?;
         Ok(WorkConn {
@@ -323,5 +323,11 @@ impl Protocol for Work {
                 ready: Ready::default(),
             });
         }
+    }
+}
+
+impl crate::tls::OwnsStream for WorkConn {
+    fn stream_mut(&mut self) -> &mut Stream {
+        &mut self.stream
     }
 }

@@ -13,7 +13,6 @@
 //! so it runs as its own detached task, outside the accept loop's cancellation (see `work_tasks`).
 
 use std::io;
-use std::net::Shutdown as SocketShutdown;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,10 +20,10 @@ use chat_core::{Done, ErrorCode, Job};
 use server_common::work_tasks::{self, WorkHub, WorkRuntime};
 use server_common::{Admitted, App, Config, DrainDeadline};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
-use smol::net::TcpStream;
 
 use crate::accept::{self, Acceptor};
 use crate::executor;
+use crate::transport::Conn;
 
 /// Serves work until the acceptor's shutdown signal; returns the drain deadline once every connection
 /// ended (or the deadline passed).
@@ -32,7 +31,7 @@ pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadl
     let hub = Arc::new(WorkHub::new(config, acceptor.shutdown));
     let handler = {
         let hub = Arc::clone(&hub);
-        move |stream: TcpStream| {
+        move |stream: Conn| {
             let conn = work_tasks::serve_conn::<Smol>(stream, Arc::clone(&hub), hub.enter());
             let task = executor::spawn_detached(conn);
             async move {
@@ -53,18 +52,19 @@ pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadl
 struct Smol;
 
 impl WorkRuntime for Smol {
-    type Stream = TcpStream;
+    type Stream = Conn;
 
-    async fn read(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    async fn read(stream: &mut Conn, buf: &mut [u8]) -> io::Result<usize> {
         stream.read(buf).await
     }
 
-    async fn write_all(stream: &mut TcpStream, buf: &[u8]) -> io::Result<()> {
-        stream.write_all(buf).await
+    async fn write_all(stream: &mut Conn, buf: &[u8]) -> io::Result<()> {
+        stream.write_all(buf).await?;
+        stream.flush().await // TLS: the reply's records out now (plaintext: nothing to do)
     }
 
-    async fn shutdown_write(stream: &mut TcpStream) {
-        let _ = stream.shutdown(SocketShutdown::Write);
+    async fn shutdown_write(stream: &mut Conn) {
+        let _ = stream.shutdown_write().await;
     }
 
     async fn sleep(duration: Duration) {

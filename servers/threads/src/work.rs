@@ -9,21 +9,21 @@
 //! `ERR shutting-down` and closes. Offloaded jobs still queued are answered `ERR shutting-down`.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
-use std::sync::Arc;
+use std::net::Shutdown as SocketShutdown;
 use std::time::Instant;
 
 use chat_core::{Step, WorkSession};
 use server_common::chat::CLOSE_LINGER;
-use server_common::{App, Config, ConnLimit, DrainDeadline, ServerError, Shutdown};
+use server_common::{App, Config, ConnLimit, DrainDeadline, Listener, ServerError, Shutdown};
 
 use crate::accept;
 use crate::offload::{Pool, Replies};
 use crate::registry::Registry;
+use crate::transport::{HalfClose, ReadHalf, Stream, WriteHalf};
 
 /// Serves work until `shutdown`; returns the drain deadline.
 pub(crate) fn serve(
-    listener: &TcpListener,
+    listener: &Listener,
     limit: &ConnLimit,
     registry: &Registry,
     config: &Config,
@@ -37,7 +37,7 @@ pub(crate) fn serve(
         let pool = pool.clone();
         let max_line = config.max_line;
         let shutdown = shutdown.clone();
-        move |stream| serve_conn(stream, max_line, pool.as_ref(), &shutdown)
+        move |reader, writer| serve_conn(reader, writer, max_line, pool.as_ref(), &shutdown)
     };
     let reject = App::Work.over_limit_reply();
     accept::accept_loop(listener, limit, registry, config, shutdown, reject, handler);
@@ -47,21 +47,23 @@ pub(crate) fn serve(
     Ok(DrainDeadline::start(config.drain_timeout))
 }
 
-/// One connection: steps its session until it closes, then half-closes and lingers.
+/// One connection (over any transport): steps its session until it closes, then half-closes and
+/// lingers.
 fn serve_conn(
-    stream: Arc<TcpStream>,
+    mut reader: ReadHalf,
+    mut writer: WriteHalf,
     max_line: usize,
     pool: Option<&Pool>,
     shutdown: &Shutdown,
 ) -> io::Result<()> {
-    let mut stream = &*stream;
     let mut session = WorkSession::new(max_line);
     let replies = pool.map(|_| Replies::new());
     loop {
         match session.next_step(shutdown.is_triggered()) {
             Step::Write => {
                 let output = session.output();
-                stream.write_all(output)?;
+                writer.write_all(output)?;
+                writer.flush()?; // TLS: the reply's records out now (plaintext: nothing to do)
                 let n = output.len();
                 session.written(n);
             }
@@ -69,29 +71,29 @@ fn serve_conn(
                 (Some(pool), Some(replies)) => replies.execute(pool, job),
                 _ => Ok(job.run()),
             }),
-            Step::Read => match stream.read(session.spare()) {
+            Step::Read => match reader.read(session.spare()) {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 read => session.filled(read?),
             },
             Step::Close => break,
         }
     }
-    stream.shutdown(SocketShutdown::Write)?;
-    linger(stream);
+    writer.shutdown(SocketShutdown::Write)?;
+    linger(&mut reader, writer.socket());
     Ok(())
 }
 
 /// After the FIN: reads and discards the client's input until its EOF, at most [`CLOSE_LINGER`], so
 /// that closing with unread input does not reset the connection under the last reply.
-fn linger(mut stream: &TcpStream) {
+fn linger(reader: &mut ReadHalf, socket: &Stream) {
     let deadline = Instant::now() + CLOSE_LINGER;
     let mut sink = [0; 1024];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+        if left.is_zero() || socket.set_read_timeout(Some(left)).is_err() {
             return;
         }
-        match stream.read(&mut sink) {
+        match reader.read(&mut sink) {
             Ok(0) => return,
             Ok(_) => {}
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}

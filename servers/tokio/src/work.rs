@@ -21,9 +21,9 @@ use chat_core::{Done, ErrorCode, Job};
 use server_common::work_tasks::{self, WorkHub, WorkRuntime};
 use server_common::{Admitted, App, Config, DrainDeadline};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::accept::{self, Acceptor};
+use crate::transport::Conn;
 
 /// Serves work until the acceptor's shutdown signal; returns the drain deadline once every connection
 /// ended (or the deadline passed).
@@ -31,7 +31,7 @@ pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadl
     let hub = Arc::new(WorkHub::new(config, acceptor.shutdown));
     let handler = {
         let hub = Arc::clone(&hub);
-        move |stream: TcpStream| {
+        move |stream: Conn| {
             let conn = work_tasks::serve_conn::<Tokio>(stream, Arc::clone(&hub), hub.enter());
             let task = tokio::spawn(conn);
             async move { task.await.unwrap_or(Ok(())) }
@@ -49,17 +49,18 @@ pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadl
 struct Tokio;
 
 impl WorkRuntime for Tokio {
-    type Stream = TcpStream;
+    type Stream = Conn;
 
-    async fn read(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    async fn read(stream: &mut Conn, buf: &mut [u8]) -> io::Result<usize> {
         stream.read(buf).await
     }
 
-    async fn write_all(stream: &mut TcpStream, buf: &[u8]) -> io::Result<()> {
-        stream.write_all(buf).await
+    async fn write_all(stream: &mut Conn, buf: &[u8]) -> io::Result<()> {
+        stream.write_all(buf).await?;
+        stream.flush().await // TLS: the reply's records out now (plaintext: nothing to do)
     }
 
-    async fn shutdown_write(stream: &mut TcpStream) {
+    async fn shutdown_write(stream: &mut Conn) {
         let _ = stream.shutdown().await;
     }
 

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod relay;
+pub mod tls;
+
 use std::time::Duration;
 
 use conformance::{Skipped, Target};
@@ -59,20 +62,34 @@ pub fn run_case_with(imp: Impl, app: App, config: Config, case: fn(&Target) -> a
         return;
     }
     let server = RunningServer::start(imp, app, config.clone()).expect("start server");
+    let addr = server.addr();
+    run_case_against(server, addr, &config, &format!("{imp} {app}"), case);
+}
+
+/// Runs `case` against `server` (started with `config`) reached at `addr` (the server's own address
+/// or a relay's in front of it), then stops the server; panics naming `what` if the case failed or
+/// was skipped.
+pub fn run_case_against(
+    server: RunningServer,
+    addr: std::net::SocketAddr,
+    config: &Config,
+    what: &str,
+    case: fn(&Target) -> anyhow::Result<()>,
+) {
     let target = Target {
         max_conns: Some(config.max_conns),
         max_line: config.max_line,
         queue_bytes: config.queue_bytes,
-        ..Target::new(server.addr())
+        ..Target::new(addr)
     };
     let outcome = case(&target);
-    stop_within_limit(server, &format!("{imp} {app}"));
+    stop_within_limit(server, what);
     if let Err(err) = outcome {
         assert!(
             err.downcast_ref::<Skipped>().is_none(),
             "case skipped: {err}"
         );
-        panic!("{imp} {app}: {err:#}");
+        panic!("{what}: {err:#}");
     }
 }
 
