@@ -12,7 +12,13 @@ use std::time::Duration;
 use serve::{App, Impl, RunningServer};
 use support::tls::{self, TlsLines};
 
-per_variant!(echo_over_unix, chat_over_unix, echo_over_tls, chat_over_tls);
+per_variant!(
+    echo_over_unix,
+    chat_over_unix,
+    echo_over_tls,
+    echo_over_tls_streams_megabytes,
+    chat_over_tls
+);
 
 /// Bounds every read and write of the test clients.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -106,6 +112,23 @@ fn echo_over_tls(imp: Impl) {
     tls::roundtrip(&mut client, &vec![b'x'; 100_000]); // several records each way
     tls::close_and_expect_clean_end(client);
     support::stop_within_limit(server, &format!("{imp} echo over TLS"));
+}
+
+/// Several megabytes echoed over TLS while the client reads at the same time: byte-exact, many
+/// records each way and partial sends on the server (its socket fills), then a clean end.
+fn echo_over_tls_streams_megabytes(imp: Impl) {
+    if tls_skipped(imp) {
+        return;
+    }
+    let server =
+        RunningServer::start_tls(imp, App::Echo, support::test_config()).expect("start over TLS");
+    let config = tls::client_config(&server.tls_certificate().expect("self-signed").cert_der);
+    let client = tls::connect(server.addr(), &config).expect("handshake");
+    let data: Vec<u8> = (0..6 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    tls::echo_streaming(client, &data);
+    support::stop_within_limit(server, &format!("{imp} echo of megabytes over TLS"));
 }
 
 /// A chat session over TLS: HELLO, a message between two clients, QUIT.

@@ -70,6 +70,8 @@ mod conn;
 mod echo;
 mod listeners;
 mod ring;
+mod tls;
+mod tls_ring;
 mod token;
 mod worker;
 
@@ -85,9 +87,6 @@ use crate::worker::{Setup, Worker};
 
 /// The name this variant goes by on the command line and in the `listening` line.
 pub const NAME: &str = "uring";
-
-/// Why `run` refuses a configuration with TLS: not implemented in this variant yet.
-pub const TLS_UNSUPPORTED: &str = "TLS is not implemented in the uring variant yet";
 
 /// Why io_uring cannot be used on this machine (`None`: it can). Tries what a worker does at start-up
 /// (a ring and a provided buffer ring) once per process.
@@ -121,9 +120,6 @@ pub fn run(
     config: Config,
     shutdown: Shutdown,
 ) -> Result<(), ServerError> {
-    if config.tls.is_some() {
-        return Err(ServerError::Unsupported(TLS_UNSUPPORTED.to_owned()));
-    }
     listener
         .set_nonblocking(true)
         .map_err(ServerError::Listener)?;
