@@ -32,6 +32,12 @@
 //!   uses one core, which is what the broker (a single owner of the chat state in every variant)
 //!   serialises on anyway. Cross-ring delivery (an eventfd or `IORING_OP_MSG_RING` per destination
 //!   ring) would let the connections' I/O spread over cores, at one wake-up per ring per broadcast.
+//! - **TLS.** With `Config::tls`, every connection carries a rustls session driven by hand over the
+//!   completions (`tls_ring`): ciphertext from each provided buffer goes into the session and the
+//!   buffer returns to the ring at once; the handshake comes first (its timeout checked by the tick),
+//!   then echo writes the plaintext back into the session and chat frames it; the applications' sends
+//!   are encrypted into the session and go out from the connection's own ciphertext buffer, one send
+//!   in flight; `close_notify` precedes the FIN. Plaintext connections pay one branch per event.
 //! - **Time.** One `Timeout` op per ring ticks every 50 ms (or a quarter of `--idle-timeout`, if
 //!   shorter): it checks idle connections, lingering closes, the drain deadline and the accept
 //!   back-off. Nothing else waits on time, so the hot path carries no timer.
