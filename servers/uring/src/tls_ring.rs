@@ -72,7 +72,13 @@ impl Worker {
         if let Err(err) = fed {
             return self.tls_fail(slot, &err);
         }
-        let Some(tls) = self.tls_conn(slot) else {
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return;
+        };
+        if conn.closing {
+            return; // closed (shutdown, timeout): a late handshake must not open the application
+        }
+        let Some(tls) = conn.tls.as_deref_mut() else {
             return;
         };
         if tls.finish_handshake() {
