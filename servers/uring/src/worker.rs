@@ -57,7 +57,8 @@ pub(crate) struct Worker {
     pub(crate) bufs: BufRing,
     pub(crate) conns: Slab,
     pub(crate) side: AppSide,
-    /// TLS on every connection of this ring (`None`: plaintext).
+    /// TLS on every connection of this ring (`None`: plaintext). Ring-wide, so the plaintext paths
+    /// test this field, not the connection.
     pub(crate) tls: Option<TlsSide>,
     listener: OwnedFd,
     wake: OwnedFd,
@@ -438,7 +439,7 @@ impl Worker {
     /// # Safety
     /// `ptr..ptr + len` stays valid and unmoved until the send completes.
     pub(crate) unsafe fn send(&mut self, slot: u32, ptr: *const u8, len: usize) -> io::Result<()> {
-        if self.conns.get_mut(slot).is_some_and(|c| c.tls.is_some()) {
+        if self.tls.is_some() {
             // SAFETY: the caller guarantees the bytes are valid; they are only read, during the call.
             let plain = unsafe { std::slice::from_raw_parts(ptr, len) };
             return self.tls_send(slot, &[io::IoSlice::new(plain)]);
@@ -480,10 +481,7 @@ impl Worker {
         slot: u32,
         msg: *const libc::msghdr,
     ) -> io::Result<()> {
-        let Some(conn) = self.conns.get_mut(slot) else {
-            return Ok(());
-        };
-        if conn.tls.is_some() {
+        if self.tls.is_some() {
             // SAFETY: the caller guarantees `msg` and its iovecs are valid; `IoSlice` is ABI
             // compatible with `iovec` on Unix; the bytes are only read, during the call.
             let bufs = unsafe {
@@ -492,6 +490,9 @@ impl Worker {
             };
             return self.tls_send(slot, bufs);
         }
+        let Some(conn) = self.conns.get_mut(slot) else {
+            return Ok(());
+        };
         conn.send_inflight = true;
         conn.send_cancelled = false;
         let entry = opcode::SendMsg::new(types::Fd(conn.raw_fd()), msg)
@@ -570,7 +571,7 @@ impl Worker {
     }
 
     fn on_data(&mut self, slot: u32, bid: u16, len: usize) {
-        if self.conns.get_mut(slot).is_some_and(|c| c.tls.is_some()) {
+        if self.tls.is_some() {
             return self.tls_data(slot, bid, len);
         }
         match self.side {
@@ -583,7 +584,7 @@ impl Worker {
     }
 
     fn on_read_end(&mut self, slot: u32) {
-        if self.tls_handshaking(slot) {
+        if self.tls.is_some() && self.tls_handshaking(slot) {
             return self.on_read_error(slot); // EOF before the handshake completed
         }
         self.app_read_end(slot);
@@ -642,7 +643,7 @@ impl Worker {
     }
 
     fn pump(&mut self, slot: u32) -> io::Result<()> {
-        if self.conns.get_mut(slot).is_some_and(|c| c.tls.is_some()) {
+        if self.tls.is_some() {
             return self.tls_pump(slot);
         }
         self.app_pump(slot)
@@ -657,16 +658,11 @@ impl Worker {
     }
 
     fn paused(&mut self, slot: u32) -> bool {
-        match self.conns.get_mut(slot) {
-            Some(Conn {
-                tls: Some(_),
-                app: AppConn::Echo(_),
-                ..
-            }) => self.tls_echo_full(slot),
-            Some(Conn {
-                app: AppConn::Echo(echo),
-                ..
-            }) => echo.is_full(),
+        if self.tls.is_some() {
+            return matches!(self.side, AppSide::Echo) && self.tls_echo_full(slot);
+        }
+        match self.conns.get_mut(slot).map(|c| &c.app) {
+            Some(AppConn::Echo(echo)) => echo.is_full(),
             _ => false,
         }
     }
@@ -687,7 +683,7 @@ impl Worker {
             return;
         }
         let n = result as usize;
-        if conn.tls.is_some() {
+        if self.tls.is_some() {
             return self.tls_sent(slot, n);
         }
         self.app_sent(slot, n);
