@@ -10,7 +10,7 @@ use conformance::Target;
 use conformance::chat_client::ChatClient;
 use conformance::client::{connect, roundtrip};
 use conformance::process::ServeCommand;
-use serve::Impl;
+use serve::{App, Impl};
 
 per_variant!(
     default_bind_is_loopback,
@@ -113,7 +113,12 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 /// stdout, and one line on stderr, `serve: ...`, containing every one of `names` (no backtrace,
 /// whatever `RUST_BACKTRACE` says).
 fn assert_refused(imp: Impl, args: &[&str], names: &[&str]) {
-    let mut command = ServeCommand::new(imp, "echo").args(args.iter().copied());
+    assert_refused_app(imp, "echo", args, names);
+}
+
+/// [`assert_refused`] for `--app app`.
+fn assert_refused_app(imp: Impl, app: &str, args: &[&str], names: &[&str]) {
+    let mut command = ServeCommand::new(imp, app).args(args.iter().copied());
     if args.contains(&"--unix") {
         command.addr = None; // --unix and --addr conflict
     }
@@ -186,8 +191,13 @@ fn tls_configuration_errors_are_refused_naming_the_file() {
         &["--unix", "TLS"],
     );
     for imp in Impl::ALL {
-        if imp.tls_unsupported_reason().is_some() && !support::skipped(imp) {
-            assert_refused(imp, &["--tls-self-signed"], &[imp.name(), "TLS"]);
+        if imp.tls_unsupported_reason(App::Work).is_some() && !support::skipped(imp) {
+            assert_refused_app(
+                imp,
+                "work",
+                &["--tls-self-signed"],
+                &[imp.name(), "work", "TLS"],
+            );
         }
     }
 }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use conformance::process::{ServeCommand, ServeProcess};
-use serve::Impl;
+use serve::{App, Impl};
 use support::tls;
 
 per_variant!(hostile_tls_clients_are_closed_and_nothing_else_is_disturbed);
@@ -58,7 +58,7 @@ fn until_closed(mut stream: TcpStream, what: &str) -> Vec<u8> {
 }
 
 fn hostile_tls_clients_are_closed_and_nothing_else_is_disturbed(imp: Impl) {
-    if let Some(reason) = imp.tls_unsupported_reason() {
+    if let Some(reason) = imp.tls_unsupported_reason(App::Echo) {
         eprintln!("SKIPPED {imp} over TLS: {reason}");
         return;
     }

@@ -16,7 +16,13 @@ use serve::{App, Config, Impl, RunningServer};
 use support::relay::{Relay, Upstream};
 use support::tls::{self, TlsLines};
 
-per_variant!(echo_over_unix, chat_over_unix, echo_over_tls, chat_over_tls);
+per_variant!(
+    echo_over_unix,
+    chat_over_unix,
+    echo_over_tls,
+    echo_over_tls_streams_megabytes,
+    chat_over_tls
+);
 
 /// Stamps work conformance cases over one transport: a module `$transport` with one module per server
 /// configuration (`$mode = $config: [cases]`), each stamped per variant ([`per_variant!`]) with one
@@ -84,9 +90,9 @@ fn unix_client(path: &std::path::Path) -> UnixStream {
     stream
 }
 
-/// Whether `imp` serves TLS; if not, says so on stderr so the test passes without pretending.
-fn tls_skipped(imp: Impl) -> bool {
-    match imp.tls_unsupported_reason() {
+/// Whether `imp` serves `app` over TLS; if not, says so on stderr so the test passes without pretending.
+fn tls_skipped(imp: Impl, app: App) -> bool {
+    match imp.tls_unsupported_reason(app) {
         Some(reason) => {
             eprintln!("SKIPPED {imp} over TLS: {reason}");
             true
@@ -143,7 +149,7 @@ fn chat_over_unix(imp: Impl) {
 /// Echo over TLS with a self-signed certificate: the listening address is `tls://IP:PORT`, bytes
 /// come back, and the client's `close_notify` plus half-close ends the stream cleanly.
 fn echo_over_tls(imp: Impl) {
-    if tls_skipped(imp) {
+    if tls_skipped(imp, App::Echo) {
         return;
     }
     let server =
@@ -161,9 +167,26 @@ fn echo_over_tls(imp: Impl) {
     support::stop_within_limit(server, &format!("{imp} echo over TLS"));
 }
 
+/// Several megabytes echoed over TLS while the client reads at the same time: byte-exact, many
+/// records each way and partial sends on the server (its socket fills), then a clean end.
+fn echo_over_tls_streams_megabytes(imp: Impl) {
+    if tls_skipped(imp, App::Echo) {
+        return;
+    }
+    let server =
+        RunningServer::start_tls(imp, App::Echo, support::test_config()).expect("start over TLS");
+    let config = tls::client_config(&server.tls_certificate().expect("self-signed").cert_der);
+    let client = tls::connect(server.addr(), &config).expect("handshake");
+    let data: Vec<u8> = (0..6 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    tls::echo_streaming(client, &data);
+    support::stop_within_limit(server, &format!("{imp} echo of megabytes over TLS"));
+}
+
 /// A chat session over TLS: HELLO, a message between two clients, QUIT.
 fn chat_over_tls(imp: Impl) {
-    if tls_skipped(imp) {
+    if tls_skipped(imp, App::Chat) {
         return;
     }
     let server =
@@ -223,7 +246,7 @@ fn work_case_over_tls(
     case_name: &str,
     case: fn(&Target) -> anyhow::Result<()>,
 ) {
-    if tls_skipped(imp) {
+    if tls_skipped(imp, App::Work) {
         return;
     }
     let server = RunningServer::start_tls(imp, App::Work, config.clone()).expect("start over TLS");

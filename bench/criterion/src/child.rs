@@ -106,7 +106,12 @@ fn serve(args: ServeArgs) -> io::Result<()> {
     server_common::signals::trigger_on_signals(shutdown.clone())?;
     server_common::announce(args.imp.name(), args.app, addr)?;
     args.imp
-        .run(listener, args.app, args.config, shutdown)
+        .run(
+            server_common::Listener::Tcp(listener),
+            args.app,
+            args.config,
+            shutdown,
+        )
         .map_err(|err| io::Error::other(format!("{} {} server failed: {err}", args.imp, args.app)))
 }
 

@@ -175,8 +175,11 @@ impl Args {
                     .to_owned(),
             );
         }
-        if tls && let Some(reason) = self.imp.tls_unsupported_reason() {
-            return Some(format!("--impl {} with TLS: {reason}", self.imp));
+        if tls && let Some(reason) = self.imp.tls_unsupported_reason(self.app) {
+            return Some(format!(
+                "--impl {} --app {} with TLS: {reason}",
+                self.imp, self.app
+            ));
         }
         if tls && self.tls_handshake_timeout == 0.0 {
             return Some("--tls-handshake-timeout must be more than 0".to_owned());

@@ -106,6 +106,25 @@ pub(crate) struct ChatConn {
     linger_until: Option<Instant>,
 }
 
+/// Frames `data` (a provided buffer's bytes, or plaintext out of a TLS session) and hands every
+/// complete line to the broker; dropped if the broker closed the client or the server is stopping.
+pub(crate) fn chat_input(side: &mut ChatSide, conn: &mut ChatConn, stopping: bool, data: &[u8]) {
+    if stopping || !conn.member.get() {
+        return; // closed by the broker or shutting down: input is drained and dropped
+    }
+    let mut rest = data;
+    while !rest.is_empty() {
+        let taken = conn.framer.push(rest);
+        rest = &rest[taken..];
+        while let Some(frame) = conn.framer.next_frame() {
+            side.broker.input(conn.id, frame);
+        }
+        if taken == 0 {
+            break;
+        }
+    }
+}
+
 impl Worker {
     fn chat_parts(&mut self, slot: u32) -> Option<(&mut ChatSide, &mut ChatConn)> {
         let AppSide::Chat(side) = &mut self.side else {
@@ -146,20 +165,7 @@ impl Worker {
         let Some(AppConn::Chat(conn)) = self.conns.get_mut(slot).map(|c| &mut c.app) else {
             return;
         };
-        if stopping || !conn.member.get() {
-            return; // closed by the broker or shutting down: input is drained and dropped
-        }
-        let mut rest = self.bufs.filled(bid, len);
-        while !rest.is_empty() {
-            let taken = conn.framer.push(rest);
-            rest = &rest[taken..];
-            while let Some(frame) = conn.framer.next_frame() {
-                side.broker.input(conn.id, frame);
-            }
-            if taken == 0 {
-                break;
-            }
-        }
+        chat_input(side, conn, stopping, self.bufs.filled(bid, len));
     }
 
     /// The client sent EOF (or went idle): its rooms are told; its queue is flushed and it is closed.

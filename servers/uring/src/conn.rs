@@ -7,6 +7,7 @@ use server_common::ConnGuard;
 
 use crate::chat::ChatConn;
 use crate::echo::EchoConn;
+use crate::tls::TlsConn;
 use crate::work::WorkConn;
 
 /// What the application keeps per connection.
@@ -46,6 +47,8 @@ pub(crate) struct Conn {
     /// When the peer last sent something.
     pub(crate) last_input: Instant,
     pub(crate) app: AppConn,
+    /// The TLS session, on a TLS server (boxed: a plaintext connection carries only the pointer).
+    pub(crate) tls: Option<Box<TlsConn>>,
 }
 
 impl Conn {
@@ -64,6 +67,7 @@ impl Conn {
             closing: false,
             last_input: Instant::now(),
             app,
+            tls: None,
         }
     }
 
@@ -72,15 +76,31 @@ impl Conn {
         self.fd.as_raw_fd()
     }
 
-    /// Shuts the socket down in direction `how` (`libc::SHUT_*`); errors (not connected) are moot.
-    pub(crate) fn shutdown(&self, how: i32) {
+    /// Shuts the connection down in direction `how` (`libc::SHUT_*`). Over TLS a write shutdown
+    /// queues `close_notify` and the FIN follows it once every record is out (`tls_ring.rs`).
+    pub(crate) fn shutdown(&mut self, how: i32) {
+        if how == libc::SHUT_WR
+            && let Some(tls) = self.tls.as_deref_mut()
+            && tls.defer_fin()
+        {
+            return;
+        }
+        self.shutdown_socket(how);
+    }
+
+    /// Shuts the socket down in direction `how`; errors (not connected) are moot.
+    pub(crate) fn shutdown_socket(&self, how: i32) {
         // SAFETY: a plain system call on a descriptor this connection owns.
         unsafe { libc::shutdown(self.raw_fd(), how) };
     }
 
-    /// Sends `bytes` best effort without waiting (over-limit replies, a cut-off client's last line).
-    pub(crate) fn send_now(&self, bytes: &[u8]) {
-        send_now(self.raw_fd(), bytes);
+    /// Sends `bytes` best effort without waiting (a cut-off client's last line). Over TLS they are
+    /// encrypted into the session and go out with the next records.
+    pub(crate) fn send_now(&mut self, bytes: &[u8]) {
+        match self.tls.as_deref_mut() {
+            Some(tls) => tls.queue_plaintext(bytes),
+            None => send_now(self.raw_fd(), bytes),
+        }
     }
 }
 

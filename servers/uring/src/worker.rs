@@ -13,6 +13,7 @@ use crate::chat::ChatSide;
 use crate::conn::{AppConn, Conn, Slab, send_now};
 use crate::echo::EchoConn;
 use crate::ring::{self, Mode};
+use crate::tls_ring::TlsSide;
 use crate::token::Op;
 use crate::work::{Pool, WorkConn, WorkSide};
 
@@ -61,6 +62,9 @@ pub(crate) struct Worker {
     pub(crate) bufs: BufRing,
     pub(crate) conns: Slab,
     pub(crate) side: AppSide,
+    /// TLS on every connection of this ring (`None`: plaintext). Ring-wide, so the plaintext paths
+    /// test this field, not the connection.
+    pub(crate) tls: Option<TlsSide>,
     listener: OwnedFd,
     wake: OwnedFd,
     tick: types::Timespec,
@@ -108,10 +112,15 @@ impl Worker {
             bufs,
             conns: Slab::default(),
             side,
+            tls: setup.config.tls.clone().map(TlsSide::new),
             listener: setup.listener,
             wake: setup.wake,
             tick: types::Timespec::from(tick_period),
-            reject: setup.app.over_limit_reply(),
+            // Over TLS nothing is ever sent in plaintext: over the limit, the connection is closed.
+            reject: match setup.config.tls {
+                Some(_) => b"",
+                None => setup.app.over_limit_reply(),
+            },
             config: setup.config,
             limit: setup.limit,
             shutdown: setup.shutdown,
@@ -291,8 +300,21 @@ impl Worker {
             AppSide::Chat(ref mut chat) => AppConn::Chat(Box::new(chat.open(&self.config))),
             AppSide::Work(_) => AppConn::Work(Box::new(WorkConn::new(&self.config))),
         };
-        let slot = self.conns.insert(Conn::new(fd, guard, app));
-        self.on_open(slot);
+        let mut conn = Conn::new(fd, guard, app);
+        if let Some(tls) = &self.tls {
+            match tls.accept() {
+                Ok(session) => conn.tls = Some(session),
+                Err(err) => {
+                    tracing::warn!(error = %err, "TLS connection not served");
+                    return Ok(());
+                }
+            }
+        }
+        let handshaking = conn.tls.is_some();
+        let slot = self.conns.insert(conn);
+        if !handshaking {
+            self.on_open(slot); // over TLS, once the handshake completes
+        }
         self.settle(slot)
     }
 
@@ -434,6 +456,25 @@ impl Worker {
     /// # Safety
     /// `ptr..ptr + len` stays valid and unmoved until the send completes.
     pub(crate) unsafe fn send(&mut self, slot: u32, ptr: *const u8, len: usize) -> io::Result<()> {
+        if self.tls.is_some() {
+            // SAFETY: the caller guarantees the bytes are valid; they are only read, during the call.
+            let plain = unsafe { std::slice::from_raw_parts(ptr, len) };
+            return self.tls_send(slot, &[io::IoSlice::new(plain)]);
+        }
+        // SAFETY: passed on from the caller.
+        unsafe { self.submit_send(slot, ptr, len) }
+    }
+
+    /// Submits a send of `len` bytes at `ptr` for `slot`, as they are (over TLS: the records).
+    ///
+    /// # Safety
+    /// `ptr..ptr + len` stays valid and unmoved until the send completes.
+    pub(crate) unsafe fn submit_send(
+        &mut self,
+        slot: u32,
+        ptr: *const u8,
+        len: usize,
+    ) -> io::Result<()> {
         let Some(conn) = self.conns.get_mut(slot) else {
             return Ok(());
         };
@@ -457,6 +498,15 @@ impl Worker {
         slot: u32,
         msg: *const libc::msghdr,
     ) -> io::Result<()> {
+        if self.tls.is_some() {
+            // SAFETY: the caller guarantees `msg` and its iovecs are valid; `IoSlice` is ABI
+            // compatible with `iovec` on Unix; the bytes are only read, during the call.
+            let bufs = unsafe {
+                let msg = &*msg;
+                std::slice::from_raw_parts(msg.msg_iov.cast::<io::IoSlice<'_>>(), msg.msg_iovlen)
+            };
+            return self.tls_send(slot, bufs);
+        }
         let Some(conn) = self.conns.get_mut(slot) else {
             return Ok(());
         };
@@ -530,7 +580,7 @@ impl Worker {
         }
     }
 
-    fn on_open(&mut self, slot: u32) {
+    pub(crate) fn on_open(&mut self, slot: u32) {
         if let AppSide::Chat(_) = self.side {
             self.chat_open(slot);
         }
@@ -543,6 +593,9 @@ impl Worker {
     }
 
     fn on_data(&mut self, slot: u32, bid: u16, len: usize) {
+        if self.tls.is_some() {
+            return self.tls_data(slot, bid, len);
+        }
         match self.side {
             AppSide::Echo => self.echo_data(slot, bid, len),
             AppSide::Chat(_) => {
@@ -554,6 +607,14 @@ impl Worker {
     }
 
     fn on_read_end(&mut self, slot: u32) {
+        if self.tls.is_some() && self.tls_handshaking(slot) {
+            return self.on_read_error(slot); // EOF before the handshake completed
+        }
+        self.app_read_end(slot);
+    }
+
+    /// The application hears the end of the input (over TLS: `close_notify`, or EOF without it).
+    pub(crate) fn app_read_end(&mut self, slot: u32) {
         match self.side {
             AppSide::Echo => self.echo_read_end(slot),
             AppSide::Chat(_) => self.chat_read_end(slot),
@@ -561,7 +622,7 @@ impl Worker {
         }
     }
 
-    fn on_read_error(&mut self, slot: u32) {
+    pub(crate) fn on_read_error(&mut self, slot: u32) {
         match self.side {
             AppSide::Echo => self.echo_error(slot),
             AppSide::Chat(_) => self.chat_error(slot),
@@ -583,6 +644,9 @@ impl Worker {
     }
 
     fn on_timer(&mut self, slot: u32, now: Instant) {
+        if self.tls.is_some() {
+            self.tls_timer(slot, now);
+        }
         match self.side {
             AppSide::Echo => {}
             AppSide::Chat(_) => self.chat_timer(slot, now),
@@ -591,6 +655,9 @@ impl Worker {
     }
 
     fn on_stop(&mut self) {
+        if self.tls.is_some() {
+            self.tls_stop();
+        }
         match self.side {
             AppSide::Echo => {
                 for slot in self.conns.occupied() {
@@ -605,6 +672,14 @@ impl Worker {
     }
 
     fn pump(&mut self, slot: u32) -> io::Result<()> {
+        if self.tls.is_some() {
+            return self.tls_pump(slot);
+        }
+        self.app_pump(slot)
+    }
+
+    /// The application's next send (over TLS, called by `tls_pump` when the records are out).
+    pub(crate) fn app_pump(&mut self, slot: u32) -> io::Result<()> {
         match self.side {
             AppSide::Echo => self.echo_pump(slot),
             AppSide::Chat(_) => self.chat_pump(slot),
@@ -613,6 +688,9 @@ impl Worker {
     }
 
     fn paused(&mut self, slot: u32) -> bool {
+        if self.tls.is_some() {
+            return matches!(self.side, AppSide::Echo) && self.tls_echo_full(slot);
+        }
         match self.conns.get_mut(slot).map(|c| &c.app) {
             Some(AppConn::Echo(echo)) => echo.is_full(),
             Some(AppConn::Work(work)) => work.is_full(),
@@ -636,6 +714,14 @@ impl Worker {
             return;
         }
         let n = result as usize;
+        if self.tls.is_some() {
+            return self.tls_sent(slot, n);
+        }
+        self.app_sent(slot, n);
+    }
+
+    /// The application's send of `n` bytes (over TLS: plaintext bytes) completed.
+    pub(crate) fn app_sent(&mut self, slot: u32, n: usize) {
         match self.side {
             AppSide::Echo => self.echo_sent(slot, n),
             AppSide::Chat(_) => self.chat_sent(slot, n),

@@ -103,3 +103,64 @@ pub fn client_hello(config: &Arc<ClientConfig>) -> Vec<u8> {
     }
     hello
 }
+
+/// Sends `data` and reads its echo at the same time (the socket non-blocking, writing and reading
+/// in turn as each can proceed, so neither side's buffers have to hold the whole stream), checking
+/// the echo byte for byte; then ends cleanly as [`close_and_expect_clean_end`].
+pub fn echo_streaming(mut stream: TlsStream, data: &[u8]) {
+    const CHUNK: usize = 64 * 1024;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    stream.sock.set_nonblocking(true).expect("non-blocking");
+    let (mut written, mut back) = (0, Vec::with_capacity(data.len()));
+    let mut buf = vec![0; CHUNK];
+    while back.len() < data.len() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "echo stalled: {written} bytes written, {} read back",
+            back.len()
+        );
+        let mut progressed = false;
+        if written < data.len() && !stream.conn.wants_write() {
+            let end = (written + CHUNK).min(data.len());
+            written += stream
+                .conn
+                .writer()
+                .write(&data[written..end])
+                .expect("encrypt");
+        }
+        while stream.conn.wants_write() {
+            match stream.conn.write_tls(&mut stream.sock) {
+                Ok(_) => progressed = true,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(err) => panic!("write: {err}"),
+            }
+        }
+        match stream.conn.read_tls(&mut stream.sock) {
+            Ok(0) => panic!(
+                "the server closed after {} of {} bytes",
+                back.len(),
+                data.len()
+            ),
+            Ok(_) => {
+                progressed = true;
+                stream.conn.process_new_packets().expect("server records");
+            }
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(err) => panic!("read: {err}"),
+        }
+        loop {
+            match stream.conn.reader().read(&mut buf) {
+                Ok(0) => panic!("close_notify after {} of {} bytes", back.len(), data.len()),
+                Ok(n) => back.extend_from_slice(&buf[..n]),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(err) => panic!("plaintext: {err}"),
+            }
+        }
+        if !progressed {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    assert!(back == data, "the echo differs from what was sent");
+    stream.sock.set_nonblocking(false).expect("blocking");
+    close_and_expect_clean_end(stream);
+}
