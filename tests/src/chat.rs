@@ -702,9 +702,10 @@ pub fn left_on_disconnect(target: &Target) -> Result<()> {
         a.expect(&format!("JOINED {r2} {}", b.nick))?;
         let nick = b.nick.clone();
         if how == "reset" {
-            socket2::SockRef::from(b.stream()).set_linger(Some(Duration::ZERO))?;
+            crate::client::reset(b.into_stream())?;
+        } else {
+            drop(b);
         }
-        drop(b);
         let got: BTreeSet<String> = [a.read_line()?, a.read_line()?].into();
         let expected: BTreeSet<String> =
             [format!("LEFT {r1} {nick}"), format!("LEFT {r2} {nick}")].into();
