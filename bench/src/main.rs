@@ -11,6 +11,9 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 fn run(cli: cli::Cli) -> anyhow::Result<commands::Verdict> {
+    if let Some(common) = cli.command.common() {
+        common.check_transport()?;
+    }
     match cli.command {
         cli::Command::Echo(args) => commands::echo(&args),
         cli::Command::Conns(args) => commands::conns(&args),

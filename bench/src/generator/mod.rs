@@ -13,3 +13,4 @@ pub mod sampler;
 pub mod schedule;
 pub(crate) mod sequence;
 pub(crate) mod timer;
+pub(crate) mod transport;

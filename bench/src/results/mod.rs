@@ -14,3 +14,4 @@ pub mod kernel;
 pub mod machine;
 pub mod matrix;
 pub mod series;
+pub mod transport;

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::generator::progress::{Phase, Progress, ProgressInfo};
 use crate::generator::sampler::{Mark, Sampler};
 use crate::results::cost::{CoreUsage, Cost, GeneratorStats};
-use crate::results::counts::{ConnectFailures, ConnectStats, ErrorCounts};
+use crate::results::counts::{ConnectFailures, ConnectStats, ErrorCounts, TlsHandshakes};
 use crate::results::hist::{self, HistogramReport};
 use crate::results::series::{Interval, TimeSeries};
 
@@ -151,7 +151,7 @@ pub(crate) fn run<P: Protocol>(
         let counter = Arc::new(AtomicU64::new(0));
         let plan = WorkerPlan {
             index: w,
-            addr: spec.addr,
+            endpoint: spec.endpoint.clone(),
             conn_ids,
             source_ips: spec.source_ips.clone(),
             connect_start,
@@ -490,12 +490,14 @@ fn merge<T: Tally>(
         tally: T::default(),
     };
     let mut established = 0;
+    let mut tls = TlsHandshakes::default();
     let mut worker_cpu_s = 0.0;
     for r in results {
         hist::merge(&mut latency, &r.rec.latency)?;
         hist::merge(&mut corrected, &r.rec.corrected)?;
         hist::merge(&mut connect, &r.connect)?;
         failures.add(&r.connect_failures);
+        tls.add(&r.tls);
         errors.add(&r.errors);
         established += r.established;
         m.ready += r.ready;
@@ -559,6 +561,7 @@ fn merge<T: Tally>(
         },
         target_rate_per_s: spec.connect_rate,
         latency: HistogramReport::of(&connect)?,
+        tls: matches!(spec.endpoint, conformance::transport::Endpoint::Tls { .. }).then_some(tls),
     };
     m.latency = latency;
     m.corrected = corrected;

@@ -21,24 +21,24 @@
 //! handed to the protocol in place, and send timestamps live in a fixed ring
 //! per connection.
 
-use std::io::{self, Read, Write};
-use std::net::Shutdown;
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use host_probe::ResourceUsage;
-use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use rustls::HandshakeKind;
 
+use super::link::{Handshake, Link};
 use super::protocol::{Fault, Outgoing, Protocol, Receipts};
 use super::recorder::Recorder;
 use super::{Load, WorkerPlan};
-use crate::generator::net::{self, ConnectState};
+use crate::generator::net::ConnectState;
 use crate::generator::schedule::{OpenLoop, Schedule};
 use crate::generator::timer::{TIMER, Timer};
-use crate::results::counts::{ConnectFailures, ErrorCounts};
+use crate::results::counts::{ConnectFailures, ErrorCounts, TlsHandshakes};
 use crate::results::hist;
 
 /// Size of the per-worker read and write scratch buffers.
@@ -67,6 +67,8 @@ pub(crate) struct WorkerResult<T> {
     pub established: usize,
     pub ready: usize,
     pub connect_failures: ConnectFailures,
+    /// TLS handshakes completed, by kind.
+    pub tls: TlsHandshakes,
     /// Messages of the window that were sent (open loop: scheduled and sent).
     pub sent: u64,
     /// Messages sent over the whole run.
@@ -93,6 +95,8 @@ enum St {
     /// Not attempted yet (paced connects).
     Idle,
     Connecting,
+    /// Socket connected, in the TLS handshake (part of connecting).
+    Securing,
     /// Connected, in the protocol's handshake.
     Handshake,
     Open,
@@ -103,7 +107,7 @@ enum St {
 }
 
 struct Conn<C> {
-    stream: Option<TcpStream>,
+    stream: Option<Link>,
     st: St,
     source: Option<std::net::IpAddr>,
     connect_started: Option<Instant>,
@@ -227,6 +231,7 @@ struct Worker<'a, P: Protocol> {
     established: usize,
     ready: usize,
     connect_failures: ConnectFailures,
+    tls: TlsHandshakes,
     sent_total: u64,
     errors: ErrorCounts,
     first_error: Option<String>,
@@ -326,6 +331,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
             established: 0,
             ready: 0,
             connect_failures: ConnectFailures::default(),
+            tls: TlsHandshakes::default(),
             sent_total: 0,
             errors: ErrorCounts::default(),
             first_error: None,
@@ -369,7 +375,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
                 last_scan = now;
                 for i in 0..n {
                     let c = &self.conns[i];
-                    if matches!(c.st, St::Connecting | St::Handshake)
+                    if matches!(c.st, St::Connecting | St::Securing | St::Handshake)
                         && c.connect_started
                             .is_some_and(|t| now.duration_since(t) >= self.plan.connect_timeout)
                     {
@@ -402,23 +408,13 @@ impl<'a, P: Protocol> Worker<'a, P> {
                         let Some(stream) = c.stream.as_ref() else {
                             continue;
                         };
-                        match net::check_connect(stream) {
+                        match stream.check_connect() {
                             ConnectState::Pending => {}
                             ConnectState::Connected => {
                                 c.can_write = true;
-                                self.established += 1;
-                                self.last_established = Some(now);
-                                if let Some(t) = c.connect_started {
-                                    hist::record_ns(&mut self.connect, ns_between(t, now));
-                                }
-                                if self.proto.ready_on_connect() {
-                                    self.set_ready(i, now);
+                                c.st = St::Securing;
+                                if self.secure(i, now) {
                                     pending -= 1;
-                                } else {
-                                    c.st = St::Handshake;
-                                    if self.handshake_io(i, now, true) {
-                                        pending -= 1;
-                                    }
                                 }
                             }
                             ConnectState::Failed(e) => {
@@ -428,6 +424,12 @@ impl<'a, P: Protocol> Worker<'a, P> {
                                 self.close(i);
                             }
                         }
+                    }
+                    St::Securing => pending -= usize::from(self.secure(i, now)),
+                    // A connection ready while others still connect: read what arrives (over TLS,
+                    // the session tickets a later connection of this worker may resume).
+                    St::Open if ev.is_readable() || ev.is_read_closed() => {
+                        self.on_readable(i, ev.is_read_closed(), 0);
                     }
                     St::Handshake => {
                         if ev.is_writable() {
@@ -440,6 +442,51 @@ impl<'a, P: Protocol> Worker<'a, P> {
                     _ => {}
                 }
             }
+        }
+    }
+
+    /// Drives connection `i`'s TLS handshake (none on TCP and unix); once it is over, the
+    /// connection is established (its connect latency taken) and goes on to the protocol's
+    /// handshake or to ready. True once connecting is over (ready, in the protocol's handshake done
+    /// at once, or failed).
+    fn secure(&mut self, i: usize, now: Instant) -> bool {
+        let c = &mut self.conns[i];
+        let Some(link) = c.stream.as_mut() else {
+            return true;
+        };
+        match link.handshake() {
+            Ok(Handshake::Pending) => return false,
+            Ok(Handshake::Done) => {}
+            Err(e) => {
+                self.connect_failures.count(&e);
+                let msg = format!("connection {}: {e}", self.plan.conn_ids[i]);
+                self.first_error.get_or_insert(msg);
+                c.failed = true;
+                self.close(i);
+                return true;
+            }
+        }
+        match link.handshake_kind() {
+            Some(HandshakeKind::Resumed) => self.tls.resumed += 1,
+            Some(_) => self.tls.full += 1,
+            None => {}
+        }
+        let now = if link.handshake_kind().is_some() {
+            Instant::now()
+        } else {
+            now
+        };
+        self.established += 1;
+        self.last_established = Some(now);
+        if let Some(t) = c.connect_started {
+            hist::record_ns(&mut self.connect, ns_between(t, now));
+        }
+        if self.proto.ready_on_connect() {
+            self.set_ready(i, now);
+            true
+        } else {
+            self.conns[i].st = St::Handshake;
+            self.handshake_io(i, now, true)
         }
     }
 
@@ -475,7 +522,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
         self.first_attempt.get_or_insert(now);
         let c = &mut self.conns[i];
         c.connect_started = Some(now);
-        match net::start_connect(self.plan.addr, c.source) {
+        match Link::start(&self.plan.endpoint, c.source) {
             Ok(mut s) => {
                 let reg = self.poll.registry().register(
                     &mut s,
@@ -883,8 +930,18 @@ impl<'a, P: Protocol> Worker<'a, P> {
             return;
         }
         let mut result = Ok(());
+        // Records the transport still holds (TLS) leave first.
+        if c.can_write {
+            if let Some(stream) = c.stream.as_mut() {
+                match stream.send_pending() {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.can_write = false,
+                    Err(e) => result = Err(Fail::Io(e)),
+                }
+            }
+        }
         // Handshake bytes first.
-        while c.can_write && !c.ctl.is_empty() {
+        while result.is_ok() && c.can_write && !c.ctl.is_empty() {
             let Some(stream) = c.stream.as_mut() else {
                 return;
             };
@@ -1016,9 +1073,11 @@ impl<'a, P: Protocol> Worker<'a, P> {
             return;
         }
         if P::HALF_CLOSE && !sending && self.shutting && c.st == St::Open && c.w_off == target {
-            let shut = c.stream.as_ref().map(|s| s.shutdown(Shutdown::Write));
+            let shut = c.stream.as_mut().map(Link::shutdown_write);
             match shut {
                 Some(Ok(())) => c.st = St::HalfClosed,
+                // TLS records still queued: again on the next writable event.
+                Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => c.can_write = false,
                 Some(Err(e)) => self.fail(i, Fail::Io(e)),
                 None => {}
             }
@@ -1133,6 +1192,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
             established: self.established,
             ready: self.ready,
             connect_failures: self.connect_failures,
+            tls: self.tls,
             sent,
             sent_total: self.sent_total,
             unsent,
