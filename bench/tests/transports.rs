@@ -203,7 +203,7 @@ fn tls_echo_reports_a_corrupting_server() {
     let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let cert = dir.0.join("cert.pem");
     std::fs::write(&cert, made.cert.pem()).unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(made.key_pair.serialize_der().into());
     let config = Arc::new(
         rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),

@@ -3,29 +3,35 @@
 use std::future::Future;
 
 use async_std::io::WriteExt;
-use async_std::net::{TcpListener, TcpStream};
 use server_common::{AcceptBackoff, ConnLimit, Shutdown};
 
-/// What the accept loop works with: the listening socket, the connection limit and the shutdown
-/// signal.
+use crate::tls::{self, Handshaker};
+use crate::transport::{Conn, Listener};
+
+/// What the accept loop works with: the listening socket, the connection limit, the shutdown
+/// signal and TLS, if configured.
 #[derive(Clone, Copy)]
 pub(crate) struct Acceptor<'a> {
-    pub(crate) listener: &'a TcpListener,
+    pub(crate) listener: &'a Listener,
     pub(crate) limit: &'a ConnLimit,
     pub(crate) shutdown: &'a Shutdown,
+    pub(crate) tls: Option<&'a Handshaker>,
 }
 
 /// Accepts connections until `shutdown` is triggered and runs `handle` for each in a new task.
-/// Over the connection limit, writes `reject` (may be empty) and closes the connection at once.
+/// Over the connection limit, writes `reject` (may be empty) and closes the connection at once (with
+/// TLS, closes it before any handshake: nothing is ever sent in plaintext). With TLS, the handshake
+/// runs in the connection's task before `handle`.
 pub(crate) async fn accept_loop<H, F>(acceptor: Acceptor<'_>, reject: &'static [u8], handle: H)
 where
-    H: Fn(TcpStream) -> F + Clone + Send + 'static,
+    H: Fn(Conn) -> F + Clone + Send + 'static,
     F: Future<Output = std::io::Result<()>> + Send + 'static,
 {
     let Acceptor {
         listener,
         limit,
         shutdown,
+        tls,
     } = acceptor;
     let mut backoff = AcceptBackoff::new();
     while let Some(accepted) = shutdown.or_cancel(listener.accept()).await {
@@ -35,7 +41,7 @@ where
             break;
         }
         let mut stream = match accepted {
-            Ok((stream, _peer)) => stream,
+            Ok(stream) => stream,
             Err(err) => {
                 async_std::task::sleep(backoff.on_error(&err)).await;
                 continue;
@@ -43,14 +49,20 @@ where
         };
         backoff.on_success();
         let Some(guard) = limit.try_acquire() else {
-            let _ = stream.write_all(reject).await;
+            if tls.is_none() {
+                let _ = stream.write_all(reject).await;
+            }
             continue;
         };
-        let _ = stream.set_nodelay(true);
         let shutdown = shutdown.clone();
         let handle = handle.clone();
+        let tls = tls.cloned();
         async_std::task::spawn(async move {
-            if let Some(Err(err)) = shutdown.or_cancel(handle(stream)).await {
+            let serve = async move {
+                let conn = tls::establish(stream, tls.as_ref()).await?;
+                handle(conn).await
+            };
+            if let Some(Err(err)) = shutdown.or_cancel(serve).await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
             drop(guard);

@@ -9,13 +9,11 @@
 
 use std::future::Future;
 use std::io::{self, IoSlice};
-use std::net::Shutdown as SocketShutdown;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_std::channel::{self, Receiver, Sender};
 use async_std::io::{ReadExt, WriteExt};
-use async_std::net::TcpStream;
 use async_std::task::JoinHandle;
 use chat_core::Line;
 use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime};
@@ -23,6 +21,7 @@ use server_common::chat::{BROKER_INBOX, ChatHub};
 use server_common::{App, Config, DrainDeadline};
 
 use crate::accept::{self, Acceptor};
+use crate::transport::{Conn, ReadHalf, WriteHalf};
 
 /// Serves chat until the acceptor's shutdown signal, then has every client told and flushed by the
 /// returned deadline.
@@ -32,9 +31,10 @@ pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadl
     let chat: Arc<HubOf<AsyncStd>> = Arc::new(ChatHub::new(inbox, config, acceptor.shutdown));
     let handler = {
         let chat = Arc::clone(&chat);
-        // An async-std stream is shared by its clones: one reads, the other writes.
-        move |stream: TcpStream| {
-            tasks::serve_conn::<AsyncStd>(stream.clone(), stream, Arc::clone(&chat))
+        // A plaintext async-std stream is shared by its clones: one reads, the other writes.
+        move |stream: Conn| {
+            let (read_half, write_half) = stream.into_split();
+            tasks::serve_conn::<AsyncStd>(read_half, write_half, Arc::clone(&chat))
         }
     };
     let reject = App::Chat.over_limit_reply();
@@ -51,8 +51,8 @@ impl TaskRuntime for AsyncStd {
     type Events = Receiver<EventOf<Self>>;
     type LineSender = Sender<Line>;
     type Queue = Receiver<Line>;
-    type ReadHalf = TcpStream;
-    type WriteHalf = TcpStream;
+    type ReadHalf = ReadHalf;
+    type WriteHalf = WriteHalf;
     type Task = JoinHandle<()>;
     const NAME: &'static str = crate::NAME;
 
@@ -85,7 +85,7 @@ impl TaskRuntime for AsyncStd {
     }
 
     async fn shutdown_write(half: &mut Self::WriteHalf) {
-        let _ = half.shutdown(SocketShutdown::Write);
+        let _ = half.shutdown_write().await;
     }
 
     async fn write_vectored(half: &mut Self::WriteHalf, bufs: &[IoSlice<'_>]) -> io::Result<usize> {

@@ -1,18 +1,17 @@
 //! Echo, async-std: read, write back, repeat; on EOF close after everything was sent.
 
 use std::io;
-use std::net::Shutdown;
 use std::time::Duration;
 
 use async_std::io::WriteExt;
-use async_std::net::TcpStream;
 use server_common::config::ECHO_BUF_SIZE;
 
 use crate::idle;
+use crate::transport::Conn;
 
 /// Echoes every byte back as soon as it is read; on EOF (the client half-closed) closes the connection
 /// once everything has been sent back. Closes it when nothing arrives for `idle` (if set).
-pub(crate) async fn serve_conn(mut stream: TcpStream, idle: Option<Duration>) -> io::Result<()> {
+pub(crate) async fn serve_conn(mut stream: Conn, idle: Option<Duration>) -> io::Result<()> {
     let mut buf = vec![0; ECHO_BUF_SIZE];
     loop {
         let n = idle::read(&mut stream, &mut buf, idle).await?;
@@ -21,5 +20,5 @@ pub(crate) async fn serve_conn(mut stream: TcpStream, idle: Option<Duration>) ->
         }
         stream.write_all(&buf[..n]).await?;
     }
-    stream.shutdown(Shutdown::Write)
+    stream.shutdown_write().await
 }

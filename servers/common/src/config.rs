@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::Tls;
+
 /// Default `--max-conns`.
 pub const DEFAULT_MAX_CONNS: usize = 10_000;
 /// Default `--max-line` (bytes, terminator excluded).
@@ -36,6 +38,9 @@ pub struct Config {
     pub stack_size: usize,
     /// tokio / async-std / smol: number of worker threads (`None`: one per core).
     pub workers: Option<usize>,
+    /// TLS on every connection (`None`: plaintext, the default). Never a fallback: with TLS set, a
+    /// connection that does not complete a handshake is closed.
+    pub tls: Option<Tls>,
 }
 
 impl Default for Config {
@@ -48,6 +53,7 @@ impl Default for Config {
             idle_timeout: None,
             stack_size: DEFAULT_STACK_SIZE,
             workers: None,
+            tls: None,
         }
     }
 }

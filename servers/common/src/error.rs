@@ -30,4 +30,8 @@ pub enum ServerError {
         #[source]
         source: io::Error,
     },
+    /// The configuration asks for something this variant does not do (e.g. TLS where it is not
+    /// implemented yet).
+    #[error("{0}")]
+    Unsupported(String),
 }

@@ -1,5 +1,6 @@
 //! The listening socket and the `listening` line.
 
+use std::fmt::Display;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener};
 
@@ -21,12 +22,12 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// The `listening <impl> <app> <addr>` line, exactly as the protocol states it.
-pub fn listening_line(impl_name: &str, app: App, addr: SocketAddr) -> String {
+pub fn listening_line(impl_name: &str, app: App, addr: impl Display) -> String {
     format!("listening {impl_name} {app} {addr}")
 }
 
 /// Prints the `listening` line on stdout and flushes it. The only thing a server writes to stdout.
-pub fn announce(impl_name: &str, app: App, addr: SocketAddr) -> io::Result<()> {
+pub fn announce(impl_name: &str, app: App, addr: impl Display) -> io::Result<()> {
     let mut out = io::stdout().lock();
     writeln!(out, "{}", listening_line(impl_name, app, addr))?;
     out.flush()

@@ -22,11 +22,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry};
 use server_common::{AcceptBackoff, ConnGuard, ConnLimit};
 
 use crate::event_loop::LISTENER;
+use crate::transport::{Listener, Stream};
 
 /// Connections accepted per turn of the loop at most.
 pub(crate) const ACCEPT_BATCH: usize = 64;
@@ -67,7 +67,7 @@ impl Loads {
 #[derive(Debug)]
 pub(crate) enum Accepted {
     /// A connection within the limit, and its slot in the limit.
-    Conn(TcpStream, ConnGuard),
+    Conn(Stream, ConnGuard),
     /// Nothing for the loop: a connection over the limit (sent the reject line and closed), or an
     /// accept that failed (for one connection, or for want of descriptors: then backing off).
     Skipped,
@@ -78,7 +78,7 @@ pub(crate) enum Accepted {
 /// The listener, the shared connection limit and the back-off state of one loop.
 #[derive(Debug)]
 pub(crate) struct Acceptor {
-    listener: Option<TcpListener>,
+    listener: Option<Listener>,
     limit: ConnLimit,
     loads: Loads,
     /// This loop's index in `loads`.
@@ -96,7 +96,7 @@ pub(crate) struct Acceptor {
 impl Acceptor {
     /// Registers `listener` with the loop's `registry` for readability (edge-triggered).
     pub(crate) fn new(
-        mut listener: TcpListener,
+        mut listener: Listener,
         limit: ConnLimit,
         (loads, index): (Loads, usize),
         registry: &Registry,
@@ -156,14 +156,11 @@ impl Acceptor {
             return Accepted::Nothing;
         };
         match listener.accept() {
-            Ok((mut stream, _peer)) => {
+            Ok(mut stream) => {
                 self.backoff.on_success();
                 self.resume_at = None;
                 match self.limit.try_acquire() {
-                    Some(guard) => {
-                        let _ = stream.set_nodelay(true);
-                        Accepted::Conn(stream, guard)
-                    }
+                    Some(guard) => Accepted::Conn(stream, guard),
                     None => {
                         let _ = stream.write(reject);
                         Accepted::Skipped

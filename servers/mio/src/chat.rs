@@ -26,12 +26,12 @@ use std::time::{Duration, Instant};
 
 use chat_core::{Framer, Line};
 use mio::Interest;
-use mio::net::TcpStream;
 use server_common::chat::{Broker, Mailbox, Outlet};
 use server_common::{App, Config};
 
 use crate::chat_conn::{ChatConn, Reading};
 use crate::event_loop::{Cx, Protocol, Ready, Slot, Status, Wake, WakeList};
+use crate::transport::Stream;
 
 /// The chat application on its loop.
 #[derive(Debug)]
@@ -119,7 +119,7 @@ impl Protocol for Chat {
         App::Chat.over_limit_reply()
     }
 
-    fn open(&mut self, mut stream: TcpStream, slot: Slot, cx: &mut Cx<'_>) -> io::Result<ChatConn> {
+    fn open(&mut self, mut stream: Stream, slot: Slot, cx: &mut Cx<'_>) -> io::Result<ChatConn> {
         cx.registry
             .register(&mut stream, slot.token(), Interest::READABLE)?;
         let outlet = Arc::new(Outlet::new(self.queue_bytes));

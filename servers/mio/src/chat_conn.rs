@@ -22,12 +22,12 @@ use std::time::{Duration, Instant};
 
 use chat_core::{ClientId, Framer, Line};
 use mio::Interest;
-use mio::net::TcpStream;
 use server_common::chat::{Broker, CLOSE_LINGER, Outlet, STALL_TICK, WRITE_BATCH};
 
 use crate::chat::{Outbound, Postbox};
 use crate::echo::READ_BUDGET;
 use crate::event_loop::{Cx, Ready, Slot, Status, Wake};
+use crate::transport::Stream;
 
 /// What becomes of the connection's input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +59,7 @@ enum Sending {
 /// One chat connection.
 #[derive(Debug)]
 pub(crate) struct ChatConn {
-    stream: TcpStream,
+    stream: Stream,
     slot: Slot,
     framer: Framer,
     outbound: Rc<Outbound>,
@@ -80,7 +80,7 @@ pub(crate) struct ChatConn {
 impl ChatConn {
     /// A connection that is registered for reading and known to the broker.
     pub(crate) fn new(
-        stream: TcpStream,
+        stream: Stream,
         slot: Slot,
         framer: Framer,
         outbound: Rc<Outbound>,

@@ -17,10 +17,10 @@ use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
 use mio::Interest;
-use mio::net::TcpStream;
 use server_common::config::ECHO_BUF_SIZE;
 
 use crate::event_loop::{Cx, Protocol, Ready, Slot, Status, Wake};
+use crate::transport::Stream;
 
 /// Reads one connection may do per turn before the loop moves on (fairness: a client that sends
 /// without pause cannot starve the others). 16 reads of 16 KiB: 256 KiB.
@@ -46,7 +46,7 @@ impl Echo {
 /// One echo connection.
 #[derive(Debug)]
 pub(crate) struct EchoConn {
-    stream: TcpStream,
+    stream: Stream,
     /// Bytes read but not yet written back; empty (no allocation) unless the socket's send buffer
     /// filled up.
     unsent: Vec<u8>,
@@ -68,7 +68,7 @@ enum Written {
 }
 
 /// Writes as much of `data` as the socket takes now.
-fn write_some(stream: &mut TcpStream, data: &[u8]) -> io::Result<Written> {
+fn write_some(stream: &mut Stream, data: &[u8]) -> io::Result<Written> {
     let mut done = 0;
     while done < data.len() {
         match stream.write(&data[done..]) {
@@ -173,7 +173,7 @@ impl Protocol for Echo {
         b""
     }
 
-    fn open(&mut self, mut stream: TcpStream, slot: Slot, cx: &mut Cx<'_>) -> io::Result<EchoConn> {
+    fn open(&mut self, mut stream: Stream, slot: Slot, cx: &mut Cx<'_>) -> io::Result<EchoConn> {
         cx.registry
             .register(&mut stream, slot.token(), Interest::READABLE)?;
         Ok(EchoConn {

@@ -26,13 +26,13 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio::event::Event;
-use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Poll, Registry, Token};
 use server_common::{ConnGuard, ConnLimit, DrainDeadline, Shutdown};
 use slab::Slab;
 
 use crate::accept::{ACCEPT_BATCH, Accepted, Acceptor, Loads};
 use crate::timers::{Deadline, Timers};
+use crate::transport::{Listener, Stream};
 
 /// The listener's token. Connections use their slab key, which never comes near it.
 pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
@@ -160,7 +160,7 @@ pub(crate) trait Protocol {
     fn reject(&self) -> &'static [u8];
 
     /// A freshly accepted connection: register it with `slot.token()` and build its state.
-    fn open(&mut self, stream: TcpStream, slot: Slot, cx: &mut Cx<'_>) -> io::Result<Self::Conn>;
+    fn open(&mut self, stream: Stream, slot: Slot, cx: &mut Cx<'_>) -> io::Result<Self::Conn>;
 
     /// The connection may read and/or write.
     fn ready(&mut self, conn: &mut Self::Conn, slot: Slot, ready: Ready, cx: &mut Cx<'_>)
@@ -231,7 +231,7 @@ impl<P: Protocol> EventLoop<P> {
     /// A loop on `poll` (whose [`WAKER`] the caller made) serving `protocol` on `listener`.
     pub(crate) fn new(
         poll: Poll,
-        listener: TcpListener,
+        listener: Listener,
         protocol: P,
         config: LoopConfig,
     ) -> io::Result<Self> {

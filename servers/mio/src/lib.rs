@@ -90,13 +90,13 @@ mod chat_conn;
 mod echo;
 mod event_loop;
 mod timers;
+mod transport;
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use mio::{Poll, Waker};
-use server_common::{App, Config, ConnLimit, ServerError, Shutdown};
+use server_common::{App, Config, ConnLimit, Listener, ServerError, Shutdown};
 
 use crate::accept::Loads;
 use crate::chat::Chat;
@@ -106,15 +106,21 @@ use crate::event_loop::{EventLoop, LoopConfig, WAKER};
 /// The name this variant goes by on the command line and in the `listening` line.
 pub const NAME: &str = "mio";
 
+/// Why `run` refuses a configuration with TLS: not implemented in this variant yet.
+pub const TLS_UNSUPPORTED: &str = "TLS is not implemented in the mio variant yet";
+
 /// Serves `app` on `listener` until `shutdown` is triggered, then closes every connection and
 /// returns once they have all ended or `config.drain_timeout` has passed. Blocks the calling
 /// thread, which waits for the shutdown signal and wakes the loops.
 pub fn run(
-    listener: TcpListener,
+    listener: Listener,
     app: App,
     config: Config,
     shutdown: Shutdown,
 ) -> Result<(), ServerError> {
+    if config.tls.is_some() {
+        return Err(ServerError::Unsupported(TLS_UNSUPPORTED.to_owned()));
+    }
     listener
         .set_nonblocking(true)
         .map_err(ServerError::Listener)?;
@@ -170,7 +176,7 @@ type Running = (Arc<Waker>, JoinHandle<Result<(), ServerError>>);
 /// others stop too.
 fn start_loop(
     index: usize,
-    listener: &TcpListener,
+    listener: &Listener,
     app: App,
     config: &Config,
     loop_config: &LoopConfig,
@@ -182,7 +188,7 @@ fn start_loop(
     let poll = Poll::new().map_err(runtime)?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(runtime)?);
     let listener = listener.try_clone().map_err(ServerError::Listener)?;
-    let listener = mio::net::TcpListener::from_std(listener);
+    let listener = transport::Listener::from_std(listener);
     let (config, mut loop_config) = (config.clone(), loop_config.clone());
     loop_config.loads.1 = index;
     let keep_waker = Arc::clone(&waker);
@@ -212,7 +218,7 @@ fn start_loop(
 
 fn serve<P: event_loop::Protocol>(
     poll: Poll,
-    listener: mio::net::TcpListener,
+    listener: transport::Listener,
     protocol: P,
     config: LoopConfig,
 ) -> Result<(), ServerError> {

@@ -4,10 +4,10 @@
 mod running;
 
 use std::fmt;
-use std::net::TcpListener;
 
 pub use running::RunningServer;
-pub use server_common::{App, Config, ServerError, Shutdown};
+pub use server_common::tls::SelfSigned;
+pub use server_common::{App, Config, ListenAddr, Listener, ServerError, Shutdown, Tls};
 
 /// A concurrency model: which variant crate serves the connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -59,7 +59,7 @@ impl Impl {
     /// drained (or the drain timeout passed). Blocks the calling thread.
     pub fn run(
         self,
-        listener: TcpListener,
+        listener: Listener,
         app: App,
         config: Config,
         shutdown: Shutdown,
@@ -71,6 +71,16 @@ impl Impl {
             Impl::Smol => server_smol::run(listener, app, config, shutdown),
             Impl::Mio => server_mio::run(listener, app, config, shutdown),
             Impl::Uring => server_uring::run(listener, app, config, shutdown),
+        }
+    }
+
+    /// Why this variant cannot serve TLS (`None`: it can). TLS is not implemented yet in the `mio`
+    /// and `uring` variants; their `run` refuses a configuration with TLS, and `serve` exits 2.
+    pub fn tls_unsupported_reason(self) -> Option<&'static str> {
+        match self {
+            Impl::Mio => Some(server_mio::TLS_UNSUPPORTED),
+            Impl::Uring => Some(server_uring::TLS_UNSUPPORTED),
+            _ => None,
         }
     }
 

@@ -1,6 +1,9 @@
 //! `serve`: runs one server variant until SIGINT or SIGTERM.
 
+mod startup;
+
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -9,6 +12,8 @@ use serve::{App, Config, Impl, Shutdown};
 use server_common::config::{
     DEFAULT_MAX_CONNS, DEFAULT_MAX_LINE, DEFAULT_QUEUE_BYTES, DEFAULT_STACK_SIZE,
 };
+
+use crate::startup::Started;
 
 /// Run an echo or chat server with the chosen concurrency model.
 ///
@@ -30,6 +35,33 @@ struct Args {
     /// Address to listen on. Port 0 lets the kernel choose; the listening line shows the port.
     #[arg(long, default_value = "127.0.0.1:0")]
     addr: SocketAddr,
+
+    /// Listen on a unix-domain stream socket at this path instead of TCP (listening address
+    /// `unix:PATH`). A stale socket file nothing answers on is replaced; any other existing file is
+    /// refused. The file is removed at exit.
+    #[arg(long, value_name = "PATH", conflicts_with = "addr")]
+    unix: Option<PathBuf>,
+
+    /// TLS: the certificate chain (PEM). Needs --tls-key. The listening address becomes
+    /// `tls://IP:PORT`.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// TLS: the private key (PEM: PKCS#8, PKCS#1 or SEC1). Needs --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// TLS with a certificate for localhost, 127.0.0.1 and ::1 made at start-up and signed by itself.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    tls_self_signed: bool,
+
+    /// With --tls-self-signed: write the certificate (PEM) here, for clients to trust.
+    #[arg(long, value_name = "PATH", requires = "tls_self_signed")]
+    tls_cert_out: Option<PathBuf>,
+
+    /// TLS: seconds a client gets to complete its handshake before the connection is closed.
+    #[arg(long, default_value_t = 10.0, value_parser = parse_seconds, value_name = "SECS")]
+    tls_handshake_timeout: f64,
 
     /// Allow listening on a non-loopback address (reachable from other machines).
     #[arg(long)]
@@ -87,6 +119,7 @@ impl Args {
                 .map(Duration::from_secs_f64),
             stack_size: self.stack_size,
             workers: self.workers,
+            tls: None,
         }
     }
 }
@@ -110,6 +143,19 @@ impl Args {
         if let Some(reason) = self.imp.unavailable_reason() {
             return Some(format!("--impl {}: {reason}", self.imp));
         }
+        let tls = self.tls_cert.is_some() || self.tls_self_signed;
+        if tls && self.unix.is_some() {
+            return Some(
+                "--unix with TLS: the protocol defines TLS over TCP only (tls://IP:PORT)"
+                    .to_owned(),
+            );
+        }
+        if tls && let Some(reason) = self.imp.tls_unsupported_reason() {
+            return Some(format!("--impl {} with TLS: {reason}", self.imp));
+        }
+        if tls && self.tls_handshake_timeout == 0.0 {
+            return Some("--tls-handshake-timeout must be more than 0".to_owned());
+        }
         None
     }
 }
@@ -120,17 +166,26 @@ fn main() -> std::process::ExitCode {
         eprintln!("serve: {refusal}");
         return std::process::ExitCode::from(REFUSED);
     }
-    match run(args) {
+    init_logging();
+    // What the user asked for cannot be set up: one line, status 2 (no backtrace: not a bug).
+    let started = match startup::start(&args) {
+        Ok(started) => started,
+        Err(refusal) => {
+            eprintln!("serve: {refusal}");
+            return std::process::ExitCode::from(REFUSED);
+        }
+    };
+    match run(&args, started) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("Error: {err:?}");
+            // One line with the causes; a failure after start-up is a bug or the machine's limit.
+            eprintln!("serve: {err:#}");
             std::process::ExitCode::FAILURE
         }
     }
 }
 
-/// Binds, prints the listening line and serves until a signal.
-fn run(args: Args) -> Result<()> {
+fn init_logging() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -139,19 +194,32 @@ fn run(args: Args) -> Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let listener = server_common::bind(args.addr)
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
-    let addr = listener
-        .local_addr()
-        .context("cannot read the bound address")?;
+}
+
+/// Prints the listening line and serves until a signal; the socket file (if any) is removed at the
+/// end, after a signal too.
+fn run(args: &Args, started: Started) -> Result<()> {
+    let Started {
+        listener,
+        addr,
+        tls,
+        socket_file,
+    } = started;
     let shutdown = Shutdown::new();
     server_common::signals::trigger_on_signals(shutdown.clone())
         .context("cannot install SIGINT/SIGTERM handlers")?;
-    server_common::announce(args.imp.name(), args.app, addr)
+    server_common::announce(args.imp.name(), args.app, &addr)
         .context("cannot print the listening line")?;
-    args.imp
-        .run(listener, args.app, args.config(), shutdown)
-        .with_context(|| format!("{} {} server failed", args.imp, args.app))?;
+    let config = Config {
+        tls,
+        ..args.config()
+    };
+    let served = args
+        .imp
+        .run(listener, args.app, config, shutdown)
+        .with_context(|| format!("{} {} server failed", args.imp, args.app));
+    drop(socket_file);
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,29 +1,77 @@
-//! An in-process server on an ephemeral loopback port, for tests and benchmarks.
+//! An in-process server on an ephemeral loopback port or a temporary unix socket, for tests and
+//! benchmarks, in plaintext or TLS.
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::thread::JoinHandle;
 
-use server_common::{App, Config, ServerError, Shutdown};
+use server_common::tls::{DEFAULT_HANDSHAKE_TIMEOUT, SelfSigned};
+use server_common::unix_socket::SocketFile;
+use server_common::{App, Config, ListenAddr, Listener, ServerError, Shutdown, Tls};
 
 use crate::Impl;
 
 /// A server running on a thread of this process. Dropping it triggers shutdown and waits for `run` to
-/// return (at most the drain timeout).
+/// return (at most the drain timeout); a unix socket's file is removed then.
 #[derive(Debug)]
 pub struct RunningServer {
     imp: Impl,
     app: App,
-    addr: SocketAddr,
+    addr: ListenAddr,
+    self_signed: Option<SelfSigned>,
     shutdown: Shutdown,
     thread: Option<JoinHandle<Result<(), ServerError>>>,
+    socket_file: Option<SocketFile>,
 }
 
 impl RunningServer {
-    /// Binds 127.0.0.1:0 and starts `imp` serving `app` there.
+    /// Binds 127.0.0.1:0 and starts `imp` serving `app` there (TLS if `config.tls` is set).
     pub fn start(imp: Impl, app: App, config: Config) -> io::Result<RunningServer> {
         let listener = server_common::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
-        let addr = listener.local_addr()?;
+        Self::start_on(imp, app, config, Listener::Tcp(listener), None, None)
+    }
+
+    /// Binds a unix-domain socket at `path` (replacing a stale socket file, refusing anything else)
+    /// and starts `imp` serving `app` there in plaintext. The file is removed when the server stops.
+    pub fn start_unix(
+        imp: Impl,
+        app: App,
+        config: Config,
+        path: &Path,
+    ) -> io::Result<RunningServer> {
+        let (listener, file) =
+            server_common::unix_socket::bind_unix(path).map_err(io::Error::other)?;
+        Self::start_on(imp, app, config, Listener::Unix(listener), Some(file), None)
+    }
+
+    /// Binds 127.0.0.1:0 and starts `imp` serving `app` over TLS with a certificate for
+    /// `localhost`/127.0.0.1/::1 made now ([`tls_certificate`](Self::tls_certificate) gives it to the
+    /// client to trust). `config.tls` is replaced; the handshake timeout is the default unless
+    /// `config.tls` set one.
+    pub fn start_tls(imp: Impl, app: App, mut config: Config) -> io::Result<RunningServer> {
+        let timeout = config
+            .tls
+            .as_ref()
+            .map_or(DEFAULT_HANDSHAKE_TIMEOUT, Tls::handshake_timeout);
+        let made = Tls::self_signed(timeout).map_err(io::Error::other)?;
+        config.tls = Some(made.tls.clone());
+        let listener = server_common::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        Self::start_on(imp, app, config, Listener::Tcp(listener), None, Some(made))
+    }
+
+    fn start_on(
+        imp: Impl,
+        app: App,
+        config: Config,
+        listener: Listener,
+        socket_file: Option<SocketFile>,
+        self_signed: Option<SelfSigned>,
+    ) -> io::Result<RunningServer> {
+        let mut addr = listener.local_addr()?;
+        if config.tls.is_some() {
+            addr = addr.with_tls();
+        }
         let shutdown = Shutdown::new();
         let thread = {
             let shutdown = shutdown.clone();
@@ -35,14 +83,33 @@ impl RunningServer {
             imp,
             app,
             addr,
+            self_signed,
             shutdown,
             thread: Some(thread),
+            socket_file,
         })
     }
 
-    /// The address the server listens on.
+    /// The IP address and port the server listens on (plaintext or TLS).
+    ///
+    /// # Panics
+    /// If the server listens on a unix socket: use [`listen_addr`](Self::listen_addr).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+            .socket_addr()
+            .unwrap_or_else(|| panic!("{} has no IP address; use listen_addr()", self.addr))
+    }
+
+    /// Where the server listens, as the `listening` line prints it (`IP:PORT`, `tls://IP:PORT` or
+    /// `unix:PATH`).
+    pub fn listen_addr(&self) -> &ListenAddr {
+        &self.addr
+    }
+
+    /// The self-signed certificate of a server started with [`start_tls`](Self::start_tls), for the
+    /// client to trust (PEM and DER).
+    pub fn tls_certificate(&self) -> Option<&SelfSigned> {
+        self.self_signed.as_ref()
     }
 
     /// The variant serving.
@@ -67,11 +134,13 @@ impl RunningServer {
 
     fn stop_inner(&mut self) -> Result<(), ServerError> {
         self.shutdown.trigger();
-        match self.thread.take().map(JoinHandle::join) {
+        let result = match self.thread.take().map(JoinHandle::join) {
             None => Ok(()),
             Some(Ok(result)) => result,
             Some(Err(panic)) => std::panic::resume_unwind(panic),
-        }
+        };
+        self.socket_file = None; // removes the socket file
+        result
     }
 }
 

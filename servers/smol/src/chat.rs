@@ -9,7 +9,6 @@
 
 use std::future::Future;
 use std::io::{self, IoSlice};
-use std::net::Shutdown as SocketShutdown;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -22,10 +21,10 @@ use server_common::{App, Config, DrainDeadline};
 use smol::Task;
 use smol::channel::{self, Receiver, Sender};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
-use smol::net::TcpStream;
 
 use crate::accept::{self, Acceptor};
 use crate::executor;
+use crate::transport::{Conn, ReadHalf, WriteHalf};
 
 /// Serves chat until the acceptor's shutdown signal, then has every client told and flushed by the
 /// returned deadline.
@@ -35,9 +34,10 @@ pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadl
     let chat: Arc<HubOf<Smol>> = Arc::new(ChatHub::new(inbox, config, acceptor.shutdown));
     let handler = {
         let chat = Arc::clone(&chat);
-        // A smol stream is shared by its clones: one reads, the other writes.
-        move |stream: TcpStream| {
-            tasks::serve_conn::<Smol>(stream.clone(), stream, Arc::clone(&chat))
+        // A plaintext smol stream is shared by its clones: one reads, the other writes.
+        move |stream: Conn| {
+            let (read_half, write_half) = stream.into_split();
+            tasks::serve_conn::<Smol>(read_half, write_half, Arc::clone(&chat))
         }
     };
     let reject = App::Chat.over_limit_reply();
@@ -54,8 +54,8 @@ impl TaskRuntime for Smol {
     type Events = Receiver<EventOf<Self>>;
     type LineSender = Sender<Line>;
     type Queue = Receiver<Line>;
-    type ReadHalf = TcpStream;
-    type WriteHalf = TcpStream;
+    type ReadHalf = ReadHalf;
+    type WriteHalf = WriteHalf;
     type Task = Detached;
     const NAME: &'static str = crate::NAME;
 
@@ -88,7 +88,7 @@ impl TaskRuntime for Smol {
     }
 
     async fn shutdown_write(half: &mut Self::WriteHalf) {
-        let _ = half.shutdown(SocketShutdown::Write);
+        let _ = half.shutdown_write().await;
     }
 
     async fn write_vectored(half: &mut Self::WriteHalf, bufs: &[IoSlice<'_>]) -> io::Result<usize> {

@@ -16,13 +16,14 @@ mod chat;
 mod echo;
 mod executor;
 mod idle;
+mod tls;
+mod transport;
 
 use std::sync::Arc;
 
-use server_common::{App, Config, ConnLimit, DrainDeadline, ServerError, Shutdown};
+use server_common::{App, Config, ConnLimit, DrainDeadline, Listener, ServerError, Shutdown};
 use smol::Executor;
 use smol::future::FutureExt;
-use smol::net::TcpListener;
 
 /// The name this variant goes by on the command line and in the `listening` line.
 pub const NAME: &str = "smol";
@@ -30,7 +31,7 @@ pub const NAME: &str = "smol";
 /// Serves `app` on `listener` until `shutdown` is triggered, then closes every connection and returns
 /// once they have all ended or `config.drain_timeout` has passed. Blocks the calling thread.
 pub fn run(
-    listener: std::net::TcpListener,
+    listener: Listener,
     app: App,
     config: Config,
     shutdown: Shutdown,
@@ -54,17 +55,19 @@ pub fn run(
 }
 
 async fn serve(
-    listener: std::net::TcpListener,
+    listener: Listener,
     app: App,
     config: Config,
     shutdown: Shutdown,
 ) -> Result<(), ServerError> {
-    let listener = TcpListener::try_from(listener).map_err(ServerError::Listener)?;
+    let listener = transport::Listener::from_std(listener).map_err(ServerError::Listener)?;
+    let tls = config.tls.as_ref().map(tls::Handshaker::new);
     let limit = ConnLimit::new(config.max_conns);
     let acceptor = accept::Acceptor {
         listener: &listener,
         limit: &limit,
         shutdown: &shutdown,
+        tls: tls.as_ref(),
     };
     let deadline = match app {
         App::Echo => {

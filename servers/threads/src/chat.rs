@@ -14,7 +14,7 @@
 //! passed; at the deadline the registry shuts every socket down so that no writer waits for its tick.
 
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
+use std::net::Shutdown as SocketShutdown;
 use std::sync::Arc;
 
 use chat_core::Line;
@@ -23,10 +23,11 @@ use server_common::chat::{
     BROKER_INBOX, Broker, BrokerEvent, ChatHub, ClientReader, ClientWriter, Mailbox, STALL_TICK,
     WRITE_BATCH, WriteBatch, WriterStop,
 };
-use server_common::{App, Config, ConnLimit, DrainDeadline, ServerError, Shutdown};
+use server_common::{App, Config, ConnLimit, DrainDeadline, Listener, ServerError, Shutdown};
 
 use crate::accept;
 use crate::registry::Registry;
+use crate::transport::{HalfClose, ReadHalf, WriteHalf};
 
 /// The broker's end of one writer's queue.
 struct Queue(Sender<Line>);
@@ -42,7 +43,7 @@ type Hub = ChatHub<Sender<Event>>;
 
 /// Serves chat until `shutdown`, then has every client told and flushed by the returned deadline.
 pub(crate) fn serve(
-    listener: &TcpListener,
+    listener: &Listener,
     limit: &ConnLimit,
     registry: &Registry,
     config: &Config,
@@ -59,7 +60,7 @@ pub(crate) fn serve(
     let chat = Arc::new(Hub::new(inbox, config, shutdown));
     let handler = {
         let chat = Arc::clone(&chat);
-        move |stream| serve_conn(stream, &chat)
+        move |reader, writer| serve_conn(reader, writer, &chat)
     };
     let reject = App::Chat.over_limit_reply();
     accept::accept_loop(listener, limit, registry, config, shutdown, reject, handler);
@@ -83,18 +84,15 @@ fn run_broker(events: &Receiver<Event>) {
 }
 
 /// One connection: starts its writer thread, reads until EOF, then waits for the writer.
-fn serve_conn(stream: Arc<TcpStream>, chat: &Hub) -> io::Result<()> {
+fn serve_conn(mut stream: ReadHalf, write_half: WriteHalf, chat: &Hub) -> io::Result<()> {
     let (mut reader, writer) = chat.open();
     let (queue, outbound) = unbounded();
-    let writer = {
-        let stream = Arc::clone(&stream);
-        std::thread::Builder::new()
-            .name("chat-writer".into())
-            .stack_size(chat.config().stack_size)
-            .spawn(move || write_side(&stream, &outbound, writer))?
-    };
+    let writer = std::thread::Builder::new()
+        .name("chat-writer".into())
+        .stack_size(chat.config().stack_size)
+        .spawn(move || write_side(write_half, &outbound, writer))?;
     if chat.inbox().send(reader.connect(Queue(queue))).is_ok() {
-        if let Err(err) = read_loop(&stream, &mut reader, chat) {
+        if let Err(err) = read_loop(&mut stream, &mut reader, chat) {
             tracing::debug!(error = %err, "chat read failed");
         }
         if let Some(gone) = chat.gone(&reader) {
@@ -109,7 +107,7 @@ fn serve_conn(stream: Arc<TcpStream>, chat: &Hub) -> io::Result<()> {
 
 /// Reads and frames the socket's bytes, sending each input to the broker, until EOF (or the broker is
 /// gone). The socket's read timeout is the idle timeout.
-fn read_loop(mut stream: &TcpStream, reader: &mut ClientReader, chat: &Hub) -> io::Result<()> {
+fn read_loop(stream: &mut ReadHalf, reader: &mut ClientReader, chat: &Hub) -> io::Result<()> {
     loop {
         let n = match stream.read(reader.spare()) {
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -128,12 +126,12 @@ fn read_loop(mut stream: &TcpStream, reader: &mut ClientReader, chat: &Hub) -> i
 
 /// The writer thread: writes what is queued and the close's last line, then half-closes, lets the
 /// client's input drain for a moment, and wakes the reader by shutting the reading side down.
-fn write_side(stream: &TcpStream, queue: &Receiver<Line>, mut writer: ClientWriter) {
-    match write_loop(stream, queue, &mut writer) {
+fn write_side(mut stream: WriteHalf, queue: &Receiver<Line>, mut writer: ClientWriter) {
+    match write_loop(&mut stream, queue, &mut writer) {
         Ok(()) => {
             if let Some(line) = writer.parting_line() {
                 // Best effort, bounded by the write timeout.
-                let _ = (&*stream).write_all(&line);
+                let _ = stream.write_all(&line).and_then(|()| stream.flush());
             }
         }
         Err(err) => tracing::debug!(error = %err, "chat write ended"),
@@ -145,11 +143,11 @@ fn write_side(stream: &TcpStream, queue: &Receiver<Line>, mut writer: ClientWrit
 
 /// Writes batches until the writer is done or must stop.
 fn write_loop(
-    stream: &TcpStream,
+    stream: &mut WriteHalf,
     queue: &Receiver<Line>,
     writer: &mut ClientWriter,
 ) -> io::Result<()> {
-    stream.set_write_timeout(Some(STALL_TICK))?;
+    stream.socket().set_write_timeout(Some(STALL_TICK))?;
     let stop = writer.stop_signal();
     while let Some(batch) = writer.next_batch(queue.recv().ok(), || queue.try_recv().ok()) {
         write_batch(stream, batch, &stop)?;
@@ -159,9 +157,10 @@ fn write_loop(
 }
 
 /// Writes one batch with vectored writes. The write timeout wakes a writer stuck on a client that does
-/// not read, so that it notices when it must stop.
+/// not read, so that it notices when it must stop. With TLS, the batch's last records are flushed
+/// the same way.
 fn write_batch(
-    mut stream: &TcpStream,
+    stream: &mut WriteHalf,
     batch: &WriteBatch<Line>,
     stop: &WriterStop,
 ) -> io::Result<()> {
@@ -178,7 +177,16 @@ fn write_batch(
             Err(err) => return Err(err),
         }
     }
-    Ok(())
+    loop {
+        match stream.flush() {
+            Ok(()) => return Ok(()),
+            Err(err) if is_timeout(&err) && stop.is_stopped() => {
+                return Err(io::Error::other("writer stopped"));
+            }
+            Err(err) if is_timeout(&err) || err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
 }
 
 fn is_timeout(err: &io::Error) -> bool {

@@ -8,10 +8,12 @@ mod accept;
 mod chat;
 mod echo;
 mod registry;
+mod tls;
+mod transport;
 
-use std::net::{Shutdown as SocketShutdown, TcpListener};
+use std::net::Shutdown as SocketShutdown;
 
-use server_common::{App, Config, ConnLimit, DrainDeadline, ServerError, Shutdown};
+use server_common::{App, Config, ConnLimit, DrainDeadline, Listener, ServerError, Shutdown};
 
 use crate::registry::Registry;
 
@@ -21,7 +23,7 @@ pub const NAME: &str = "threads";
 /// Serves `app` on `listener` until `shutdown` is triggered, then closes every connection and returns
 /// once they have all ended or `config.drain_timeout` has passed. Blocks the calling thread.
 pub fn run(
-    listener: TcpListener,
+    listener: Listener,
     app: App,
     config: Config,
     shutdown: Shutdown,

@@ -8,11 +8,13 @@
 //! number can never be reused by another socket while the registry still refers to it.
 
 use std::collections::HashMap;
-use std::net::{Shutdown as SocketShutdown, TcpListener, TcpStream};
+use std::net::Shutdown as SocketShutdown;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use server_common::{ServerError, Shutdown};
+use server_common::{Listener, ServerError, Shutdown};
+
+use crate::transport::Stream;
 
 /// Every open connection's socket. Touched once at connect and once at disconnect, never per
 /// message.
@@ -25,7 +27,7 @@ pub(crate) struct Registry {
 struct Inner {
     closed: bool,
     next_id: u64,
-    conns: HashMap<u64, Arc<TcpStream>>,
+    conns: HashMap<u64, Arc<Stream>>,
 }
 
 /// Removes its connection from the registry when dropped.
@@ -44,7 +46,7 @@ impl Registry {
     }
 
     /// Records `stream`; `None` once shutdown has closed the registry.
-    pub(crate) fn register(&self, stream: &Arc<TcpStream>) -> Option<Registered> {
+    pub(crate) fn register(&self, stream: &Arc<Stream>) -> Option<Registered> {
         let mut inner = self.lock();
         if inner.closed {
             return None;
@@ -78,12 +80,16 @@ impl Drop for Registered {
 /// shutting down `how` of its socket (`Both` for echo; `Read` for chat, whose writers still flush
 /// `ERR shutting-down`).
 pub(crate) fn spawn_shutdown_waker(
-    listener: &TcpListener,
+    listener: &Listener,
     registry: &Registry,
     shutdown: &Shutdown,
     how: SocketShutdown,
 ) -> Result<JoinHandle<()>, ServerError> {
-    let listener = socket2::Socket::from(listener.try_clone().map_err(ServerError::Listener)?);
+    let listener = socket2::Socket::from(
+        std::os::fd::AsFd::as_fd(listener)
+            .try_clone_to_owned()
+            .map_err(ServerError::Listener)?,
+    );
     let registry = registry.clone();
     let shutdown = shutdown.clone();
     std::thread::Builder::new()

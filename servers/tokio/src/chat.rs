@@ -19,10 +19,10 @@ use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime};
 use server_common::chat::{BROKER_INBOX, ChatHub};
 use server_common::{App, Config, DrainDeadline};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, tcp};
 use tokio::sync::mpsc;
 
 use crate::accept::{self, Acceptor};
+use crate::transport::{Conn, ReadHalf, WriteHalf};
 
 /// Serves chat until the acceptor's shutdown signal, then has every client told and flushed by the
 /// returned deadline.
@@ -32,7 +32,7 @@ pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadl
     let chat: Arc<HubOf<Tokio>> = Arc::new(ChatHub::new(inbox, config, acceptor.shutdown));
     let handler = {
         let chat = Arc::clone(&chat);
-        move |stream: TcpStream| {
+        move |stream: Conn| {
             let (read_half, write_half) = stream.into_split();
             tasks::serve_conn::<Tokio>(read_half, write_half, Arc::clone(&chat))
         }
@@ -51,8 +51,8 @@ impl TaskRuntime for Tokio {
     type Events = mpsc::Receiver<EventOf<Self>>;
     type LineSender = mpsc::UnboundedSender<Line>;
     type Queue = mpsc::UnboundedReceiver<Line>;
-    type ReadHalf = tcp::OwnedReadHalf;
-    type WriteHalf = tcp::OwnedWriteHalf;
+    type ReadHalf = ReadHalf;
+    type WriteHalf = WriteHalf;
     type Task = TaskDone;
     const NAME: &'static str = crate::NAME;
 

@@ -7,11 +7,12 @@ use server_common::config::ECHO_BUF_SIZE;
 
 use crate::idle;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+
+use crate::transport::Conn;
 
 /// Echoes every byte back as soon as it is read; on EOF (the client half-closed) closes the connection
 /// once everything has been sent back. Closes it when nothing arrives for `idle` (if set).
-pub(crate) async fn serve_conn(mut stream: TcpStream, idle: Option<Duration>) -> io::Result<()> {
+pub(crate) async fn serve_conn(mut stream: Conn, idle: Option<Duration>) -> io::Result<()> {
     let mut buf = vec![0; ECHO_BUF_SIZE];
     loop {
         let n = idle::read(&mut stream, &mut buf, idle).await?;

@@ -8,11 +8,12 @@ mod accept;
 mod chat;
 mod echo;
 mod idle;
+mod tls;
+mod transport;
 
 use std::time::Duration;
 
-use server_common::{App, Config, ConnLimit, DrainDeadline, ServerError, Shutdown};
-use tokio::net::TcpListener;
+use server_common::{App, Config, ConnLimit, DrainDeadline, Listener, ServerError, Shutdown};
 
 /// The name this variant goes by on the command line and in the `listening` line.
 pub const NAME: &str = "tokio";
@@ -20,7 +21,7 @@ pub const NAME: &str = "tokio";
 /// Serves `app` on `listener` until `shutdown` is triggered, then closes every connection and returns
 /// once they have all ended or `config.drain_timeout` has passed. Blocks the calling thread.
 pub fn run(
-    listener: std::net::TcpListener,
+    listener: Listener,
     app: App,
     config: Config,
     shutdown: Shutdown,
@@ -41,20 +42,19 @@ pub fn run(
 }
 
 async fn serve(
-    listener: std::net::TcpListener,
+    listener: Listener,
     app: App,
     config: Config,
     shutdown: Shutdown,
 ) -> Result<(), ServerError> {
-    listener
-        .set_nonblocking(true)
-        .map_err(ServerError::Listener)?;
-    let listener = TcpListener::from_std(listener).map_err(ServerError::Listener)?;
+    let listener = transport::Listener::from_std(listener).map_err(ServerError::Listener)?;
+    let tls = config.tls.as_ref().map(tls::Handshaker::new);
     let limit = ConnLimit::new(config.max_conns);
     let acceptor = accept::Acceptor {
         listener: &listener,
         limit: &limit,
         shutdown: &shutdown,
+        tls: tls.as_ref(),
     };
     let deadline = match app {
         App::Echo => {

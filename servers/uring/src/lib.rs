@@ -74,18 +74,20 @@ mod token;
 mod worker;
 
 use std::io;
-use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use server_common::{App, Config, ConnLimit, ServerError, Shutdown};
+use server_common::{App, Config, ConnLimit, Listener, ServerError, Shutdown};
 
 use crate::worker::{Setup, Worker};
 
 /// The name this variant goes by on the command line and in the `listening` line.
 pub const NAME: &str = "uring";
+
+/// Why `run` refuses a configuration with TLS: not implemented in this variant yet.
+pub const TLS_UNSUPPORTED: &str = "TLS is not implemented in the uring variant yet";
 
 /// Why io_uring cannot be used on this machine (`None`: it can). Tries what a worker does at start-up
 /// (a ring and a provided buffer ring) once per process.
@@ -114,11 +116,14 @@ fn probe() -> Option<String> {
 /// Serves `app` on `listener` until `shutdown` is triggered, then closes every connection and returns
 /// once they have all ended or `config.drain_timeout` has passed. Blocks the calling thread.
 pub fn run(
-    listener: TcpListener,
+    listener: Listener,
     app: App,
     config: Config,
     shutdown: Shutdown,
 ) -> Result<(), ServerError> {
+    if config.tls.is_some() {
+        return Err(ServerError::Unsupported(TLS_UNSUPPORTED.to_owned()));
+    }
     listener
         .set_nonblocking(true)
         .map_err(ServerError::Listener)?;

@@ -2,9 +2,10 @@
 //! the same address with `SO_REUSEPORT`, so that the kernel spreads new connections over the rings.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 
+use server_common::Listener;
 use server_common::listen::BACKLOG;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
@@ -18,7 +19,16 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 /// which Linux accepts (it also lets another process of the same user join the group and take a share
 /// of the connections, as with any `SO_REUSEPORT` server); should it fail, every ring falls back to a duplicate of the one listener, and
 /// the log says so.
-pub(crate) fn for_rings(listener: &TcpListener, rings: usize) -> io::Result<Vec<OwnedFd>> {
+/// A unix-domain listener has no `SO_REUSEPORT` spreading: every ring accepts from a duplicate of it.
+pub(crate) fn for_rings(listener: &Listener, rings: usize) -> io::Result<Vec<OwnedFd>> {
+    let listener = match listener {
+        Listener::Tcp(tcp) => tcp,
+        Listener::Unix(unix) => {
+            return (0..rings.max(1))
+                .map(|_| unix.try_clone().map(OwnedFd::from))
+                .collect();
+        }
+    };
     let shared = || listener.try_clone().map(OwnedFd::from);
     if rings <= 1 {
         return Ok(vec![shared()?]);
@@ -57,14 +67,14 @@ fn bind_reuseport(addr: SocketAddr) -> io::Result<OwnedFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::TcpStream;
+    use std::net::{TcpListener, TcpStream};
 
     #[test]
     fn every_ring_gets_a_listener_on_the_same_port_and_connections_spread() {
         let listener = server_common::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
         let addr = listener.local_addr().expect("addr");
         listener.set_nonblocking(true).expect("non-blocking");
-        let fds = for_rings(&listener, 2).expect("listeners");
+        let fds = for_rings(&Listener::Tcp(listener), 2).expect("listeners");
         let listeners: Vec<TcpListener> = fds.into_iter().map(TcpListener::from).collect();
         for l in &listeners {
             assert_eq!(l.local_addr().expect("addr"), addr);

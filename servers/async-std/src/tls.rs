@@ -1,0 +1,48 @@
+//! TLS for async-std: `futures-rustls` drives the rustls state over the connection's async reads and
+//! writes. The handshake runs in the connection's own task, bounded by the handshake timeout; a
+//! connection whose handshake fails or times out is closed and never served in plaintext.
+//!
+//! Buffers: each TLS connection holds its rustls `ServerConnection` (record buffers that grow to the
+//! largest record in flight, up to about 16 KiB each way), beside the app's own buffer.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_rustls::TlsAcceptor;
+use server_common::Tls;
+
+use crate::transport::{Conn, Stream};
+
+/// Makes connections TLS connections.
+#[derive(Clone)]
+pub(crate) struct Handshaker {
+    acceptor: TlsAcceptor,
+    timeout: Duration,
+}
+
+impl Handshaker {
+    /// A handshaker for `tls`.
+    pub(crate) fn new(tls: &Tls) -> Handshaker {
+        Handshaker {
+            acceptor: TlsAcceptor::from(Arc::clone(tls.server_config())),
+            timeout: tls.handshake_timeout(),
+        }
+    }
+}
+
+/// Turns a plaintext connection into what the apps are served over: itself, or a TLS connection
+/// once the handshake completed within the timeout.
+pub(crate) async fn establish(stream: Stream, tls: Option<&Handshaker>) -> io::Result<Conn> {
+    let Some(handshaker) = tls else {
+        return Ok(Conn::Plain(stream));
+    };
+    match async_std::future::timeout(handshaker.timeout, handshaker.acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Ok(Conn::Tls(Box::new(tls))),
+        Ok(Err(err)) => Err(err),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "TLS handshake timed out",
+        )),
+    }
+}
