@@ -49,15 +49,6 @@ impl Target {
             .connect(IO_TIMEOUT)
             .with_context(|| format!("cannot connect to {}", self.endpoint))
     }
-
-    /// Fails with [`Skipped`] saying `why` unless the target is plain TCP (for a case that relies on
-    /// TCP itself).
-    pub fn require_tcp(&self, why: &'static str) -> Result<()> {
-        match self.endpoint {
-            Endpoint::Tcp(_) => Ok(()),
-            _ => Err(Skipped(why).into()),
-        }
-    }
 }
 
 /// One conformance case.

@@ -17,6 +17,8 @@ pub enum Trust {
     /// Certificates that chain to one of the certificates in this PEM file (e.g. the one
     /// `serve --tls-self-signed --tls-cert-out PATH` wrote), for the name in the address.
     Ca(PathBuf),
+    /// Certificates that chain to this one (an in-process server's self-signed certificate).
+    Certificate(CertificateDer<'static>),
     /// Any certificate, for any name: **no verification at all** (the handshake's signature is still
     /// checked against the certificate presented). For measuring, never for trusting a server.
     Insecure,
@@ -75,6 +77,11 @@ pub fn client_config(trust: &Trust, resume: bool) -> Result<Arc<ClientConfig>, T
                     reason: format!("not a usable CA certificate: {e}"),
                 })?;
             }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        Trust::Certificate(cert) => {
+            let mut roots = RootCertStore::empty();
+            roots.add(cert.clone())?;
             builder.with_root_certificates(roots).with_no_client_auth()
         }
         Trust::Insecure => builder
