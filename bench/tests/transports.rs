@@ -231,3 +231,26 @@ fn tls_echo_reports_a_corrupting_server() {
     assert_mismatch_reported(&r);
     assert_eq!(r.connect.tls.map(|t| t.full), Some(2));
 }
+
+#[test]
+fn tls_churn_counts_every_handshake_full_or_resumed() {
+    let dir = TempDir::new("tls-churn");
+    let (_server, addr, cert) = textbook_tls(&dir.0);
+    for resume in [false, true] {
+        let mut s = loadgen::churn::ChurnSettings::new(addr);
+        s.transport = tls(&cert, resume);
+        s.rate = 100.0;
+        s.duration = Duration::from_millis(300);
+        s.threads = Some(1);
+        let r = loadgen::churn::run(&s).unwrap();
+        assert_eq!(r.error_count(), 0, "resume {resume}: {:?}", r.first_error);
+        assert_eq!(r.completed, s.conns(), "resume {resume}");
+        let hs = r.connect.tls.unwrap();
+        assert_eq!(hs.full + hs.resumed, s.conns() as u64, "{hs:?}");
+        if resume {
+            assert!(hs.resumed >= 1, "no handshake resumed: {hs:?}");
+        } else {
+            assert_eq!(hs.resumed, 0, "{hs:?}");
+        }
+    }
+}

@@ -61,6 +61,9 @@ pub(crate) enum WorkerEvent {
 pub(crate) struct WorkerResult<T> {
     pub rec: Recorder,
     pub connect: hdrhistogram::Histogram<u64>,
+    /// One-shot protocols: from each connection's intended start to the end
+    /// of its handshake.
+    pub round_trip: hdrhistogram::Histogram<u64>,
     pub first_attempt: Option<Instant>,
     pub last_established: Option<Instant>,
     pub last_ready: Option<Instant>,
@@ -111,6 +114,9 @@ struct Conn<C> {
     st: St,
     source: Option<std::net::IpAddr>,
     connect_started: Option<Instant>,
+    /// When the connect schedule wanted this attempt (the actual start when
+    /// unpaced).
+    connect_intended: Option<Instant>,
     can_write: bool,
     /// Bytes per message (0: this connection sends none).
     len: u64,
@@ -225,6 +231,7 @@ struct Worker<'a, P: Protocol> {
     shutting: bool,
     rec: Recorder,
     connect: hdrhistogram::Histogram<u64>,
+    round_trip: hdrhistogram::Histogram<u64>,
     first_attempt: Option<Instant>,
     last_established: Option<Instant>,
     last_ready: Option<Instant>,
@@ -282,6 +289,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
                     source: (!plan.source_ips.is_empty())
                         .then(|| plan.source_ips[g % plan.source_ips.len()]),
                     connect_started: None,
+                    connect_intended: None,
                     can_write: false,
                     len,
                     sender,
@@ -325,6 +333,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
             shutting: false,
             rec: Recorder::new(plan.record, false, 0, 0, 0),
             connect: hist::new_latency(),
+            round_trip: hist::new_latency(),
             first_attempt: None,
             last_established: None,
             last_ready: None,
@@ -354,26 +363,36 @@ impl<'a, P: Protocol> Worker<'a, P> {
         let mut next = 0usize; // next connection to attempt
         let mut pending = 0usize; // attempts or handshakes in progress
         let mut last_scan = Instant::now();
+        // Connections before this one are past their connect and handshake.
+        let mut settled = 0usize;
         let mut events = Events::with_capacity(1024);
         while next < n || pending > 0 {
             let now = Instant::now();
             // Start every attempt that is due.
             while next < n {
+                let mut due = None;
                 if let Some(p) = pace {
-                    let due = self.plan.connect_start + Duration::from_nanos(p.at_ns(next as u64));
-                    if due > now {
+                    let at = self.plan.connect_start + Duration::from_nanos(p.at_ns(next as u64));
+                    if at > now {
                         break;
                     }
+                    due = Some(at);
                 }
                 if self.start_connect(next) {
                     pending += 1;
                 }
+                self.conns[next].connect_intended = due.or(self.conns[next].connect_started);
                 next += 1;
             }
             // Time out attempts (and handshakes) that take too long.
             if now.duration_since(last_scan) >= Duration::from_millis(10) {
                 last_scan = now;
-                for i in 0..n {
+                while settled < next
+                    && !matches!(self.conns[settled].st, St::Connecting | St::Handshake)
+                {
+                    settled += 1;
+                }
+                for i in settled..next {
                     let c = &self.conns[i];
                     if matches!(c.st, St::Connecting | St::Securing | St::Handshake)
                         && c.connect_started
@@ -436,6 +455,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
                             c.can_write = true;
                         }
                         if self.handshake_io(i, now, ev.is_readable() || ev.is_read_closed()) {
+                            self.handshake_over(i, now);
                             pending -= 1;
                         }
                     }
@@ -448,7 +468,8 @@ impl<'a, P: Protocol> Worker<'a, P> {
     /// Drives connection `i`'s TLS handshake (none on TCP and unix); once it is over, the
     /// connection is established (its connect latency taken) and goes on to the protocol's
     /// handshake or to ready. True once connecting is over (ready, in the protocol's handshake done
-    /// at once, or failed).
+    /// at once, or failed); a one-shot connection that is ready is then over too
+    /// ([`handshake_over`](Self::handshake_over)).
     fn secure(&mut self, i: usize, now: Instant) -> bool {
         let c = &mut self.conns[i];
         let Some(link) = c.stream.as_mut() else {
@@ -481,13 +502,33 @@ impl<'a, P: Protocol> Worker<'a, P> {
         if let Some(t) = c.connect_started {
             hist::record_ns(&mut self.connect, ns_between(t, now));
         }
-        if self.proto.ready_on_connect() {
+        let over = if self.proto.ready_on_connect() {
             self.set_ready(i, now);
             true
         } else {
-            self.conns[i].st = St::Handshake;
+            let c = &mut self.conns[i];
+            c.st = St::Handshake;
+            self.proto.greeting(&c.proto, &mut c.ctl);
             self.handshake_io(i, now, true)
+        };
+        if over {
+            self.handshake_over(i, now);
         }
+        over
+    }
+
+    /// Connection `i`'s handshake is over (ready, or failed). One-shot
+    /// protocols: a ready connection's life is over too; it is closed and its
+    /// time from intended start to now recorded.
+    fn handshake_over(&mut self, i: usize, now: Instant) {
+        if !P::ONE_SHOT || self.conns[i].st != St::Open {
+            return;
+        }
+        if let Some(t) = self.conns[i].connect_intended {
+            hist::record_ns(&mut self.round_trip, ns_between(t, now));
+        }
+        self.conns_clean += 1;
+        self.close(i);
     }
 
     fn set_ready(&mut self, i: usize, now: Instant) {
@@ -1186,6 +1227,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
         WorkerResult {
             rec: self.rec,
             connect: self.connect,
+            round_trip: self.round_trip,
             first_attempt: self.first_attempt,
             last_established: self.last_established,
             last_ready: self.last_ready,
