@@ -4,6 +4,7 @@
 //! collects everything into a [`ResultsFile`].
 
 pub mod server;
+pub mod transport;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -221,11 +222,17 @@ pub fn run(settings: &CompareSettings, log: &mut dyn FnMut(&str)) -> Result<Resu
             }
         }
     }
+    let transports = m
+        .transports
+        .as_ref()
+        .map(|plan| transport::run(settings, plan, log))
+        .unwrap_or_default();
     Ok(ResultsFile {
         format: crate::results::comparison::FORMAT.into(),
         meta,
         settings: settings.clone(),
         elapsed_s: started.elapsed().as_secs_f64(),
         runs,
+        transports,
     })
 }

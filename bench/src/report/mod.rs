@@ -6,6 +6,7 @@ pub mod charts;
 pub mod csv;
 pub mod output;
 pub mod text;
+pub mod transport;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -647,7 +648,8 @@ pub fn write_all(dir: &Path, files: &[ResultsFile], write_json: bool) -> Result<
     write(&dir.join("results.csv"), &to_csv(files))?;
     let agg = aggregate(files)?;
     let charts = charts::write_charts(dir, &agg)?;
-    write(&dir.join("report.md"), &text::report(files, &agg, &charts))?;
+    let report = text::report(files, &agg, &charts) + &transport::section(files);
+    write(&dir.join("report.md"), &report)?;
     Ok(())
 }
 
@@ -685,6 +687,7 @@ mod tests {
             },
             elapsed_s: 1.0,
             runs,
+            transports: Vec::new(),
         }
     }
 

@@ -58,3 +58,81 @@ fn with_port(host: &str, port: u16) -> String {
         format!("{host}:{port}")
     }
 }
+
+/// The transport points of a comparison (`compare`'s matrix `transports`): echo closed loop over
+/// TCP, TLS and a unix socket at one connection count, and TLS connection churn with full and with
+/// resumed handshakes, every variant, interleaved per point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransportPlan {
+    /// Echo: connections.
+    pub conns: usize,
+    /// Echo: message size, bytes.
+    pub size: usize,
+    /// Echo: warm-up.
+    #[serde(with = "crate::util::serde_secs")]
+    pub warmup: std::time::Duration,
+    /// Echo: measured window.
+    #[serde(with = "crate::util::serde_secs")]
+    pub duration: std::time::Duration,
+    /// Churn: offered new TLS connections per second.
+    pub churn_rate: f64,
+    /// Churn: how long they are offered.
+    #[serde(with = "crate::util::serde_secs")]
+    pub churn_duration: std::time::Duration,
+    /// Runs per point and variant.
+    pub repeats: u32,
+}
+
+impl TransportPlan {
+    /// The standard plan: 100 connections of 64 B; churn at 400 new connections/s for 2 s.
+    pub fn standard(
+        repeats: u32,
+        warmup: std::time::Duration,
+        duration: std::time::Duration,
+    ) -> Self {
+        TransportPlan {
+            conns: 100,
+            size: 64,
+            warmup,
+            duration,
+            churn_rate: 400.0,
+            churn_duration: std::time::Duration::from_secs(2),
+            repeats,
+        }
+    }
+}
+
+/// One run of a transport point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransportRun {
+    /// The point's id (`transport-echo-tls-100`, `transport-churn-tls-resumed`, ...).
+    pub point: String,
+    /// The variant.
+    pub variant: String,
+    /// Which repeat.
+    pub repeat: u32,
+    /// The server process.
+    pub server: Option<super::comparison::ServerRun>,
+    /// What the run measured, or why there is nothing.
+    pub outcome: TransportOutcome,
+}
+
+/// What a transport run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum TransportOutcome {
+    /// An echo run.
+    Echo(Box<super::echo::EchoReport>),
+    /// A churn run.
+    Churn(Box<super::churn::ChurnReport>),
+    /// Not run (e.g. the variant does not serve TLS).
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+    /// The run or its server failed.
+    Failed {
+        /// What happened.
+        error: String,
+    },
+}
