@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use conformance::transport::Address;
 use loadgen::results::transport::Transport;
 use loadgen::util::{CpuList, IpList, parse_duration};
 
@@ -40,51 +41,6 @@ pub enum Command {
     /// Regenerate report.md and the charts from results.json (several
     /// directories are merged).
     Report(ReportArgs),
-}
-
-/// `--addr`: `HOST:PORT` (TCP), `tls://HOST:PORT` or `unix:PATH`.
-#[derive(Debug, Clone)]
-pub enum Address {
-    /// Plain TCP.
-    Tcp(SocketAddr),
-    /// TLS to `addr`, presenting and verifying `host`.
-    Tls {
-        /// The resolved address.
-        addr: SocketAddr,
-        /// The host as written.
-        host: String,
-    },
-    /// A unix-domain socket.
-    Unix(PathBuf),
-}
-
-impl std::str::FromStr for Address {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Address, String> {
-        use std::net::ToSocketAddrs;
-        let resolve = |t: &str| -> Result<SocketAddr, String> {
-            t.to_socket_addrs()
-                .map_err(|e| format!("{t}: {e}"))?
-                .next()
-                .ok_or_else(|| format!("{t} resolves to no address"))
-        };
-        if let Some(path) = text.strip_prefix("unix:") {
-            if path.is_empty() {
-                return Err("unix: needs a path".into());
-            }
-            return Ok(Address::Unix(PathBuf::from(path)));
-        }
-        if let Some(rest) = text.strip_prefix("tls://") {
-            let host = rest.rsplit_once(':').map_or(rest, |(h, _)| h);
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            return Ok(Address::Tls {
-                addr: resolve(rest)?,
-                host: host.to_owned(),
-            });
-        }
-        resolve(text).map(Address::Tcp)
-    }
 }
 
 /// Options shared by every scenario.

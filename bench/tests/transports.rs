@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use conformance::wait::{KillOnDrop, poll_until};
@@ -36,8 +36,10 @@ impl Drop for TempDir {
     }
 }
 
+/// Starts the textbook binary (built once per test process) with `args`.
 fn textbook(args: &[&str]) -> KillOnDrop {
-    let bin = conformance::process::build_binary("textbook", None).unwrap();
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    let bin = BIN.get_or_init(|| conformance::process::build_binary("textbook", None).unwrap());
     KillOnDrop(Command::new(bin).args(args).spawn().unwrap())
 }
 

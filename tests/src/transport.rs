@@ -48,48 +48,72 @@ pub enum EndpointError {
     Tls(#[from] TlsConfigError),
 }
 
-impl Endpoint {
-    /// Parses `HOST:PORT`, `tls://HOST:PORT` or `unix:PATH`. `trust` is required for `tls://` and
-    /// refused otherwise; `resume`: TLS connections share a session cache (see
-    /// [`tls::client_config`]).
-    pub fn parse(
-        text: &str,
-        trust: Option<&Trust>,
-        resume: bool,
-    ) -> Result<Endpoint, EndpointError> {
+/// An address as a user writes it: `HOST:PORT` (or `tcp://HOST:PORT`), `tls://HOST:PORT` or
+/// `unix:PATH`, resolved, before any TLS configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// Plain TCP.
+    Tcp(SocketAddr),
+    /// TLS to `addr`, presenting and verifying `host`.
+    Tls {
+        /// The resolved address.
+        addr: SocketAddr,
+        /// The host as written (brackets of an IPv6 address removed).
+        host: String,
+    },
+    /// A unix-domain socket.
+    Unix(PathBuf),
+}
+
+impl std::str::FromStr for Address {
+    type Err = EndpointError;
+
+    fn from_str(text: &str) -> Result<Address, EndpointError> {
         if let Some(path) = text.strip_prefix("unix:") {
             if path.is_empty() {
                 return Err(EndpointError::Address(format!(
                     "{text}: no path after unix:"
                 )));
             }
-            if trust.is_some() {
-                return Err(EndpointError::Trust(
-                    "--ca and --insecure apply to tls:// addresses only",
-                ));
-            }
-            return Ok(Endpoint::Unix(PathBuf::from(path)));
+            return Ok(Address::Unix(PathBuf::from(path)));
         }
         if let Some(rest) = text.strip_prefix("tls://") {
-            let Some(trust) = trust else {
-                return Err(EndpointError::Trust(
-                    "a tls:// address needs --ca PEM (the certificate to trust) or --insecure",
-                ));
-            };
-            let addr = resolve(rest)?;
             let host = rest.rsplit_once(':').map_or(rest, |(host, _)| host);
-            let name = tls::server_name(host).map_err(EndpointError::Address)?;
-            let config = tls::client_config(trust, resume)?;
-            return Ok(Endpoint::Tls { addr, name, config });
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            return Ok(Address::Tls {
+                addr: resolve(rest)?,
+                host: host.to_owned(),
+            });
         }
-        if trust.is_some() {
-            return Err(EndpointError::Trust(
+        resolve(text.strip_prefix("tcp://").unwrap_or(text)).map(Address::Tcp)
+    }
+}
+
+impl Endpoint {
+    /// Parses `HOST:PORT`, `tls://HOST:PORT` or `unix:PATH` (see [`Address`]). `trust` is required
+    /// for `tls://` and refused otherwise; `resume`: TLS connections share a session cache (see
+    /// [`tls::client_config`]).
+    pub fn parse(
+        text: &str,
+        trust: Option<&Trust>,
+        resume: bool,
+    ) -> Result<Endpoint, EndpointError> {
+        let address: Address = text.parse()?;
+        match (address, trust) {
+            (Address::Tls { .. }, None) => Err(EndpointError::Trust(
+                "a tls:// address needs --ca PEM (the certificate to trust) or --insecure",
+            )),
+            (Address::Tls { addr, host }, Some(trust)) => {
+                let name = tls::server_name(&host).map_err(EndpointError::Address)?;
+                let config = tls::client_config(trust, resume)?;
+                Ok(Endpoint::Tls { addr, name, config })
+            }
+            (_, Some(_)) => Err(EndpointError::Trust(
                 "--ca and --insecure apply to tls:// addresses only",
-            ));
+            )),
+            (Address::Tcp(addr), None) => Ok(Endpoint::Tcp(addr)),
+            (Address::Unix(path), None) => Ok(Endpoint::Unix(path)),
         }
-        Ok(Endpoint::Tcp(resolve(
-            text.strip_prefix("tcp://").unwrap_or(text),
-        )?))
     }
 
     /// The TCP address (TCP and TLS), none for a unix socket.
