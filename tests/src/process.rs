@@ -245,9 +245,14 @@ impl ServeCommand {
                 process.stderr_text()
             )
         })?;
-        process.addr = addr
-            .parse()
-            .with_context(|| format!("bad address in {line:?}"))?;
+        // TLS: the IP address and port after the scheme. A unix socket has none: `addr` stays the
+        // placeholder, and the caller knows the path it passed.
+        if !addr.starts_with("unix:") {
+            let addr = addr.strip_prefix("tls://").unwrap_or(addr);
+            process.addr = addr
+                .parse()
+                .with_context(|| format!("bad address in {line:?}"))?;
+        }
         process.listening_line = line;
         Ok(process)
     }

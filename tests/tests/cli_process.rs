@@ -101,3 +101,172 @@ fn stdout_is_only_the_listening_line(imp: Impl) {
     let extra = server.stdout_after_listening();
     assert_eq!(extra, "", "{imp}: stdout after the listening line");
 }
+
+/// A temporary directory for this test process's certificates and sockets.
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cli-process-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Runs `serve` with `args`, expecting the refusal of a configuration: exit status 2, nothing on
+/// stdout, and one line on stderr, `serve: ...`, containing every one of `names` (no backtrace,
+/// whatever `RUST_BACKTRACE` says).
+fn assert_refused(imp: Impl, args: &[&str], names: &[&str]) {
+    let mut command = ServeCommand::new(imp, "echo").args(args.iter().copied());
+    if args.contains(&"--unix") {
+        command.addr = None; // --unix and --addr conflict
+    }
+    let (status, stdout, stderr) = command.run_to_exit(REFUSAL_LIMIT).expect("run serve");
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "{args:?}: status {status}; stderr:\n{stderr}"
+    );
+    assert_eq!(stdout, "", "{args:?}: stdout of a refused start");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "{args:?}: stderr is not one line:\n{stderr}"
+    );
+    assert!(lines[0].starts_with("serve: "), "{args:?}: {stderr}");
+    for name in names {
+        assert!(
+            lines[0].contains(name),
+            "{args:?}: {name:?} not named: {stderr}"
+        );
+    }
+}
+
+/// A missing or unusable certificate or key: exit 2 with one line naming the file; TLS over a unix
+/// socket and TLS on a variant without it are refused the same way.
+#[test]
+fn tls_configuration_errors_are_refused_naming_the_file() {
+    let dir = temp_dir("tls");
+    let (missing, junk) = (dir.join("missing.pem"), dir.join("junk.pem"));
+    std::fs::write(&junk, "not a PEM file\n").expect("write");
+    let (missing, junk) = (
+        missing.to_str().expect("utf-8"),
+        junk.to_str().expect("utf-8"),
+    );
+    let imp = Impl::Tokio;
+    assert_refused(imp, &["--tls-cert", missing, "--tls-key", junk], &[missing]);
+    assert_refused(
+        imp,
+        &["--tls-cert", junk, "--tls-key", junk],
+        &[junk, "certificate"],
+    );
+    let cert = dir.join("cert.pem");
+    let made = ServeCommand::new(imp, "echo")
+        .args([
+            "--tls-self-signed",
+            "--tls-cert-out",
+            cert.to_str().expect("utf-8"),
+        ])
+        .spawn()
+        .expect("spawn serve");
+    drop(made);
+    let cert = cert.to_str().expect("utf-8");
+    assert_refused(imp, &["--tls-cert", cert, "--tls-key", missing], &[missing]);
+    assert_refused(
+        imp,
+        &["--tls-cert", cert, "--tls-key", junk],
+        &[junk, "private key"],
+    );
+    assert_refused(
+        imp,
+        &["--tls-cert", cert, "--tls-key", cert],
+        &[cert, "private key"],
+    );
+    let sock = dir.join("tls.sock");
+    assert_refused(
+        imp,
+        &["--unix", sock.to_str().expect("utf-8"), "--tls-self-signed"],
+        &["--unix", "TLS"],
+    );
+    for imp in Impl::ALL {
+        if imp.tls_unsupported_reason().is_some() && !support::skipped(imp) {
+            assert_refused(imp, &["--tls-self-signed"], &[imp.name(), "TLS"]);
+        }
+    }
+}
+
+/// `--unix` with an existing regular file (left untouched), with a directory that does not exist, and
+/// with a socket another server answers on: exit 2 with one line naming the path.
+#[test]
+fn unusable_unix_paths_are_refused_naming_the_path() {
+    let dir = temp_dir("unix-refused");
+    let regular = dir.join("regular.txt");
+    std::fs::write(&regular, "keep me").expect("write");
+    let regular_str = regular.to_str().expect("utf-8");
+    assert_refused(
+        Impl::Threads,
+        &["--unix", regular_str],
+        &[regular_str, "not a socket"],
+    );
+    assert_eq!(std::fs::read_to_string(&regular).expect("read"), "keep me");
+    let nowhere = dir.join("no-such-dir").join("x.sock");
+    let nowhere = nowhere.to_str().expect("utf-8");
+    assert_refused(Impl::Threads, &["--unix", nowhere], &[nowhere]);
+    let live = dir.join("live.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&live).expect("bind");
+    let live = live.to_str().expect("utf-8");
+    assert_refused(Impl::Threads, &["--unix", live], &[live, "listening"]);
+}
+
+/// A stale socket file (nothing answers on it) is replaced; the server serves there, announces
+/// `unix:PATH`, and removes the file when SIGTERM stops it.
+#[test]
+fn unix_socket_replaces_a_stale_file_and_is_removed_after_sigterm() {
+    use std::io::{Read, Write};
+    let path = temp_dir("unix-stale").join("echo.sock");
+    drop(std::os::unix::net::UnixListener::bind(&path).expect("bind")); // leaves a stale file
+    assert!(path.exists());
+    let path_str = path.to_str().expect("utf-8");
+    let mut command = ServeCommand::new(Impl::Tokio, "echo").args(["--unix", path_str]);
+    command.addr = None;
+    let mut server = command.spawn().expect("spawn serve");
+    assert_eq!(
+        server.listening_line(),
+        format!("listening tokio echo unix:{path_str}")
+    );
+    let mut client = std::os::unix::net::UnixStream::connect(&path).expect("connect");
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    client.write_all(b"unix").expect("write");
+    let mut back = [0; 4];
+    client.read_exact(&mut back).expect("echo");
+    assert_eq!(&back, b"unix");
+    server.signal(libc::SIGTERM).expect("SIGTERM");
+    let status = server
+        .wait_timeout(Duration::from_secs(20))
+        .expect("wait")
+        .expect("server still running 20 s after SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        !path.exists(),
+        "the socket file is left behind after SIGTERM"
+    );
+}
+
+/// `--addr` on a port another socket listens on, and `--max-line 0`: exit 2 with one line (no
+/// backtrace), as any other configuration the server cannot use.
+#[test]
+fn address_in_use_and_zero_limits_are_refused() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let mut command = ServeCommand::new(Impl::Tokio, "echo");
+    command.addr = Some(addr.clone());
+    let (status, stdout, stderr) = command.run_to_exit(REFUSAL_LIMIT).expect("run serve");
+    assert_eq!(status.code(), Some(2), "status {status}; stderr:\n{stderr}");
+    assert_eq!(stdout, "");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "stderr is not one line:\n{stderr}");
+    assert!(
+        lines[0].contains(&addr) && lines[0].contains("in use"),
+        "{stderr}"
+    );
+    assert_refused(Impl::Tokio, &["--max-line", "0"], &["--max-line"]);
+}

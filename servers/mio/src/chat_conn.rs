@@ -379,3 +379,9 @@ impl ChatConn {
         }
     }
 }
+
+impl crate::tls::OwnsStream for ChatConn {
+    fn stream_mut(&mut self) -> &mut Stream {
+        &mut self.stream
+    }
+}

@@ -211,3 +211,9 @@ impl Protocol for Echo {
 
     fn stopped(&mut self, _cx: &mut Cx<'_>) {}
 }
+
+impl crate::tls::OwnsStream for EchoConn {
+    fn stream_mut(&mut self) -> &mut Stream {
+        &mut self.stream
+    }
+}

@@ -90,6 +90,7 @@ mod chat_conn;
 mod echo;
 mod event_loop;
 mod timers;
+mod tls;
 mod transport;
 
 use std::sync::Arc;
@@ -102,12 +103,10 @@ use crate::accept::Loads;
 use crate::chat::Chat;
 use crate::echo::Echo;
 use crate::event_loop::{EventLoop, LoopConfig, WAKER};
+use crate::tls::TlsProtocol;
 
 /// The name this variant goes by on the command line and in the `listening` line.
 pub const NAME: &str = "mio";
-
-/// Why `run` refuses a configuration with TLS: not implemented in this variant yet.
-pub const TLS_UNSUPPORTED: &str = "TLS is not implemented in the mio variant yet";
 
 /// Serves `app` on `listener` until `shutdown` is triggered, then closes every connection and
 /// returns once they have all ended or `config.drain_timeout` has passed. Blocks the calling
@@ -118,9 +117,6 @@ pub fn run(
     config: Config,
     shutdown: Shutdown,
 ) -> Result<(), ServerError> {
-    if config.tls.is_some() {
-        return Err(ServerError::Unsupported(TLS_UNSUPPORTED.to_owned()));
-    }
     listener
         .set_nonblocking(true)
         .map_err(ServerError::Listener)?;
@@ -197,12 +193,20 @@ fn start_loop(
         .spawn(move || {
             let _waker = keep_waker; // events from a waker come only while it lives
             let shutdown = loop_config.shutdown.clone();
-            let served = match app {
-                App::Echo => {
+            let served = match (app, config.tls.clone()) {
+                (App::Echo, None) => {
                     let echo = Echo::new(config.idle_timeout);
                     serve(poll, listener, echo, loop_config)
                 }
-                App::Chat => serve(poll, listener, Chat::new(&config, NAME), loop_config),
+                (App::Chat, None) => serve(poll, listener, Chat::new(&config, NAME), loop_config),
+                (App::Echo, Some(tls)) => {
+                    let echo = TlsProtocol::new(Echo::new(config.idle_timeout), tls);
+                    serve(poll, listener, echo, loop_config)
+                }
+                (App::Chat, Some(tls)) => {
+                    let chat = TlsProtocol::new(Chat::new(&config, NAME), tls);
+                    serve(poll, listener, chat, loop_config)
+                }
             };
             if served.is_err() {
                 shutdown.trigger();

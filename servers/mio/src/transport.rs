@@ -1,6 +1,6 @@
-//! The transports a mio connection runs over: TCP or a unix-domain stream socket. One enum each for
-//! the listener and the stream, registered with the loop's `Registry` like the socket they hold; a
-//! connection pays one `match` per read or write for it.
+//! The transports a mio connection runs over: TCP, a unix-domain stream socket, or TLS over either
+//! (`tls.rs`). One enum each for the listener and the stream, registered with the loop's `Registry`
+//! like the socket they hold; a connection pays one `match` per read or write for it.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
@@ -8,6 +8,8 @@ use std::net::Shutdown;
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
+
+use crate::tls::TlsSocket;
 
 /// A loop's listening socket.
 #[derive(Debug)]
@@ -48,14 +50,17 @@ pub(crate) enum Stream {
     Tcp(TcpStream),
     /// A unix-domain stream socket.
     Unix(UnixStream),
+    /// TLS over either, after its handshake (boxed: the session is large).
+    Tls(Box<TlsSocket>),
 }
 
 impl Stream {
-    /// Shuts down one or both directions.
-    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+    /// Shuts down one or both directions (TLS: `close_notify` before the FIN).
+    pub(crate) fn shutdown(&mut self, how: Shutdown) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.shutdown(how),
             Stream::Unix(s) => s.shutdown(how),
+            Stream::Tls(s) => s.shutdown(how),
         }
     }
 }
@@ -65,6 +70,7 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -74,6 +80,7 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
         }
     }
 
@@ -81,6 +88,7 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write_vectored(bufs),
             Stream::Unix(s) => s.write_vectored(bufs),
+            Stream::Tls(s) => s.write_vectored(bufs),
         }
     }
 
@@ -91,7 +99,7 @@ impl Write for Stream {
 
 /// Implements `Source` by delegating to the enum's variant.
 macro_rules! delegate_source {
-    ($ty:ident) => {
+    ($ty:ident { $($variant:ident),+ }) => {
         impl Source for $ty {
             fn register(
                 &mut self,
@@ -100,8 +108,7 @@ macro_rules! delegate_source {
                 interests: Interest,
             ) -> io::Result<()> {
                 match self {
-                    $ty::Tcp(s) => s.register(registry, token, interests),
-                    $ty::Unix(s) => s.register(registry, token, interests),
+                    $($ty::$variant(s) => s.register(registry, token, interests),)+
                 }
             }
 
@@ -112,20 +119,18 @@ macro_rules! delegate_source {
                 interests: Interest,
             ) -> io::Result<()> {
                 match self {
-                    $ty::Tcp(s) => s.reregister(registry, token, interests),
-                    $ty::Unix(s) => s.reregister(registry, token, interests),
+                    $($ty::$variant(s) => s.reregister(registry, token, interests),)+
                 }
             }
 
             fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
                 match self {
-                    $ty::Tcp(s) => s.deregister(registry),
-                    $ty::Unix(s) => s.deregister(registry),
+                    $($ty::$variant(s) => s.deregister(registry),)+
                 }
             }
         }
     };
 }
 
-delegate_source!(Listener);
-delegate_source!(Stream);
+delegate_source!(Listener { Tcp, Unix });
+delegate_source!(Stream { Tcp, Unix, Tls });

@@ -74,11 +74,10 @@ impl Impl {
         }
     }
 
-    /// Why this variant cannot serve TLS (`None`: it can). TLS is not implemented yet in the `mio`
-    /// and `uring` variants; their `run` refuses a configuration with TLS, and `serve` exits 2.
+    /// Why this variant cannot serve TLS (`None`: it can). TLS is not implemented yet in the
+    /// `uring` variant; its `run` refuses a configuration with TLS, and `serve` exits 2.
     pub fn tls_unsupported_reason(self) -> Option<&'static str> {
         match self {
-            Impl::Mio => Some(server_mio::TLS_UNSUPPORTED),
             Impl::Uring => Some(server_uring::TLS_UNSUPPORTED),
             _ => None,
         }
