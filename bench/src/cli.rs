@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use conformance::transport::Address;
+use loadgen::results::transport::Transport;
 use loadgen::util::{CpuList, IpList, parse_duration};
 
 /// Load generator for echo and chat servers: latency, throughput and server cost.
@@ -33,6 +35,9 @@ pub enum Command {
     /// Find the highest open-loop rate at which the server still meets a
     /// latency objective with no errors and no loss.
     Capacity(CapacityArgs),
+    /// New connections at an offered rate, each one round trip, then closed:
+    /// connect latency, round trip, server CPU per connection.
+    Churn(crate::churn_cmd::ChurnArgs),
     /// Start every server variant, run the scenario matrix against each
     /// (interleaved), write results.json, results.csv, report.md and charts.
     Compare(CompareArgs),
@@ -44,9 +49,22 @@ pub enum Command {
 /// Options shared by every scenario.
 #[derive(Debug, Clone, Args)]
 pub struct Common {
-    /// Server address.
+    /// Server address: HOST:PORT (TCP), tls://HOST:PORT (TLS, with --ca or --insecure; the handshake
+    /// counts in the connect latency) or unix:PATH (a unix-domain socket).
     #[arg(long)]
-    pub addr: SocketAddr,
+    pub addr: Address,
+    /// tls:// only: trust the certificates in this PEM file (e.g. what `serve --tls-self-signed
+    /// --tls-cert-out PATH` wrote).
+    #[arg(long, value_name = "PEM", conflicts_with = "insecure")]
+    pub ca: Option<PathBuf>,
+    /// tls:// only: accept any server certificate. NO VERIFICATION: for measuring a server you
+    /// started yourself.
+    #[arg(long)]
+    pub insecure: bool,
+    /// tls:// only: connections share a session cache and resume earlier sessions (the report counts
+    /// full and resumed handshakes); without it every handshake is a full one.
+    #[arg(long)]
+    pub tls_resume: bool,
     /// Worker threads (event loops); default: one per --cpus entry, else one
     /// per core.
     #[arg(long)]
@@ -106,6 +124,50 @@ pub struct Common {
 }
 
 impl Common {
+    /// The TCP address (a placeholder for a unix socket, whose settings do not use it).
+    pub fn socket_addr(&self) -> SocketAddr {
+        match &self.addr {
+            Address::Tcp(addr) | Address::Tls { addr, .. } => *addr,
+            Address::Unix(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        }
+    }
+
+    /// The transport to record in the settings (after [`Common::check_transport`]).
+    pub fn transport(&self) -> Transport {
+        match &self.addr {
+            Address::Tcp(_) => Transport::Tcp,
+            Address::Tls { host, .. } => Transport::Tls {
+                ca: self.ca.clone(),
+                server_name: host.clone(),
+                resume: self.tls_resume,
+            },
+            Address::Unix(path) => Transport::Unix { path: path.clone() },
+        }
+    }
+
+    /// The TLS options fit the address: `tls://` needs `--ca` or `--insecure` (said loudly), and they
+    /// (and `--tls-resume`) mean nothing otherwise.
+    pub fn check_transport(&self) -> anyhow::Result<()> {
+        let tls_options = self.ca.is_some() || self.insecure || self.tls_resume;
+        match &self.addr {
+            Address::Tls { .. } if self.ca.is_none() && !self.insecure => anyhow::bail!(
+                "a tls:// address needs --ca PEM (the certificate to trust) or --insecure"
+            ),
+            Address::Tls { .. } => {
+                if self.insecure {
+                    eprintln!(
+                        "loadgen: WARNING: --insecure: the server's certificate is NOT verified"
+                    );
+                }
+                Ok(())
+            }
+            _ if tls_options => {
+                anyhow::bail!("--ca, --insecure and --tls-resume apply to tls:// addresses only")
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The CPUs to pin to (empty: none).
     pub fn cpus(&self) -> Vec<usize> {
         self.cpus.clone().map(|l| l.0).unwrap_or_default()
@@ -203,7 +265,8 @@ pub struct ChatArgs {
 /// Echo settings from the common options (scenario fields at their
 /// defaults).
 pub fn echo_settings(c: &Common) -> loadgen::echo::EchoSettings {
-    let mut s = loadgen::echo::EchoSettings::new(c.addr);
+    let mut s = loadgen::echo::EchoSettings::new(c.socket_addr());
+    s.transport = c.transport();
     s.threads = c.threads;
     s.cpus = c.cpus();
     s.source_ips = c.source_ips();
@@ -221,7 +284,8 @@ pub fn echo_settings(c: &Common) -> loadgen::echo::EchoSettings {
 /// Chat settings from the common options (scenario fields at their
 /// defaults).
 pub fn chat_settings(c: &Common) -> loadgen::chat::ChatSettings {
-    let mut s = loadgen::chat::ChatSettings::new(c.addr);
+    let mut s = loadgen::chat::ChatSettings::new(c.socket_addr());
+    s.transport = c.transport();
     s.drain_timeout = c.drain_timeout.unwrap_or(s.drain_timeout);
     s.join_timeout = c.connect_timeout.unwrap_or(s.join_timeout);
     s.threads = c.threads;
@@ -254,7 +318,8 @@ impl ConnsArgs {
     /// The library settings.
     pub fn settings(&self) -> loadgen::conns::ConnsSettings {
         let c = &self.common;
-        let mut s = loadgen::conns::ConnsSettings::new(c.addr);
+        let mut s = loadgen::conns::ConnsSettings::new(c.socket_addr());
+        s.transport = c.transport();
         s.conns = self.conns;
         s.connect_rate = c.connect_rate;
         s.connect_timeout = c.connect_timeout.unwrap_or(s.connect_timeout);
@@ -430,4 +495,22 @@ pub struct ReportArgs {
     /// value there and whether the finding reproduced (repeatable: merged).
     #[arg(long)]
     pub baseline: Vec<PathBuf>,
+}
+
+impl Command {
+    /// The scenario options of the command, if it runs one scenario.
+    pub fn common(&self) -> Option<&Common> {
+        match self {
+            Command::Echo(a) => Some(&a.common),
+            Command::Conns(a) => Some(&a.common),
+            Command::Chat(a) => Some(&a.common),
+            Command::Churn(a) => Some(&a.common),
+            Command::Work(a) => Some(&a.common),
+            Command::Capacity(a) => match &a.scenario {
+                CapacityScenario::Echo(a) => Some(&a.common),
+                CapacityScenario::Chat(a) => Some(&a.common),
+            },
+            Command::Compare(_) | Command::Report(_) => None,
+        }
+    }
 }

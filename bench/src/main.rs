@@ -3,6 +3,7 @@
 
 mod bar;
 mod capacity_cmd;
+mod churn_cmd;
 mod cli;
 mod commands;
 mod work_cmd;
@@ -12,12 +13,16 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 fn run(cli: cli::Cli) -> anyhow::Result<commands::Verdict> {
+    if let Some(common) = cli.command.common() {
+        common.check_transport()?;
+    }
     match cli.command {
         cli::Command::Echo(args) => commands::echo(&args),
         cli::Command::Conns(args) => commands::conns(&args),
         cli::Command::Chat(args) => commands::chat(&args),
         cli::Command::Work(args) => work_cmd::run(&args),
         cli::Command::Capacity(args) => capacity_cmd::run(&args),
+        cli::Command::Churn(args) => churn_cmd::run(&args),
         cli::Command::Compare(args) => commands::compare(&args),
         cli::Command::Report(args) => commands::report(&args),
     }

@@ -55,7 +55,8 @@ impl WorkArgs {
     /// The library settings.
     pub fn settings(&self) -> WorkSettings {
         let c = &self.common;
-        let mut s = WorkSettings::new(c.addr);
+        let mut s = WorkSettings::new(c.socket_addr());
+        s.transport = c.transport();
         s.fast = WorkClassSettings {
             conns: self.fast_conns,
             request: self.fast_req.clone(),

@@ -269,3 +269,22 @@ fn too_many_connections_for_the_fd_limit_is_explained() {
         "{err}"
     );
 }
+
+#[test]
+fn transport_usage_errors_are_one_line_and_exit_2() {
+    let dir = TempDir::new("cli-transport");
+    let missing = dir.path("missing.pem");
+    let missing = missing.to_str().unwrap();
+    for args in [
+        &["echo", "--addr", "tls://127.0.0.1:1"][..],
+        &["echo", "--addr", "tls://127.0.0.1:1", "--ca", missing],
+        &["echo", "--addr", "127.0.0.1:1", "--insecure"],
+        &["churn", "--addr", "unix:/nonexistent.sock", "--tls-resume"],
+    ] {
+        let out = support::loadgen_with_env(args, LIMIT, &[("RUST_BACKTRACE", "1")]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", show(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("loadgen: "), "{args:?}: {err}");
+    }
+}

@@ -237,3 +237,69 @@ fn chat_scenario_checks_every_variant() {
         assert!(r.cost.server.is_some());
     }
 }
+
+#[test]
+fn transport_points_run_every_transport_and_report_them() {
+    let serve = serve_binary();
+    let dir = TempDir::new("compare-transports");
+    let matrix = dir.path("matrix.json");
+    std::fs::write(
+        &matrix,
+        r#"{"name":"transports-tiny","repeats":1,"points":[],"transports":{"conns":4,"size":64,
+            "warmup":0.1,"duration":0.3,"churn_rate":50.0,"churn_duration":0.3,"repeats":1}}"#,
+    )
+    .unwrap();
+    let out = dir.path("run");
+    let o = loadgen(
+        &[
+            "compare",
+            "--matrix",
+            matrix.to_str().unwrap(),
+            "--impls",
+            "tokio,mio",
+            "--out",
+            out.to_str().unwrap(),
+            "--serve-bin",
+            serve.to_str().unwrap(),
+        ],
+        Duration::from_secs(180),
+    );
+    assert!(o.status.success(), "{}", show(&o));
+    let v = read(&out.join("results.json"));
+    let runs = v["transports"].as_array().unwrap();
+    // 5 points × 2 variants × 1 repeat.
+    assert_eq!(runs.len(), 10);
+    let outcome = |point: &str, variant: &str| -> serde_json::Value {
+        runs.iter()
+            .find(|r| r["point"] == point && r["variant"] == variant)
+            .unwrap()["outcome"]
+            .clone()
+    };
+    for point in ["transport-echo-tcp-4", "transport-echo-unix-4"] {
+        for variant in ["tokio", "mio"] {
+            let o = outcome(point, variant);
+            assert_eq!(o["type"], "echo", "{point} {variant}: {o}");
+            assert!(o["errors"].as_object().unwrap().values().all(|n| n == 0));
+        }
+    }
+    let tls = outcome("transport-echo-tls-4", "tokio");
+    assert_eq!(tls["connect"]["tls"]["full"], 4, "{tls}");
+    let churn = outcome("transport-churn-tls-resumed", "tokio");
+    assert_eq!(churn["type"], "churn", "{churn}");
+    let hs = &churn["connect"]["tls"];
+    assert_eq!(
+        hs["full"].as_u64().unwrap() + hs["resumed"].as_u64().unwrap(),
+        churn["completed"].as_u64().unwrap()
+    );
+    // A variant that does not serve TLS is skipped, saying why; the report says it too.
+    if let Some(reason) = Impl::Mio.tls_unsupported_reason(serve::App::Echo) {
+        assert_eq!(outcome("transport-echo-tls-4", "mio")["reason"], reason);
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("## Transports: TLS and unix sockets"), "{md}");
+    assert!(md.contains("| tokio |"), "{md}");
+    assert!(
+        md.contains("Over a unix socket, echo throughput is"),
+        "{md}"
+    );
+}

@@ -702,9 +702,10 @@ pub fn left_on_disconnect(target: &Target) -> Result<()> {
         a.expect(&format!("JOINED {r2} {}", b.nick))?;
         let nick = b.nick.clone();
         if how == "reset" {
-            socket2::SockRef::from(b.stream()).set_linger(Some(Duration::ZERO))?;
+            crate::client::reset(b.into_stream())?;
+        } else {
+            drop(b);
         }
-        drop(b);
         let got: BTreeSet<String> = [a.read_line()?, a.read_line()?].into();
         let expected: BTreeSet<String> =
             [format!("LEFT {r1} {nick}"), format!("LEFT {r2} {nick}")].into();
@@ -739,6 +740,13 @@ pub fn server_full(target: &Target) -> Result<()> {
     let Some(max) = target.max_conns else {
         return Err(Skipped("needs the server's --max-conns (pass --max-conns)").into());
     };
+    if matches!(target.endpoint, crate::transport::Endpoint::Tls { .. }) {
+        return Err(Skipped(
+            "over TLS the server closes a connection over --max-conns before the handshake, so no \
+             ERR server-full can be read (the limit itself is checked over TLS by echo max_conns)",
+        )
+        .into());
+    }
     ensure!(max <= 1000, "--max-conns {max} is too many for this case");
     // Connections of earlier cases may still be closing: retry a refused one for a bounded time.
     let mut held = Vec::with_capacity(max);

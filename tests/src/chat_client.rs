@@ -5,14 +5,14 @@
 //! [`ChatClient::take_line`].
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::client::{connect, preview};
+use crate::client::preview;
 use crate::suite::Target;
+use crate::transport::Conn;
 
 /// A name (nick or room) no other case or run uses: `prefix` plus a process- and call-unique suffix,
 /// at most 32 bytes.
@@ -27,7 +27,7 @@ pub fn unique(prefix: &str) -> String {
 /// One chat connection.
 #[derive(Debug)]
 pub struct ChatClient {
-    stream: TcpStream,
+    stream: Conn,
     /// Bytes read and not returned yet.
     pending: Vec<u8>,
     /// The client's nick: assigned by `HELLO`, updated by [`ChatClient::set_nick`].
@@ -55,14 +55,14 @@ impl ChatClient {
 
     /// Connects without reading anything.
     pub fn connect_raw(target: &Target) -> Result<ChatClient> {
-        Ok(ChatClient::from_stream(connect(target.addr)?))
+        Ok(ChatClient::from_stream(target.connect()?))
     }
 
     /// Wraps a connected socket the caller prepared (timeouts, buffer sizes, blocking or not) without
     /// reading anything; call [`hello`](Self::hello) next.
-    pub fn from_stream(stream: TcpStream) -> ChatClient {
+    pub fn from_stream(stream: impl Into<Conn>) -> ChatClient {
         ChatClient {
-            stream,
+            stream: stream.into(),
             pending: Vec::with_capacity(64 * 1024),
             nick: String::new(),
             imp: String::new(),
@@ -97,13 +97,13 @@ impl ChatClient {
 
     /// The socket itself, for a test that ends the connection its own way (a reset, say); anything
     /// buffered and not returned yet is dropped.
-    pub fn into_stream(self) -> TcpStream {
+    pub fn into_stream(self) -> Conn {
         self.stream
     }
 
     /// The socket (for shutdown, timeouts, polling). Bytes read from it directly bypass
     /// [`take_buffered`](Self::take_buffered).
-    pub fn stream(&self) -> &TcpStream {
+    pub fn stream(&self) -> &Conn {
         &self.stream
     }
 
@@ -273,7 +273,7 @@ impl ChatClient {
     /// Half-closes: shuts down the writing side.
     pub fn shutdown_write(&self) -> Result<()> {
         self.stream
-            .shutdown(Shutdown::Write)
+            .shutdown_write()
             .context("shutdown(Write) failed")
     }
 

@@ -1,4 +1,5 @@
-//! Blocking test clients: connections with timeouts and reads that fail instead of hanging.
+//! Blocking test clients: connections with timeouts and reads that fail instead of hanging. The
+//! helpers take any stream (`TcpStream`, or a [`Conn`] over any transport).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -6,10 +7,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use crate::transport::Conn;
+
 /// The longest any single read or write of a case may block.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connects to `addr` with [`IO_TIMEOUT`] on connect, reads and writes, and `TCP_NODELAY`.
+/// Connects to `addr` over plain TCP with [`IO_TIMEOUT`] on connect, reads and writes, and
+/// `TCP_NODELAY` (a case connects through [`crate::Target::connect`], over any transport).
 pub fn connect(addr: SocketAddr) -> Result<TcpStream> {
     connect_with_timeout(addr, IO_TIMEOUT)
 }
@@ -25,7 +29,7 @@ pub fn connect_with_timeout(addr: SocketAddr, timeout: Duration) -> Result<TcpSt
 }
 
 /// Reads exactly `len` bytes (failing on EOF or timeout).
-pub fn read_exact_vec(stream: &mut TcpStream, len: usize) -> Result<Vec<u8>> {
+pub fn read_exact_vec(stream: &mut impl Read, len: usize) -> Result<Vec<u8>> {
     let mut buf = vec![0; len];
     let mut filled = 0;
     while filled < len {
@@ -43,7 +47,7 @@ pub fn read_exact_vec(stream: &mut TcpStream, len: usize) -> Result<Vec<u8>> {
 }
 
 /// Writes `data` and expects exactly `data` back.
-pub fn roundtrip(stream: &mut TcpStream, data: &[u8]) -> Result<()> {
+pub fn roundtrip<S: Read + Write>(stream: &mut S, data: &[u8]) -> Result<()> {
     stream.write_all(data).context("write failed")?;
     let back = read_exact_vec(stream, data.len())?;
     if back != data {
@@ -67,7 +71,7 @@ pub enum Closed {
 
 /// Reads until the peer closes the connection, appending to `into`; fails if the read timeout passes
 /// first. The one read-until-closed of the suite.
-pub fn read_until_closed(stream: &mut TcpStream, into: &mut Vec<u8>) -> Result<Closed> {
+pub fn read_until_closed(stream: &mut impl Read, into: &mut Vec<u8>) -> Result<Closed> {
     let mut chunk = [0u8; 16 * 1024];
     loop {
         match stream.read(&mut chunk) {
@@ -90,7 +94,7 @@ pub fn read_until_closed(stream: &mut TcpStream, into: &mut Vec<u8>) -> Result<C
 
 /// Reads until an orderly EOF (bounded by the read timeout; a reset is an error); returns everything
 /// read.
-pub fn read_to_eof(stream: &mut TcpStream) -> Result<Vec<u8>> {
+pub fn read_to_eof(stream: &mut impl Read) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     match read_until_closed(stream, &mut out)? {
         Closed::Eof => Ok(out),
@@ -101,8 +105,7 @@ pub fn read_to_eof(stream: &mut TcpStream) -> Result<Vec<u8>> {
 /// Waits at most `timeout` until one of `streams` is readable (data, EOF or an error); returns which
 /// are. The one readiness wait of the suite.
 #[allow(unsafe_code)]
-pub fn readable(streams: &[&TcpStream], timeout: Duration) -> Vec<bool> {
-    use std::os::fd::AsRawFd;
+pub fn readable<S: std::os::fd::AsRawFd>(streams: &[&S], timeout: Duration) -> Vec<bool> {
     let mut fds: Vec<libc::pollfd> = streams
         .iter()
         .map(|stream| libc::pollfd {
@@ -123,7 +126,7 @@ pub fn readable(streams: &[&TcpStream], timeout: Duration) -> Vec<bool> {
 }
 
 /// Whether the peer has closed the connection: EOF or a reset, with nothing read before it.
-pub fn is_closed_by_peer(stream: &mut TcpStream) -> Result<bool> {
+pub fn is_closed_by_peer(stream: &mut impl Read) -> Result<bool> {
     let mut byte = [0u8; 1];
     match stream.read(&mut byte) {
         Ok(0) => Ok(true),
@@ -142,13 +145,10 @@ pub fn is_timeout(err: &io::Error) -> bool {
     )
 }
 
-/// Closes `stream` with a TCP reset instead of a FIN (SO_LINGER 0), as a crashing client would.
-pub fn reset(stream: TcpStream) -> Result<()> {
-    socket2::SockRef::from(&stream)
-        .set_linger(Some(Duration::ZERO))
-        .context("cannot set SO_LINGER")?;
-    drop(stream);
-    Ok(())
+/// Closes `stream` abruptly, as a crashing client would: a TCP reset instead of a FIN (SO_LINGER 0),
+/// also under TLS; a unix socket is just closed (see [`Conn::reset`]).
+pub fn reset(stream: impl Into<Conn>) -> Result<()> {
+    stream.into().reset().context("cannot reset the connection")
 }
 
 /// Deterministic pseudo-random bytes for payloads (seeded, so failures reproduce).

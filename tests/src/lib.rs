@@ -1,7 +1,7 @@
 //! The conformance suite for `docs/PROTOCOL.md`.
 //!
-//! Every case is a plain function that takes a [`Target`] (a server address plus the limits it was
-//! started with) and talks to it with blocking std clients, byte-exact assertions and a timeout on every
+//! Every case is a plain function that takes a [`Target`] (a server address over TCP, TLS or a unix
+//! socket, plus the limits it was started with) and talks to it with blocking std clients, byte-exact assertions and a timeout on every
 //! read. The same functions run in `cargo test` (stamped out once per variant, servers on port 0) and
 //! from the `conformance` binary against any running server.
 
@@ -12,6 +12,8 @@ pub mod client;
 pub mod echo;
 pub mod process;
 pub mod suite;
+pub mod tls;
+pub mod transport;
 pub mod wait;
 pub mod work;
 

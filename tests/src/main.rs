@@ -1,10 +1,12 @@
 //! `conformance`: runs the conformance cases against any running server and reports PASS/FAIL.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::Result;
 use clap::Parser;
+use conformance::tls::Trust;
+use conformance::transport::Endpoint;
 use conformance::{Skipped, Target, cases};
 use server_common::App;
 use server_common::config::{DEFAULT_MAX_LINE, DEFAULT_QUEUE_BYTES};
@@ -16,9 +18,20 @@ use server_common::config::{DEFAULT_MAX_LINE, DEFAULT_QUEUE_BYTES};
 #[derive(Debug, Parser)]
 #[command(name = "conformance", version)]
 struct Args {
-    /// The server's address, e.g. 127.0.0.1:40123.
+    /// The server's address: HOST:PORT (TCP), tls://HOST:PORT (TLS; needs --ca or --insecure) or
+    /// unix:PATH (a unix-domain socket), e.g. 127.0.0.1:40123.
     #[arg(long)]
     addr: String,
+
+    /// tls:// only: trust the certificates in this PEM file (e.g. the one `serve --tls-self-signed
+    /// --tls-cert-out PATH` wrote); the HOST of the address must be a name the certificate is for.
+    #[arg(long, value_name = "PEM", conflicts_with = "insecure")]
+    ca: Option<PathBuf>,
+
+    /// tls:// only: accept any certificate for any name. NO VERIFICATION: for testing a server you
+    /// started yourself, never for trusting one.
+    #[arg(long)]
+    insecure: bool,
 
     /// Which application the server speaks.
     #[arg(long, value_enum)]
@@ -45,12 +58,8 @@ struct Args {
     list: bool,
 }
 
-fn resolve(addr: &str) -> Result<SocketAddr> {
-    addr.to_socket_addrs()
-        .with_context(|| format!("cannot resolve {addr}"))?
-        .next()
-        .ok_or_else(|| anyhow!("{addr} resolves to no address"))
-}
+/// Exit status of a usage error (as clap's own).
+const USAGE: u8 = 2;
 
 /// Restores the default SIGPIPE action, so that `conformance ... | head` ends quietly instead of
 /// panicking on a closed stdout (Rust ignores SIGPIPE by default).
@@ -79,8 +88,25 @@ fn main() -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let trust = match (&args.ca, args.insecure) {
+        (Some(pem), _) => Some(Trust::Ca(pem.clone())),
+        (None, true) => Some(Trust::Insecure),
+        (None, false) => None,
+    };
+    let endpoint = match Endpoint::parse(&args.addr, trust.as_ref(), false) {
+        Ok(endpoint) => endpoint,
+        Err(err) => {
+            eprintln!("conformance: {err}");
+            return Ok(ExitCode::from(USAGE));
+        }
+    };
+    if trust == Some(Trust::Insecure) {
+        eprintln!(
+            "conformance: WARNING: --insecure: the server's certificate is NOT verified (any certificate, any name)"
+        );
+    }
     let target = Target {
-        addr: resolve(&args.addr)?,
+        endpoint,
         max_conns: args.max_conns,
         max_line: args.max_line,
         queue_bytes: args.queue_bytes,

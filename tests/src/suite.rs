@@ -3,14 +3,19 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+use anyhow::{Context, Result};
+
 use server_common::App;
 use server_common::config::{DEFAULT_MAX_LINE, DEFAULT_QUEUE_BYTES};
+
+use crate::client::IO_TIMEOUT;
+use crate::transport::{Conn, Endpoint};
 
 /// The server under test: where it listens and the limits it was started with.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// The server's address.
-    pub addr: SocketAddr,
+    /// Where the server listens, over which transport.
+    pub endpoint: Endpoint,
     /// Its `--max-conns`, when known. Cases that need it are skipped without it.
     pub max_conns: Option<usize>,
     /// Its `--max-line` (chat).
@@ -20,14 +25,29 @@ pub struct Target {
 }
 
 impl Target {
-    /// A target at `addr` with the protocol's default limits and an unknown connection limit.
+    /// A plain TCP target at `addr` with the protocol's default limits and an unknown connection
+    /// limit.
     pub fn new(addr: SocketAddr) -> Target {
+        Target::at(Endpoint::Tcp(addr))
+    }
+
+    /// A target at `endpoint` (any transport) with the protocol's default limits and an unknown
+    /// connection limit.
+    pub fn at(endpoint: Endpoint) -> Target {
         Target {
-            addr,
+            endpoint,
             max_conns: None,
             max_line: DEFAULT_MAX_LINE,
             queue_bytes: DEFAULT_QUEUE_BYTES,
         }
+    }
+
+    /// Connects to the server with [`IO_TIMEOUT`] on connect, reads and writes (TLS: handshake
+    /// done).
+    pub fn connect(&self) -> Result<Conn> {
+        self.endpoint
+            .connect(IO_TIMEOUT)
+            .with_context(|| format!("cannot connect to {}", self.endpoint))
     }
 }
 

@@ -274,7 +274,7 @@ pub fn fill_pool(target: &Target, ms: u64) -> Result<(ChatClient, ChatClient, Ch
     for client in &mut clients {
         client.send(&format!("SLEEP {ms}"))?;
     }
-    let streams: Vec<&std::net::TcpStream> = clients.iter().map(ChatClient::stream).collect();
+    let streams: Vec<&crate::transport::Conn> = clients.iter().map(ChatClient::stream).collect();
     let ready = crate::client::readable(&streams, crate::client::IO_TIMEOUT);
     let first = ready
         .iter()

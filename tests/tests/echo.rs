@@ -2,15 +2,4 @@
 
 mod support;
 
-stamp_cases!(
-    serve::App::Echo,
-    echo: small_echo,
-    echo_without_newline,
-    many_small_writes,
-    one_mib_while_reading,
-    concurrent_connections,
-    half_close,
-    half_close_without_data,
-    reset_does_not_disturb_others,
-    max_conns,
-);
+echo_cases!(stamp_cases!(serve::App::Echo, echo:));

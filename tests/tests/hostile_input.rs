@@ -247,7 +247,7 @@ fn chat_survives_hostile_input(imp: Impl) {
     let stop = AtomicBool::new(false);
     let (lines, bytes, watched) = std::thread::scope(|scope| {
         // The watchers read on their threads; this thread writes their last PING on a clone.
-        let mut pingers: Vec<TcpStream> = watchers
+        let mut pingers: Vec<conformance::transport::Conn> = watchers
             .iter()
             .map(|w| w.stream().try_clone().expect("clone"))
             .collect();

@@ -236,7 +236,7 @@ fn drive(members: &mut [Member], signalled: &AtomicBool, received: &AtomicUsize)
 
 /// Waits up to 5 ms until one of the open members is readable.
 fn wait_any(members: &[Member]) {
-    let open: Vec<&std::net::TcpStream> = members
+    let open: Vec<_> = members
         .iter()
         .filter(|m| !m.closed)
         .map(|m| m.client.stream())

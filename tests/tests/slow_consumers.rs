@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use conformance::chat_client::ChatClient;
 use conformance::client::{self, IO_TIMEOUT, is_timeout, preview};
 use conformance::process::ServeCommand;
+use conformance::transport::Conn;
 use rand::{Rng, SeedableRng};
 use serve::Impl;
 use socket2::{Domain, Socket, Type};
@@ -180,7 +181,7 @@ fn poll_members(shared: &Shared<'_>, members: &mut [Member]) {
         if active.is_empty() {
             return;
         }
-        let streams: Vec<&TcpStream> = active.iter().map(|&i| members[i].conn.stream()).collect();
+        let streams: Vec<_> = active.iter().map(|&i| members[i].conn.stream()).collect();
         let ready = client::readable(&streams, Duration::from_millis(20));
         for (&i, ready) in active.iter().zip(ready) {
             if !ready {
@@ -213,7 +214,7 @@ fn poll_members(shared: &Shared<'_>, members: &mut [Member]) {
 }
 
 /// Writes `data` to a non-blocking socket, retrying until done.
-fn write_all_nonblocking(mut stream: &TcpStream, mut data: &[u8], shared: &Shared<'_>) -> bool {
+fn write_all_nonblocking(mut stream: &Conn, mut data: &[u8], shared: &Shared<'_>) -> bool {
     while !data.is_empty() {
         match stream.write(data) {
             Ok(n) => data = &data[n..],
@@ -234,7 +235,7 @@ fn write_all_nonblocking(mut stream: &TcpStream, mut data: &[u8], shared: &Share
 
 /// Sends MSGs, never more than [`WINDOW`] ahead of the slowest reader, until at least [`MIN_MSGS`]
 /// are sent and the sender has seen every stalled member leave (at most [`MAX_MSGS`]).
-fn send_msgs(shared: &Shared<'_>, stream: &TcpStream, readers: &[usize]) -> usize {
+fn send_msgs(shared: &Shared<'_>, stream: &Conn, readers: &[usize]) -> usize {
     let mut sent = 0;
     let mut batch = String::new();
     while sent < MAX_MSGS

@@ -5,6 +5,7 @@
 
 pub mod capacity_point;
 pub mod server;
+pub mod transport;
 pub mod work;
 
 use std::path::PathBuf;
@@ -227,11 +228,17 @@ pub fn run(settings: &CompareSettings, log: &mut dyn FnMut(&str)) -> Result<Resu
             }
         }
     }
+    let transports = m
+        .transports
+        .as_ref()
+        .map(|plan| transport::run(settings, plan, log))
+        .unwrap_or_default();
     Ok(ResultsFile {
         format: crate::results::comparison::FORMAT.into(),
         meta,
         settings: settings.clone(),
         elapsed_s: started.elapsed().as_secs_f64(),
         runs,
+        transports,
     })
 }

@@ -84,8 +84,8 @@ pub fn free_addr() -> Result<SocketAddr> {
 }
 
 impl ServerProcess {
-    /// Starts `serve --impl <imp> --app <app> --addr 127.0.0.1:0` and waits
-    /// for its listening line.
+    /// Starts `serve --impl <imp> --app <app> --addr 127.0.0.1:0` (with `extra` arguments; `--unix
+    /// PATH` among them replaces `--addr`) and waits for its listening line.
     pub fn start_serve(
         serve_bin: &Path,
         imp: &str,
@@ -93,19 +93,14 @@ impl ServerProcess {
         extra: &[String],
         cpus: &[usize],
     ) -> Result<ServerProcess> {
-        let mut args: Vec<String> = [
-            "--impl",
-            imp,
-            "--app",
-            app,
-            "--addr",
-            "127.0.0.1:0",
-            "--max-conns",
-            "15000",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut args: Vec<String> = ["--impl", imp, "--app", app, "--max-conns", "15000"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        // A unix socket (`--unix PATH` in `extra`) takes the place of the TCP address.
+        if !extra.iter().any(|a| a == "--unix") {
+            args.extend(["--addr".to_string(), "127.0.0.1:0".to_string()]);
+        }
         args.extend(extra.iter().cloned());
         let mut cmd = Command::new(serve_bin);
         cmd.args(&args).env("RUST_LOG", "warn");
@@ -143,21 +138,24 @@ impl ServerProcess {
                 )));
             }
         };
-        let addr: SocketAddr = line
-            .split_whitespace()
-            .nth(3)
-            .and_then(|a| a.parse().ok())
-            .ok_or_else(|| {
-                let _ = child.kill();
-                let _ = child.wait();
-                Error::InvalidSettings(format!("unexpected listening line {line:?}"))
-            })?;
+        // `IP:PORT`, `tls://IP:PORT` or `unix:PATH` (no IP address: the caller knows the path).
+        let listen = line.split_whitespace().nth(3).unwrap_or_default();
+        let addr: SocketAddr = (if listen.starts_with("unix:") {
+            Some(SocketAddr::from(([0, 0, 0, 0], 0)))
+        } else {
+            listen.trim_start_matches("tls://").parse().ok()
+        })
+        .ok_or_else(|| {
+            let _ = child.kill();
+            let _ = child.wait();
+            Error::InvalidSettings(format!("unexpected listening line {line:?}"))
+        })?;
         let mut command = vec![serve_bin.display().to_string()];
         command.extend(args);
         Ok(ServerProcess {
             info: ServerRun {
                 pid: child.id(),
-                addr: addr.to_string(),
+                addr: listen.to_string(),
                 command,
                 cpus: cpus.to_vec(),
                 start_s: t.elapsed().as_secs_f64(),

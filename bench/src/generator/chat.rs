@@ -86,9 +86,10 @@ impl ChatSettings {
         self.sender_room(j) * self.members + j / self.rooms
     }
 
-    fn spec(&self) -> Spec {
-        Spec {
+    fn spec(&self) -> Result<Spec> {
+        Ok(Spec {
             addr: self.addr,
+            endpoint: super::transport::endpoint(&self.transport, self.addr)?,
             conns: self.clients(),
             threads: self.threads,
             cpus: self.cpus.clone(),
@@ -107,7 +108,7 @@ impl ChatSettings {
             server_pid: self.server_pid,
             sample_interval: self.sample_interval,
             interval: self.interval,
-        }
+        })
     }
 }
 
@@ -527,7 +528,7 @@ pub fn run(settings: &ChatSettings) -> Result<ChatReport> {
 pub fn run_with(settings: &ChatSettings, progress: &mut dyn Progress) -> Result<ChatReport> {
     settings.check()?;
     let proto = Arc::new(ChatProtocol::new(settings));
-    let o = engine::run(&settings.spec(), proto, progress)?;
+    let o = engine::run(&settings.spec()?, proto, progress)?;
     let t = o.tally;
     let per_s = |x: u64| {
         if o.window_s > 0.0 {

@@ -23,6 +23,7 @@ impl ConnsSettings {
         let rate = probes / self.hold.as_secs_f64();
         Ok(Spec {
             addr: self.addr,
+            endpoint: super::transport::endpoint(&self.transport, self.addr)?,
             conns: self.conns,
             threads: self.threads,
             cpus: self.cpus.clone(),

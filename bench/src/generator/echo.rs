@@ -38,6 +38,7 @@ impl EchoSettings {
         };
         Ok(Spec {
             addr: self.addr,
+            endpoint: super::transport::endpoint(&self.transport, self.addr)?,
             conns: self.conns,
             threads: self.threads,
             cpus: self.cpus.clone(),

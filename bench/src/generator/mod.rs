@@ -3,6 +3,7 @@
 //! knows nothing of comparisons or reports.
 
 pub mod chat;
+pub mod churn;
 pub mod conns;
 pub mod echo;
 pub(crate) mod engine;
@@ -13,4 +14,5 @@ pub mod sampler;
 pub mod schedule;
 pub(crate) mod sequence;
 pub(crate) mod timer;
+pub(crate) mod transport;
 pub mod work;

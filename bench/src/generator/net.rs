@@ -1,4 +1,4 @@
-//! Opening non-blocking client sockets, optionally bound to a source address.
+//! Opening non-blocking client sockets (TCP, optionally bound to a source address, or unix-domain).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -42,6 +42,12 @@ pub fn start_connect(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<mio
     Ok(mio::net::TcpStream::from_std(std::net::TcpStream::from(
         sock,
     )))
+}
+
+/// Starts a non-blocking connect to the unix-domain socket at `path` (it completes at once, or
+/// fails: a full backlog is `WouldBlock`).
+pub fn start_connect_unix(path: &std::path::Path) -> io::Result<mio::net::UnixStream> {
+    mio::net::UnixStream::connect(path)
 }
 
 /// Outcome of checking a connecting socket after a readiness event.

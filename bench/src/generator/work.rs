@@ -101,9 +101,10 @@ impl WorkSettings {
         }
     }
 
-    fn spec(&self) -> Spec {
-        Spec {
+    fn spec(&self) -> Result<Spec> {
+        Ok(Spec {
             addr: self.addr,
+            endpoint: super::transport::endpoint(&self.transport, self.addr)?,
             conns: self.fast.conns + self.slow.conns,
             threads: self.threads,
             cpus: self.cpus.clone(),
@@ -119,7 +120,7 @@ impl WorkSettings {
             server_pid: self.server_pid,
             sample_interval: self.sample_interval,
             interval: self.interval,
-        }
+        })
     }
 }
 
@@ -359,7 +360,7 @@ pub fn run_with(settings: &WorkSettings, progress: &mut dyn Progress) -> Result<
         settings.class(&settings.fast),
         settings.class(&settings.slow),
     ];
-    let o = engine::run_classes(&settings.spec(), &classes, proto, progress)?;
+    let o = engine::run_classes(&settings.spec()?, &classes, proto, progress)?;
     let [fast, slow] = o.classes.as_slice() else {
         return Err(Error::Worker(
             "the engine returned no figures per class".into(),

@@ -257,6 +257,7 @@ mod tests {
             },
             elapsed_s: 0.0,
             runs: Vec::new(),
+            transports: Vec::new(),
         };
         let o = n.clone();
         assert!(machine_differences(&n, &o).is_empty());

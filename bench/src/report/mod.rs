@@ -9,6 +9,7 @@ pub mod csv;
 pub mod fairness;
 pub mod output;
 pub mod text;
+pub mod transport;
 pub mod verdict;
 pub mod verdict_core;
 pub mod work;
@@ -719,7 +720,7 @@ pub fn write_with_baseline(
     write(&dir.join("results.csv"), &to_csv(files))?;
     let agg = aggregate(files)?;
     let charts = charts::write_charts(dir, &agg)?;
-    let mut md = text::report(files, &agg, &charts);
+    let mut md = text::report(files, &agg, &charts) + &transport::section(files);
     if !baseline.is_empty() {
         let old = aggregate(baseline)?;
         let section = baseline::section(files, &agg, baseline, &old);
@@ -772,6 +773,7 @@ mod tests {
             },
             elapsed_s: 1.0,
             runs,
+            transports: Vec::new(),
         }
     }
 

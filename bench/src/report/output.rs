@@ -90,6 +90,13 @@ pub(super) fn connect_rows(out: &mut String, c: &ConnectStats) {
             f.other
         );
     }
+    if let Some(tls) = &c.tls {
+        let _ = writeln!(
+            out,
+            "  TLS handshakes        {} full, {} resumed (the connect latency includes them)",
+            tls.full, tls.resumed
+        );
+    }
     latency_rows(out, "connect latency", &c.latency.summary);
 }
 
@@ -200,7 +207,7 @@ pub fn echo_table(r: &EchoReport) -> String {
     let _ = writeln!(
         out,
         "echo {} — {} conns × {} B, {} loop{}, {} threads, window {:.3} s (warm-up {:.3} s)",
-        s.addr,
+        s.transport.address(s.addr),
         s.conns,
         s.size,
         r.mode,
@@ -277,7 +284,10 @@ pub fn conns_table(r: &ConnsReport) -> String {
     let _ = writeln!(
         out,
         "conns {} — {} connections held {:.3} s, {} threads",
-        r.settings.addr, r.settings.conns, r.hold_s, r.threads
+        r.settings.transport.address(r.settings.addr),
+        r.settings.conns,
+        r.hold_s,
+        r.threads
     );
     connect_rows(&mut out, &r.connect);
     let _ = writeln!(
@@ -308,7 +318,13 @@ pub fn chat_table(r: &ChatReport) -> String {
     let _ = writeln!(
         t,
         "chat {}: {} room(s) x {} members, {} senders at {} msg/s, {} B, {} worker thread(s)",
-        s.addr, s.rooms, s.members, s.senders, s.rate, s.size, r.threads
+        s.transport.address(s.addr),
+        s.rooms,
+        s.members,
+        s.senders,
+        s.rate,
+        s.size,
+        r.threads
     );
     let _ = writeln!(
         t,

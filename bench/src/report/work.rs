@@ -462,6 +462,7 @@ mod tests {
             },
             elapsed_s: 1.0,
             runs,
+            transports: Vec::new(),
         };
         let md = section(std::slice::from_ref(&file));
         assert!(

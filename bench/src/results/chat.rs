@@ -14,6 +14,9 @@ use crate::util::serde_secs;
 pub struct ChatSettings {
     /// Server address.
     pub addr: std::net::SocketAddr,
+    /// The transport to the server (`addr` is unused for a unix socket).
+    #[serde(default)]
+    pub transport: crate::results::transport::Transport,
     /// Rooms.
     pub rooms: usize,
     /// Members per room (clients = rooms × members).
@@ -72,6 +75,7 @@ impl ChatSettings {
     pub fn new(addr: std::net::SocketAddr) -> Self {
         ChatSettings {
             addr,
+            transport: crate::results::transport::Transport::Tcp,
             rooms: 1,
             members: 10,
             room_prefix: default_room_prefix(),

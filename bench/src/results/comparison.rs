@@ -28,6 +28,9 @@ pub struct ResultsFile {
     pub elapsed_s: f64,
     /// Every run, in the order they ran.
     pub runs: Vec<RunRecord>,
+    /// The transport points' runs (`compare/transport.rs`), if the matrix has them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transports: Vec<super::transport::TransportRun>,
 }
 
 /// One run of one variant at one point.

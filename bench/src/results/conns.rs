@@ -15,6 +15,9 @@ use crate::util::serde_secs;
 pub struct ConnsSettings {
     /// Server address.
     pub addr: SocketAddr,
+    /// The transport to the server (`addr` is unused for a unix socket).
+    #[serde(default)]
+    pub transport: crate::results::transport::Transport,
     /// Connections to open.
     pub conns: usize,
     /// Connection attempts per second (`None`: all at once).
@@ -62,6 +65,7 @@ impl ConnsSettings {
     pub fn new(addr: SocketAddr) -> Self {
         ConnsSettings {
             addr,
+            transport: crate::results::transport::Transport::Tcp,
             conns: 1000,
             connect_rate: None,
             connect_timeout: Duration::from_secs(10),

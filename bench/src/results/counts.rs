@@ -121,6 +121,26 @@ pub struct ConnectStats {
     pub rate_per_s: f64,
     /// The requested pacing (`--connect-rate`), if any.
     pub target_rate_per_s: Option<f64>,
-    /// Connect latency (from `connect()` to writable), µs.
+    /// Connect latency (from `connect()` to writable; over TLS, to the end of the handshake), µs.
     pub latency: crate::results::hist::HistogramReport,
+    /// TLS runs: the handshakes completed, full and resumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsHandshakes>,
+}
+
+/// TLS handshakes completed by a run, by kind (rustls's `handshake_kind`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsHandshakes {
+    /// Full handshakes (a HelloRetryRequest included).
+    pub full: u64,
+    /// Resumed handshakes (a session from the client's cache, `--tls-resume`).
+    pub resumed: u64,
+}
+
+impl TlsHandshakes {
+    /// Adds another worker's counts.
+    pub fn add(&mut self, other: &TlsHandshakes) {
+        self.full += other.full;
+        self.resumed += other.resumed;
+    }
 }

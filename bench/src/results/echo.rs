@@ -16,6 +16,9 @@ use crate::util::serde_secs;
 pub struct EchoSettings {
     /// Server address.
     pub addr: SocketAddr,
+    /// The transport to the server (`addr` is unused for a unix socket).
+    #[serde(default)]
+    pub transport: crate::results::transport::Transport,
     /// Connections.
     pub conns: usize,
     /// Message size, bytes.
@@ -78,6 +81,7 @@ impl EchoSettings {
     pub fn new(addr: SocketAddr) -> Self {
         EchoSettings {
             addr,
+            transport: crate::results::transport::Transport::Tcp,
             conns: 10,
             size: 64,
             duration: Duration::from_secs(5),

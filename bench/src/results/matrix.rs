@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::transport::TransportPlan;
 use super::work_matrix::WorkPoint;
 use crate::error::{Error, Result};
 use crate::util::serde_secs;
@@ -342,6 +343,9 @@ pub struct Matrix {
     pub repeats: u32,
     /// The points, in order.
     pub points: Vec<Scenario>,
+    /// The transport points (TLS and unix-socket echo beside TCP, TLS churn), run after the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transports: Option<super::transport::TransportPlan>,
 }
 
 fn ms(v: u64) -> Duration {
@@ -349,12 +353,22 @@ fn ms(v: u64) -> Duration {
 }
 
 impl Matrix {
-    /// A named matrix (`quick`, `full`, `tiny`) or a JSON file of a
-    /// [`Matrix`].
+    /// A named matrix (`quick`, `full` — with the capacity and transport points —, `transports` —
+    /// only those —, `work`, `tiny`) or a JSON file of a [`Matrix`].
     pub fn load(spec: &str) -> Result<Matrix> {
         match spec {
             "quick" => Ok(Matrix::standard("quick", 1, ms(500), ms(1500))),
-            "full" => Ok(Matrix::standard("full", 3, ms(1000), ms(2000)).with_capacity(2)),
+            "full" => {
+                let mut m = Matrix::standard("full", 3, ms(1000), ms(2000)).with_capacity(2);
+                m.transports = Some(TransportPlan::standard(3, ms(1000), ms(2000)));
+                Ok(m)
+            }
+            "transports" => Ok(Matrix {
+                name: "transports".into(),
+                repeats: 3,
+                points: Vec::new(),
+                transports: Some(TransportPlan::standard(3, ms(1000), ms(2500))),
+            }),
             "tiny" => Ok(Matrix::tiny()),
             "work" => Ok(Matrix::work()),
             path => {
@@ -362,7 +376,7 @@ impl Matrix {
                     .map_err(|e| Error::io(format!("reading matrix file {path}"), e))?;
                 let m: Matrix = serde_json::from_str(&text)
                     .map_err(|e| Error::InvalidSettings(format!("matrix file {path}: {e}")))?;
-                if m.points.is_empty() || m.repeats == 0 {
+                if (m.points.is_empty() && m.transports.is_none()) || m.repeats == 0 {
                     return Err(Error::InvalidSettings(format!(
                         "matrix file {path}: needs points and repeats >= 1"
                     )));
@@ -420,6 +434,7 @@ impl Matrix {
             name: name.into(),
             repeats,
             points,
+            transports: None,
         }
     }
 
@@ -470,6 +485,7 @@ impl Matrix {
                 .into_iter()
                 .map(Scenario::Work)
                 .collect(),
+            transports: None,
         }
     }
 
@@ -479,6 +495,7 @@ impl Matrix {
         Matrix {
             name: "tiny".into(),
             repeats: 1,
+            transports: None,
             points: vec![
                 Scenario::EchoClosed {
                     conns: 1,

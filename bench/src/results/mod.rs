@@ -4,6 +4,7 @@
 
 pub mod capacity;
 pub mod chat;
+pub mod churn;
 pub mod comparison;
 pub mod conns;
 pub mod cost;
@@ -15,5 +16,6 @@ pub mod kernel;
 pub mod machine;
 pub mod matrix;
 pub mod series;
+pub mod transport;
 pub mod work;
 pub mod work_matrix;

@@ -41,6 +41,9 @@ impl WorkClassSettings {
 pub struct WorkSettings {
     /// Server address.
     pub addr: SocketAddr,
+    /// The transport to the server (`addr` is unused for a unix socket).
+    #[serde(default)]
+    pub transport: crate::results::transport::Transport,
     /// The fast class (the one whose latency matters).
     pub fast: WorkClassSettings,
     /// The slow class, its neighbours (`conns` 0: the fast class alone).
@@ -89,6 +92,7 @@ impl WorkSettings {
     pub fn new(addr: SocketAddr) -> Self {
         WorkSettings {
             addr,
+            transport: crate::results::transport::Transport::Tcp,
             fast: WorkClassSettings {
                 conns: 10,
                 request: "FIB 1".into(),

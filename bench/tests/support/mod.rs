@@ -136,8 +136,14 @@ impl Drop for TempDir {
 
 /// Runs the loadgen binary with `args`, killing it after `limit`.
 pub fn loadgen(args: &[&str], limit: Duration) -> Output {
+    loadgen_with_env(args, limit, &[])
+}
+
+/// [`loadgen`] with these environment variables set.
+pub fn loadgen_with_env(args: &[&str], limit: Duration, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

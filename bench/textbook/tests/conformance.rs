@@ -5,6 +5,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
+use conformance::tls::Trust;
+use conformance::transport::Endpoint;
 use conformance::wait::{KillOnDrop, poll_until};
 use conformance::{Skipped, Target, cases};
 use server_common::App;
@@ -29,10 +31,13 @@ fn start(model: &str) -> (KillOnDrop, SocketAddr) {
 
 fn echo_cases_pass(model: &str) {
     let (_server, addr) = start(model);
-    let target = Target::new(addr);
+    echo_cases_pass_at(model, &Target::new(addr));
+}
+
+fn echo_cases_pass_at(model: &str, target: &Target) {
     let mut ran = 0;
     for case in cases(App::Echo) {
-        match (case.run)(&target) {
+        match (case.run)(target) {
             Ok(()) => ran += 1,
             Err(err) if err.downcast_ref::<Skipped>().is_some() => {}
             Err(err) => panic!("textbook {model}: {}: {err:#}", case.name),
@@ -94,4 +99,49 @@ fn work() {
             panic!("textbook work: {name}: {err:#}");
         }
     }
+}
+
+#[test]
+fn tokio_tls() {
+    let dir = std::env::temp_dir().join(format!("textbook-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let cert = dir.join("cert.pem");
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let child = Command::new(env!("CARGO_BIN_EXE_textbook"))
+        .args(["tokio-tls", &addr.to_string(), &cert.to_string_lossy()])
+        .spawn()
+        .expect("spawn textbook");
+    let _server = KillOnDrop(child);
+    poll_until(Duration::from_secs(10), "certificate written", || {
+        std::fs::metadata(&cert).ok().filter(|m| m.len() > 0)
+    })
+    .expect("textbook tokio-tls");
+    let trust = Trust::Ca(cert.clone());
+    let endpoint = poll_until(Duration::from_secs(10), "listening", || {
+        TcpStream::connect_timeout(&addr, Duration::from_millis(100)).ok()?;
+        Endpoint::parse(&format!("tls://{addr}"), Some(&trust), false).ok()
+    })
+    .expect("textbook tokio-tls");
+    echo_cases_pass_at("tokio-tls", &Target::at(endpoint));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tokio_unix() {
+    let dir = std::env::temp_dir().join(format!("textbook-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("echo.sock");
+    let child = Command::new(env!("CARGO_BIN_EXE_textbook"))
+        .args(["tokio-unix", &path.to_string_lossy()])
+        .spawn()
+        .expect("spawn textbook");
+    let _server = KillOnDrop(child);
+    poll_until(Duration::from_secs(10), "listening", || {
+        std::os::unix::net::UnixStream::connect(&path).ok()
+    })
+    .expect("textbook tokio-unix");
+    echo_cases_pass_at("tokio-unix", &Target::at(Endpoint::Unix(path)));
+    let _ = std::fs::remove_dir_all(&dir);
 }

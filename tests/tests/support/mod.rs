@@ -93,6 +93,106 @@ pub fn run_case_against(
     }
 }
 
+/// A transport besides plain TCP that the cases are stamped over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// TLS with the server's self-signed certificate, trusted by the client.
+    Tls,
+    /// A unix-domain socket in a fresh temporary directory.
+    Unix,
+}
+
+/// Starts `imp` serving `app` in-process over `transport`, runs `case` against it, stops it. A
+/// variant that cannot serve TLS yet says so on stderr and passes without pretending to have run.
+pub fn run_case_over(
+    transport: Transport,
+    imp: Impl,
+    app: App,
+    case: fn(&Target) -> anyhow::Result<()>,
+) {
+    if skipped(imp) {
+        return;
+    }
+    if transport == Transport::Tls {
+        if let Some(reason) = imp.tls_unsupported_reason(app) {
+            eprintln!("SKIPPED {imp} over TLS: {reason}");
+            return;
+        }
+    }
+    let config = test_config();
+    let dir = std::env::temp_dir().join(format!(
+        "conformance-{imp}-{app}-{}-{}",
+        std::process::id(),
+        conformance::chat_client::unique("u")
+    ));
+    let (server, endpoint) = match transport {
+        Transport::Tls => {
+            let server = RunningServer::start_tls(imp, app, config.clone()).expect("start server");
+            let cert = server
+                .tls_certificate()
+                .expect("certificate")
+                .cert_der
+                .clone();
+            let trust = conformance::tls::Trust::Certificate(cert);
+            let endpoint = conformance::transport::Endpoint::parse(
+                &format!("tls://localhost:{}", server.addr().port()),
+                Some(&trust),
+                false,
+            )
+            .expect("tls endpoint");
+            (server, endpoint)
+        }
+        Transport::Unix => {
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let path = dir.join("s.sock");
+            let server =
+                RunningServer::start_unix(imp, app, config.clone(), &path).expect("start server");
+            (server, conformance::transport::Endpoint::Unix(path))
+        }
+    };
+    let target = Target {
+        max_conns: Some(config.max_conns),
+        max_line: config.max_line,
+        queue_bytes: config.queue_bytes,
+        ..Target::at(endpoint)
+    };
+    let outcome = case(&target);
+    stop_within_limit(server, &format!("{imp} {app} over {transport:?}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(err) = outcome {
+        if let Some(skip) = err.downcast_ref::<Skipped>() {
+            eprintln!("SKIPPED {imp} {app} over {transport:?}: {skip}");
+            return;
+        }
+        panic!("{imp} {app} over {transport:?}: {err:#}");
+    }
+}
+
+/// Stamps out one module per variant (`threads`, `tokio`, `async_std`, `smol`, `mio`, `uring`), each
+/// with one `#[test]` per listed case of `conformance::$cases`, run over `$transport` (a
+/// [`Transport`]). The list may be a subset of the registered cases.
+#[macro_export]
+macro_rules! stamp_cases_over {
+    ($transport:expr, $app:expr, $cases:ident: $($case:ident),+ $(,)?) => {
+        $crate::stamp_cases_over!(@variant threads, serve::Impl::Threads, $transport, $app, $cases: $($case),+);
+        $crate::stamp_cases_over!(@variant tokio, serve::Impl::Tokio, $transport, $app, $cases: $($case),+);
+        $crate::stamp_cases_over!(@variant async_std, serve::Impl::AsyncStd, $transport, $app, $cases: $($case),+);
+        $crate::stamp_cases_over!(@variant smol, serve::Impl::Smol, $transport, $app, $cases: $($case),+);
+        $crate::stamp_cases_over!(@variant mio, serve::Impl::Mio, $transport, $app, $cases: $($case),+);
+        $crate::stamp_cases_over!(@variant uring, serve::Impl::Uring, $transport, $app, $cases: $($case),+);
+    };
+    (@variant $variant:ident, $imp:expr, $transport:expr, $app:expr, $cases:ident: $($case:ident),+) => {
+        mod $variant {
+            $(
+                #[test]
+                fn $case() {
+                    $crate::support::run_case_over($transport, $imp, $app, conformance::$cases::$case);
+                }
+            )+
+        }
+    };
+}
+
 /// Whether `imp` cannot run on this machine; if so, says so on stderr (`SKIPPED <impl>: <reason>`,
 /// shown with `--nocapture` and in a failing run's output), so the test passes without pretending
 /// to have run.
@@ -177,6 +277,73 @@ macro_rules! stamp_cases {
                 }
             )+
         }
+    };
+}
+
+/// Calls `$stamp!($($head)* <every echo case>)`: the one list of the echo cases that the test files
+/// stamp (over TCP in `echo.rs`, over TLS and unix sockets in `transport_*.rs`).
+#[macro_export]
+macro_rules! echo_cases {
+    ($stamp:ident!($($head:tt)*)) => {
+        $crate::$stamp!(
+            $($head)*
+            small_echo,
+            echo_without_newline,
+            many_small_writes,
+            one_mib_while_reading,
+            concurrent_connections,
+            half_close,
+            half_close_without_data,
+            reset_does_not_disturb_others,
+            max_conns,
+        );
+    };
+}
+
+/// Calls `$stamp!($($head)* <every chat case>)`: the one list of the chat cases that the test files
+/// stamp (over TCP in `chat.rs`, over TLS and unix sockets in `transport_*.rs`).
+#[macro_export]
+macro_rules! chat_cases {
+    ($stamp:ident!($($head:tt)*)) => {
+        $crate::$stamp!(
+            $($head)*
+            hello,
+            guest_nicks_are_unique,
+            nick_rename,
+            nick_taken_and_freed,
+            nick_broadcast_once_per_peer,
+            join_and_joined,
+            leave_and_left,
+            msg_to_other_members,
+            msg_not_in_room,
+            rooms_sorted,
+            who_sorted,
+            ping_token,
+            quit_bye_and_left,
+            commands_case_insensitive,
+            crlf_telnet_session,
+            unknown_command,
+            bad_args,
+            bad_name,
+            error_precedence,
+            control_characters_rejected,
+            text_verbatim,
+            empty_lines_ignored,
+            bad_utf8_keeps_connection,
+            line_length_boundary,
+            line_too_long_closes,
+            room_limit_64,
+            replies_in_order,
+            left_on_disconnect,
+            half_close,
+            server_full,
+            ordering_one_sender,
+            per_room_agreement,
+            ordering_across_rooms,
+            msg_after_ok_join_arrives,
+            nick_free_after_disconnect,
+            slow_consumer,
+        );
     };
 }
 

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::generator::progress::{Phase, Progress, ProgressInfo};
 use crate::generator::sampler::{Mark, Sampler};
 use crate::results::cost::{CoreUsage, Cost, GeneratorStats};
-use crate::results::counts::{ConnectFailures, ConnectStats, ErrorCounts};
+use crate::results::counts::{ConnectFailures, ConnectStats, ErrorCounts, TlsHandshakes};
 use crate::results::hist::{self, HistogramReport};
 use crate::results::series::{Interval, TimeSeries};
 
@@ -29,6 +29,9 @@ use crate::results::series::{Interval, TimeSeries};
 pub(crate) struct Outcome<T> {
     pub threads: usize,
     pub connect: ConnectStats,
+    /// One-shot protocols (churn): from each connection's intended start to
+    /// the end of its handshake (empty otherwise).
+    pub round_trip: Histogram<u64>,
     /// Connections that finished their handshake (= established when the
     /// protocol has none).
     pub ready: usize,
@@ -204,7 +207,7 @@ pub(crate) fn run_classes<P: Protocol>(
         let counter = Arc::new(AtomicU64::new(0));
         let plan = WorkerPlan {
             index: w,
-            addr: spec.addr,
+            endpoint: spec.endpoint.clone(),
             conn_ids,
             source_ips: spec.source_ips.clone(),
             connect_start,
@@ -386,6 +389,7 @@ pub(crate) fn run_classes<P: Protocol>(
     Ok(Outcome {
         threads: out.threads,
         connect: out.connect,
+        round_trip: out.round_trip,
         ready: out.ready,
         ready_s: out.ready_s,
         window_s,
@@ -484,6 +488,7 @@ fn join<T>(handles: Vec<JoinHandle<Option<WorkerResult<T>>>>) -> Vec<WorkerResul
 struct Merged<T> {
     threads: usize,
     connect: ConnectStats,
+    round_trip: Histogram<u64>,
     ready: usize,
     ready_s: f64,
     latency: Histogram<u64>,
@@ -525,6 +530,7 @@ fn merge<T: Tally>(
     let mut m = Merged {
         threads,
         connect: ConnectStats::default(),
+        round_trip: hist::new_latency(),
         ready: 0,
         ready_s: 0.0,
         latency: hist::new_latency(),
@@ -548,12 +554,15 @@ fn merge<T: Tally>(
         tally: T::default(),
     };
     let mut established = 0;
+    let mut tls = TlsHandshakes::default();
     let mut worker_cpu_s = 0.0;
     for r in results {
         hist::merge(&mut latency, &r.rec.latency)?;
         hist::merge(&mut corrected, &r.rec.corrected)?;
         hist::merge(&mut connect, &r.connect)?;
+        hist::merge(&mut m.round_trip, &r.round_trip)?;
         failures.add(&r.connect_failures);
+        tls.add(&r.tls);
         errors.add(&r.errors);
         established += r.established;
         m.ready += r.ready;
@@ -619,6 +628,7 @@ fn merge<T: Tally>(
         },
         target_rate_per_s: spec.connect_rate,
         latency: HistogramReport::of(&connect)?,
+        tls: matches!(spec.endpoint, conformance::transport::Endpoint::Tls { .. }).then_some(tls),
     };
     m.latency = latency;
     m.corrected = corrected;

@@ -11,12 +11,14 @@
 //! * `recorder`: per-message recording (window, histograms, intervals);
 //! * `classes`: groups of connections with loads of their own, measured
 //!   apart in one run.
+//! * `link`: the transport under a connection (TCP, TLS, unix socket).
 //!
 //! The engine knows nothing of comparisons or reports: it returns an
 //! [`Outcome`] made of plain result types.
 
 pub(crate) mod classes;
 mod coordinator;
+mod link;
 pub mod protocol;
 mod recorder;
 mod worker;
@@ -63,6 +65,8 @@ pub(crate) enum LoadSpec {
 #[derive(Debug, Clone)]
 pub(crate) struct Spec {
     pub addr: SocketAddr,
+    /// Where and over which transport to connect (`addr` is its TCP address, if any).
+    pub endpoint: conformance::transport::Endpoint,
     pub conns: usize,
     pub threads: Option<usize>,
     pub cpus: Vec<usize>,
@@ -86,7 +90,7 @@ pub(crate) struct Spec {
 #[derive(Debug, Clone)]
 pub(crate) struct WorkerPlan {
     pub index: usize,
-    pub addr: SocketAddr,
+    pub endpoint: conformance::transport::Endpoint,
     /// Global connection indices (for the protocol and source addresses).
     pub conn_ids: Vec<usize>,
     pub source_ips: Vec<IpAddr>,

@@ -21,24 +21,24 @@
 //! handed to the protocol in place, and send timestamps live in a fixed ring
 //! per connection.
 
-use std::io::{self, Read, Write};
-use std::net::Shutdown;
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use host_probe::ResourceUsage;
-use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use rustls::HandshakeKind;
 
+use super::link::{Handshake, Link};
 use super::protocol::{Fault, Outgoing, Protocol, Receipts};
 use super::recorder::Recorder;
 use super::{Load, WorkerPlan};
-use crate::generator::net::{self, ConnectState};
+use crate::generator::net::ConnectState;
 use crate::generator::schedule::{OpenLoop, Schedule};
 use crate::generator::timer::{TIMER, Timer};
-use crate::results::counts::{ConnectFailures, ErrorCounts};
+use crate::results::counts::{ConnectFailures, ErrorCounts, TlsHandshakes};
 use crate::results::hist;
 
 /// Size of the per-worker read and write scratch buffers.
@@ -63,12 +63,17 @@ pub(crate) struct WorkerResult<T> {
     pub index: usize,
     pub rec: Recorder,
     pub connect: hdrhistogram::Histogram<u64>,
+    /// One-shot protocols: from each connection's intended start to the end
+    /// of its handshake.
+    pub round_trip: hdrhistogram::Histogram<u64>,
     pub first_attempt: Option<Instant>,
     pub last_established: Option<Instant>,
     pub last_ready: Option<Instant>,
     pub established: usize,
     pub ready: usize,
     pub connect_failures: ConnectFailures,
+    /// TLS handshakes completed, by kind.
+    pub tls: TlsHandshakes,
     /// Messages of the window that were sent (open loop: scheduled and sent).
     pub sent: u64,
     /// Messages sent over the whole run.
@@ -95,6 +100,8 @@ enum St {
     /// Not attempted yet (paced connects).
     Idle,
     Connecting,
+    /// Socket connected, in the TLS handshake (part of connecting).
+    Securing,
     /// Connected, in the protocol's handshake.
     Handshake,
     Open,
@@ -105,10 +112,13 @@ enum St {
 }
 
 struct Conn<C> {
-    stream: Option<TcpStream>,
+    stream: Option<Link>,
     st: St,
     source: Option<std::net::IpAddr>,
     connect_started: Option<Instant>,
+    /// When the connect schedule wanted this attempt (the actual start when
+    /// unpaced).
+    connect_intended: Option<Instant>,
     can_write: bool,
     /// Bytes per message (0: this connection sends none).
     len: u64,
@@ -276,12 +286,14 @@ struct Worker<'a, P: Protocol> {
     shutting: bool,
     rec: Recorder,
     connect: hdrhistogram::Histogram<u64>,
+    round_trip: hdrhistogram::Histogram<u64>,
     first_attempt: Option<Instant>,
     last_established: Option<Instant>,
     last_ready: Option<Instant>,
     established: usize,
     ready: usize,
     connect_failures: ConnectFailures,
+    tls: TlsHandshakes,
     sent_total: u64,
     errors: ErrorCounts,
     first_error: Option<String>,
@@ -332,6 +344,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
                     source: (!plan.source_ips.is_empty())
                         .then(|| plan.source_ips[g % plan.source_ips.len()]),
                     connect_started: None,
+                    connect_intended: None,
                     can_write: false,
                     len,
                     sender,
@@ -375,12 +388,14 @@ impl<'a, P: Protocol> Worker<'a, P> {
             shutting: false,
             rec: Recorder::new(plan.record, false, 0, 0, 0),
             connect: hist::new_latency(),
+            round_trip: hist::new_latency(),
             first_attempt: None,
             last_established: None,
             last_ready: None,
             established: 0,
             ready: 0,
             connect_failures: ConnectFailures::default(),
+            tls: TlsHandshakes::default(),
             sent_total: 0,
             errors: ErrorCounts::default(),
             first_error: None,
@@ -403,28 +418,38 @@ impl<'a, P: Protocol> Worker<'a, P> {
         let mut next = 0usize; // next connection to attempt
         let mut pending = 0usize; // attempts or handshakes in progress
         let mut last_scan = Instant::now();
+        // Connections before this one are past their connect and handshake.
+        let mut settled = 0usize;
         let mut events = Events::with_capacity(1024);
         while next < n || pending > 0 {
             let now = Instant::now();
             // Start every attempt that is due.
             while next < n {
+                let mut due = None;
                 if let Some(p) = pace {
-                    let due = self.plan.connect_start + Duration::from_nanos(p.at_ns(next as u64));
-                    if due > now {
+                    let at = self.plan.connect_start + Duration::from_nanos(p.at_ns(next as u64));
+                    if at > now {
                         break;
                     }
+                    due = Some(at);
                 }
                 if self.start_connect(next) {
                     pending += 1;
                 }
+                self.conns[next].connect_intended = due.or(self.conns[next].connect_started);
                 next += 1;
             }
             // Time out attempts (and handshakes) that take too long.
             if now.duration_since(last_scan) >= Duration::from_millis(10) {
                 last_scan = now;
-                for i in 0..n {
+                while settled < next
+                    && !matches!(self.conns[settled].st, St::Connecting | St::Handshake)
+                {
+                    settled += 1;
+                }
+                for i in settled..next {
                     let c = &self.conns[i];
-                    if matches!(c.st, St::Connecting | St::Handshake)
+                    if matches!(c.st, St::Connecting | St::Securing | St::Handshake)
                         && c.connect_started
                             .is_some_and(|t| now.duration_since(t) >= self.plan.connect_timeout)
                     {
@@ -457,23 +482,13 @@ impl<'a, P: Protocol> Worker<'a, P> {
                         let Some(stream) = c.stream.as_ref() else {
                             continue;
                         };
-                        match net::check_connect(stream) {
+                        match stream.check_connect() {
                             ConnectState::Pending => {}
                             ConnectState::Connected => {
                                 c.can_write = true;
-                                self.established += 1;
-                                self.last_established = Some(now);
-                                if let Some(t) = c.connect_started {
-                                    hist::record_ns(&mut self.connect, ns_between(t, now));
-                                }
-                                if self.proto.ready_on_connect() {
-                                    self.set_ready(i, now);
+                                c.st = St::Securing;
+                                if self.secure(i, now) {
                                     pending -= 1;
-                                } else {
-                                    c.st = St::Handshake;
-                                    if self.handshake_io(i, now, true) {
-                                        pending -= 1;
-                                    }
                                 }
                             }
                             ConnectState::Failed(e) => {
@@ -484,11 +499,18 @@ impl<'a, P: Protocol> Worker<'a, P> {
                             }
                         }
                     }
+                    St::Securing => pending -= usize::from(self.secure(i, now)),
+                    // A connection ready while others still connect: read what arrives (over TLS,
+                    // the session tickets a later connection of this worker may resume).
+                    St::Open if ev.is_readable() || ev.is_read_closed() => {
+                        self.on_readable(i, ev.is_read_closed(), 0);
+                    }
                     St::Handshake => {
                         if ev.is_writable() {
                             c.can_write = true;
                         }
                         if self.handshake_io(i, now, ev.is_readable() || ev.is_read_closed()) {
+                            self.handshake_over(i, now);
                             pending -= 1;
                         }
                     }
@@ -496,6 +518,72 @@ impl<'a, P: Protocol> Worker<'a, P> {
                 }
             }
         }
+    }
+
+    /// Drives connection `i`'s TLS handshake (none on TCP and unix); once it is over, the
+    /// connection is established (its connect latency taken) and goes on to the protocol's
+    /// handshake or to ready. True once connecting is over (ready, in the protocol's handshake done
+    /// at once, or failed); a one-shot connection that is ready is then over too
+    /// ([`handshake_over`](Self::handshake_over)).
+    fn secure(&mut self, i: usize, now: Instant) -> bool {
+        let c = &mut self.conns[i];
+        let Some(link) = c.stream.as_mut() else {
+            return true;
+        };
+        match link.handshake() {
+            Ok(Handshake::Pending) => return false,
+            Ok(Handshake::Done) => {}
+            Err(e) => {
+                self.connect_failures.count(&e);
+                let msg = format!("connection {}: {e}", self.plan.conn_ids[i]);
+                self.first_error.get_or_insert(msg);
+                c.failed = true;
+                self.close(i);
+                return true;
+            }
+        }
+        match link.handshake_kind() {
+            Some(HandshakeKind::Resumed) => self.tls.resumed += 1,
+            Some(_) => self.tls.full += 1,
+            None => {}
+        }
+        let now = if link.handshake_kind().is_some() {
+            Instant::now()
+        } else {
+            now
+        };
+        self.established += 1;
+        self.last_established = Some(now);
+        if let Some(t) = c.connect_started {
+            hist::record_ns(&mut self.connect, ns_between(t, now));
+        }
+        let over = if self.proto.ready_on_connect() {
+            self.set_ready(i, now);
+            true
+        } else {
+            let c = &mut self.conns[i];
+            c.st = St::Handshake;
+            self.proto.greeting(&c.proto, &mut c.ctl);
+            self.handshake_io(i, now, true)
+        };
+        if over {
+            self.handshake_over(i, now);
+        }
+        over
+    }
+
+    /// Connection `i`'s handshake is over (ready, or failed). One-shot
+    /// protocols: a ready connection's life is over too; it is closed and its
+    /// time from intended start to now recorded.
+    fn handshake_over(&mut self, i: usize, now: Instant) {
+        if !P::ONE_SHOT || self.conns[i].st != St::Open {
+            return;
+        }
+        if let Some(t) = self.conns[i].connect_intended {
+            hist::record_ns(&mut self.round_trip, ns_between(t, now));
+        }
+        self.conns_clean += 1;
+        self.close(i);
     }
 
     fn set_ready(&mut self, i: usize, now: Instant) {
@@ -530,7 +618,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
         self.first_attempt.get_or_insert(now);
         let c = &mut self.conns[i];
         c.connect_started = Some(now);
-        match net::start_connect(self.plan.addr, c.source) {
+        match Link::start(&self.plan.endpoint, c.source) {
             Ok(mut s) => {
                 let reg = self.poll.registry().register(
                     &mut s,
@@ -933,8 +1021,18 @@ impl<'a, P: Protocol> Worker<'a, P> {
             return;
         }
         let mut result = Ok(());
+        // Records the transport still holds (TLS) leave first.
+        if c.can_write {
+            if let Some(stream) = c.stream.as_mut() {
+                match stream.send_pending() {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => c.can_write = false,
+                    Err(e) => result = Err(Fail::Io(e)),
+                }
+            }
+        }
         // Handshake bytes first.
-        while c.can_write && !c.ctl.is_empty() {
+        while result.is_ok() && c.can_write && !c.ctl.is_empty() {
             let Some(stream) = c.stream.as_mut() else {
                 return;
             };
@@ -1066,9 +1164,11 @@ impl<'a, P: Protocol> Worker<'a, P> {
             return;
         }
         if P::HALF_CLOSE && !sending && self.shutting && c.st == St::Open && c.w_off == target {
-            let shut = c.stream.as_ref().map(|s| s.shutdown(Shutdown::Write));
+            let shut = c.stream.as_mut().map(Link::shutdown_write);
             match shut {
                 Some(Ok(())) => c.st = St::HalfClosed,
+                // TLS records still queued: again on the next writable event.
+                Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => c.can_write = false,
                 Some(Err(e)) => self.fail(i, Fail::Io(e)),
                 None => {}
             }
@@ -1178,12 +1278,14 @@ impl<'a, P: Protocol> Worker<'a, P> {
             index: self.plan.index,
             rec: self.rec,
             connect: self.connect,
+            round_trip: self.round_trip,
             first_attempt: self.first_attempt,
             last_established: self.last_established,
             last_ready: self.last_ready,
             established: self.established,
             ready: self.ready,
             connect_failures: self.connect_failures,
+            tls: self.tls,
             sent,
             sent_total: self.sent_total,
             unsent,
