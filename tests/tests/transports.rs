@@ -1,7 +1,7 @@
 //! Every variant over a unix-domain socket and over TLS, in-process: echo (with half-close) and a
 //! chat session, plus the socket file's removal at stop; and the work conformance cases over both
-//! transports, inline and offloaded (`work_over_unix::*`, `work_over_tls::*`), run unchanged through a
-//! TCP relay (`support::relay`). The full conformance suite over these transports is stamped by the
+//! transports, inline and offloaded (`work_over_unix::*`, `work_over_tls::*`), run unchanged through
+//! the suite's own TLS and unix-socket client. The full conformance suite over these transports is stamped by the
 //! client side's tests; these check the servers' side on their own.
 
 mod support;
@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use conformance::Target;
 use serve::{App, Config, Impl, RunningServer};
-use support::relay::{Relay, Upstream};
 use support::tls::{self, TlsLines};
 
 per_variant!(
@@ -33,7 +32,7 @@ macro_rules! work_cases_over {
             mod $mode {
                 $(
                     fn $case(imp: serve::Impl) {
-                        crate::$run(imp, $config, stringify!($case), conformance::work::$case);
+                        crate::$run(imp, $config, conformance::work::$case);
                     }
                 )+
                 crate::per_variant!($($case),+);
@@ -216,43 +215,12 @@ fn chat_over_tls(imp: Impl) {
     support::stop_within_limit(server, &format!("{imp} chat over TLS"));
 }
 
-/// A work conformance case against `imp` serving over a unix socket, through a TCP relay.
-fn work_case_over_unix(
-    imp: Impl,
-    config: Config,
-    case_name: &str,
-    case: fn(&Target) -> anyhow::Result<()>,
-) {
-    let mode = if config.offload {
-        "offloaded"
-    } else {
-        "inline"
-    };
-    let path = socket_path(imp, App::Work).with_extension(format!("{case_name}.{mode}.sock"));
-    let server =
-        RunningServer::start_unix(imp, App::Work, config.clone(), &path).expect("start over unix");
-    let relay = Relay::start(Upstream::Unix(path.clone())).expect("start the relay");
-    let what = format!("{imp} work over unix, {case_name}");
-    support::run_case_against(server, relay.addr(), &config, &what, case);
-    drop(relay);
-    assert!(!path.exists(), "the socket file is left behind");
+/// A work conformance case against `imp` serving over a unix socket.
+fn work_case_over_unix(imp: Impl, config: Config, case: fn(&Target) -> anyhow::Result<()>) {
+    support::run_case_over_with(support::Transport::Unix, imp, App::Work, config, case);
 }
 
-/// A work conformance case against `imp` serving over TLS, through a TCP relay (skipped where the
-/// variant has no TLS yet).
-fn work_case_over_tls(
-    imp: Impl,
-    config: Config,
-    case_name: &str,
-    case: fn(&Target) -> anyhow::Result<()>,
-) {
-    if tls_skipped(imp, App::Work) {
-        return;
-    }
-    let server = RunningServer::start_tls(imp, App::Work, config.clone()).expect("start over TLS");
-    let cert = &server.tls_certificate().expect("self-signed").cert_der;
-    let upstream = Upstream::Tls(server.addr(), tls::client_config(cert));
-    let relay = Relay::start(upstream).expect("start the relay");
-    let what = format!("{imp} work over TLS, {case_name}");
-    support::run_case_against(server, relay.addr(), &config, &what, case);
+/// A work conformance case against `imp` serving over TLS.
+fn work_case_over_tls(imp: Impl, config: Config, case: fn(&Target) -> anyhow::Result<()>) {
+    support::run_case_over_with(support::Transport::Tls, imp, App::Work, config, case);
 }

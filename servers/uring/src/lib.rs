@@ -119,11 +119,6 @@ fn probe() -> Option<String> {
     }
 }
 
-/// Why [`run`] refuses the work app over TLS: not implemented in this variant yet (the work app's
-/// backpressure holds provided buffers, which a TLS connection hands back at once).
-pub const TLS_WORK_UNSUPPORTED: &str =
-    "the work app over TLS is not implemented in the uring variant yet";
-
 /// Serves `app` on `listener` until `shutdown` is triggered, then closes every connection and returns
 /// once they have all ended or `config.drain_timeout` has passed. Blocks the calling thread.
 pub fn run(
@@ -132,9 +127,6 @@ pub fn run(
     config: Config,
     shutdown: Shutdown,
 ) -> Result<(), ServerError> {
-    if app == App::Work && config.tls.is_some() {
-        return Err(ServerError::Unsupported(TLS_WORK_UNSUPPORTED.to_owned()));
-    }
     listener
         .set_nonblocking(true)
         .map_err(ServerError::Listener)?;

@@ -107,20 +107,31 @@ impl TlsConn {
         false
     }
 
-    /// Hands received ciphertext to the session and processes it. Bytes after the peer's
-    /// `close_notify` are dropped.
-    pub(crate) fn feed(&mut self, mut data: &[u8]) -> Result<(), TlsFailure> {
+    /// Hands received ciphertext to the session and processes it, stopping as soon as a record
+    /// yields plaintext (drain it, then feed the rest: one more full record could overflow the
+    /// session's received-plaintext limit). Returns how many bytes of `data` were taken; bytes after
+    /// the peer's `close_notify` count as taken and are dropped.
+    pub(crate) fn feed(&mut self, mut data: &[u8]) -> Result<usize, TlsFailure> {
+        let total = data.len();
         while !data.is_empty() && !self.peer_closed {
             match self.session.read_tls(&mut data) {
-                Ok(0) => return Ok(()), // close_notify was processed: nothing more is read
+                Ok(0) => return Ok(total), // close_notify was processed: nothing more is read
                 Ok(_) => {}
                 Err(err) => return Err(TlsFailure::Session(err)),
             }
-            self.session
+            let state = self
+                .session
                 .process_new_packets()
                 .map_err(TlsFailure::Protocol)?;
+            if state.plaintext_bytes_to_read() > 0 {
+                break;
+            }
         }
-        Ok(())
+        Ok(if self.peer_closed {
+            total
+        } else {
+            total - data.len()
+        })
     }
 
     /// Passes each chunk of received plaintext to `input`, in order, without copying it. `Ok(true)`
@@ -293,7 +304,12 @@ mod tests {
             client.write_tls(&mut wire).expect("client records");
         }
         for piece in wire.chunks(4096) {
-            server.feed(piece).expect("server takes the records");
+            let mut rest = piece;
+            while !rest.is_empty() {
+                let taken = server.feed(rest).expect("server takes the records");
+                assert!(taken > 0, "the server took none of the records");
+                rest = &rest[taken..];
+            }
         }
     }
 

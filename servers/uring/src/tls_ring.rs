@@ -64,32 +64,59 @@ impl Worker {
     /// Ciphertext arrived in buffer `bid`: into the session, the buffer back to the ring; then the
     /// handshake's end and the plaintext.
     pub(crate) fn tls_data(&mut self, slot: u32, bid: u16, len: usize) {
-        let fed = match self.conns.get_mut(slot).and_then(|c| c.tls.as_deref_mut()) {
-            Some(tls) => tls.feed(self.bufs.filled(bid, len)),
-            None => Ok(()),
-        };
-        self.bufs.recycle(bid);
-        if let Err(err) = fed {
-            return self.tls_fail(slot, &err);
+        let mut taken = 0;
+        while taken < len {
+            let fed = match self.conns.get_mut(slot).and_then(|c| c.tls.as_deref_mut()) {
+                Some(tls) => tls.feed(&self.bufs.filled(bid, len)[taken..]),
+                None => Ok(len - taken),
+            };
+            match fed {
+                Ok(0) => {
+                    // The plaintext before it was not taken: the rest cannot be read.
+                    self.bufs.recycle(bid);
+                    let stalled = io::Error::other("received plaintext was not drained");
+                    return self.tls_fail(slot, &TlsFailure::Session(stalled));
+                }
+                Ok(n) => taken += n,
+                Err(err) => {
+                    self.bufs.recycle(bid);
+                    return self.tls_fail(slot, &err);
+                }
+            }
+            if !self.tls_opened(slot) {
+                break;
+            }
         }
+        self.bufs.recycle(bid);
+    }
+
+    /// After a feed: the handshake's end opens the application, then the plaintext goes to it.
+    /// `false` when the connection cannot take more (gone, closing, still handshaking, or failed).
+    fn tls_opened(&mut self, slot: u32) -> bool {
         let Some(conn) = self.conns.get_mut(slot) else {
-            return;
+            return false;
         };
         if conn.closing {
-            return; // closed (shutdown, timeout): a late handshake must not open the application
+            return false; // closed (shutdown, timeout): a late handshake must not open the application
         }
         let Some(tls) = conn.tls.as_deref_mut() else {
-            return;
+            return false;
         };
         if tls.finish_handshake() {
             self.on_open(slot);
         } else if tls.handshaking() {
-            return;
+            return false;
         }
         match self.tls_plaintext(slot) {
-            Ok(true) => self.app_read_end(slot),
-            Ok(false) => {}
-            Err(err) => self.tls_fail(slot, &err),
+            Ok(true) => {
+                self.app_read_end(slot);
+                false
+            }
+            Ok(false) => true,
+            Err(err) => {
+                self.tls_fail(slot, &err);
+                false
+            }
         }
     }
 
@@ -110,6 +137,9 @@ impl Worker {
         match (&mut self.side, app) {
             (AppSide::Chat(side), AppConn::Chat(chat)) => {
                 tls.drain_plaintext(|bytes| chat_input(side, chat, stopping, bytes))
+            }
+            (AppSide::Work(_), AppConn::Work(work)) => {
+                tls.drain_plaintext(|bytes| work.tls_input(bytes))
             }
             _ => match self.tls.as_mut() {
                 Some(ring) => tls.echo(&mut ring.scratch),

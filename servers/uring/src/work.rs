@@ -88,6 +88,10 @@ pub(crate) struct WorkConn {
     session: WorkSession,
     /// Received bytes the framer could not take yet: `(buffer id, length, bytes taken)`, oldest first.
     held: VecDeque<(u16, usize, usize)>,
+    /// Plaintext out of a TLS session that the framer could not take yet, in order (the session's
+    /// buffers return to the ring at once, so the bytes wait here instead; empty and unallocated
+    /// otherwise). The receive stays paused while it holds any.
+    tls_pending: Vec<u8>,
     /// The client's EOF arrived (applied to the session once `held` is empty).
     eof: bool,
     wrote_fin: bool,
@@ -100,6 +104,7 @@ impl WorkConn {
         WorkConn {
             session: WorkSession::new(config.max_line),
             held: VecDeque::new(),
+            tls_pending: Vec::new(),
             eof: false,
             wrote_fin: false,
             linger_until: None,
@@ -108,7 +113,20 @@ impl WorkConn {
 
     /// Whether received bytes wait for the framer: the receive pauses meanwhile.
     pub(crate) fn is_full(&self) -> bool {
-        !self.held.is_empty()
+        !self.held.is_empty() || !self.tls_pending.is_empty()
+    }
+
+    /// Plaintext out of a TLS session: into the framer, the rest kept (in order) until it can take it.
+    pub(crate) fn tls_input(&mut self, data: &[u8]) {
+        if self.wrote_fin {
+            return; // lingering: input is drained and dropped
+        }
+        let taken = if self.tls_pending.is_empty() {
+            self.session.push(data)
+        } else {
+            0
+        };
+        self.tls_pending.extend_from_slice(&data[taken..]);
     }
 
     /// Gives up every held buffer (the connection is being freed).
@@ -145,6 +163,14 @@ impl Worker {
         let Some(AppConn::Work(work)) = self.conns.get_mut(slot).map(|c| &mut c.app) else {
             return;
         };
+        if !work.tls_pending.is_empty() {
+            let taken = work.session.push(&work.tls_pending);
+            work.tls_pending.drain(..taken);
+            if !work.tls_pending.is_empty() {
+                return;
+            }
+            work.tls_pending = Vec::new(); // hold no storage while nothing is pending
+        }
         while let Some(&mut (bid, len, ref mut taken)) = work.held.front_mut() {
             let data = &self.bufs.filled(bid, len)[*taken..];
             *taken += work.session.push(data);
@@ -327,6 +353,7 @@ impl Worker {
             for bid in work.take_buffers() {
                 self.bufs.recycle(bid);
             }
+            work.tls_pending = Vec::new();
         }
         if read_closed && let Some(conn) = self.conns.get_mut(slot) {
             conn.closing = true;

@@ -689,7 +689,14 @@ impl Worker {
 
     fn paused(&mut self, slot: u32) -> bool {
         if self.tls.is_some() {
-            return matches!(self.side, AppSide::Echo) && self.tls_echo_full(slot);
+            return match self.side {
+                AppSide::Echo => self.tls_echo_full(slot),
+                AppSide::Work(_) => matches!(
+                    self.conns.get_mut(slot).map(|c| &c.app),
+                    Some(AppConn::Work(work)) if work.is_full()
+                ),
+                AppSide::Chat(_) => false,
+            };
         }
         match self.conns.get_mut(slot).map(|c| &c.app) {
             Some(AppConn::Echo(echo)) => echo.is_full(),

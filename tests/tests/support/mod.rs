@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-pub mod relay;
 pub mod tls;
 
 use std::time::Duration;
@@ -110,6 +109,17 @@ pub fn run_case_over(
     app: App,
     case: fn(&Target) -> anyhow::Result<()>,
 ) {
+    run_case_over_with(transport, imp, app, test_config(), case);
+}
+
+/// [`run_case_over`] with the server started with `config`.
+pub fn run_case_over_with(
+    transport: Transport,
+    imp: Impl,
+    app: App,
+    config: Config,
+    case: fn(&Target) -> anyhow::Result<()>,
+) {
     if skipped(imp) {
         return;
     }
@@ -119,7 +129,6 @@ pub fn run_case_over(
             return;
         }
     }
-    let config = test_config();
     let dir = std::env::temp_dir().join(format!(
         "conformance-{imp}-{app}-{}-{}",
         std::process::id(),
