@@ -49,18 +49,37 @@ pub fn echo_without_newline(target: &Target) -> Result<()> {
     roundtrip(&mut stream, b"no newline here")
 }
 
-/// 1 000 writes of varying sizes, all sent before anything is read, come back in order.
+/// 1 000 writes of varying sizes come back in order, byte-exact. A second thread reads while they
+/// are written: a server may stop reading while its replies wait (over a unix socket each small
+/// reply is one buffer charged with ~1 KiB of overhead, so 1 000 of them exceed the default send
+/// buffer), and a client that read only after its last write would deadlock against it.
 pub fn many_small_writes(target: &Target) -> Result<()> {
-    let mut stream = target.connect()?;
+    let stream = target.connect()?;
     let data = payload(2, 1000 * 33);
-    let mut sent = 0;
-    for i in 0..1000 {
-        let len = 1 + (i * 7) % 64;
-        let end = (sent + len).min(data.len());
-        stream.write_all(&data[sent..end])?;
-        sent = end;
-    }
-    let back = read_exact_vec(&mut stream, sent)?;
+    let mut writer = stream.try_clone()?;
+    let to_send = data.clone();
+    let sender = std::thread::spawn(move || -> std::io::Result<usize> {
+        let mut sent = 0;
+        for i in 0..1000 {
+            let len = 1 + (i * 7) % 64;
+            let end = (sent + len).min(to_send.len());
+            writer.write_all(&to_send[sent..end])?;
+            sent = end;
+        }
+        Ok(sent)
+    });
+    let expected: usize = (0..1000usize)
+        .map(|i| 1 + (i * 7) % 64)
+        .sum::<usize>()
+        .min(data.len());
+    let mut reader = stream;
+    let back = read_exact_vec(&mut reader, expected);
+    let sent = sender
+        .join()
+        .map_err(|_| anyhow::anyhow!("writer thread panicked"))?
+        .context("writing 1 000 small pieces failed")?;
+    let back = back?;
+    ensure!(sent == expected, "sent {sent} bytes, expected {expected}");
     ensure!(
         back == data[..sent],
         "echoed stream differs from what was sent"
