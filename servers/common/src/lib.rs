@@ -16,9 +16,11 @@ pub mod error;
 pub mod latch;
 pub mod limit;
 pub mod listen;
+pub mod poll_io;
 pub mod shutdown;
 pub mod signals;
 pub mod wait_group;
+pub mod worker_buf;
 
 pub use accept::AcceptBackoff;
 pub use app::App;

@@ -10,6 +10,7 @@ pub mod chat;
 pub mod code;
 pub mod command;
 pub mod framing;
+pub mod lines;
 pub mod outbox;
 
 #[cfg(test)]
@@ -19,4 +20,5 @@ pub use chat::{ChatState, ClientId, MAX_ROOMS_PER_CLIENT};
 pub use code::ErrorCode;
 pub use command::{Command, parse};
 pub use framing::{Frame, Framer, Input};
+pub use lines::Lines;
 pub use outbox::{Close, Closing, Line, Outbox, Outgoing, Queued};
