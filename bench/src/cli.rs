@@ -30,6 +30,9 @@ pub enum Command {
     /// Find the highest open-loop rate at which the server still meets a
     /// latency objective with no errors and no loss.
     Capacity(CapacityArgs),
+    /// New connections at an offered rate, each one round trip, then closed:
+    /// connect latency, round trip, server CPU per connection.
+    Churn(crate::churn_cmd::ChurnArgs),
     /// Start every server variant, run the scenario matrix against each
     /// (interleaved), write results.json, results.csv, report.md and charts.
     Compare(CompareArgs),

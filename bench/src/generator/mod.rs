@@ -3,6 +3,7 @@
 //! knows nothing of comparisons or reports.
 
 pub mod chat;
+pub mod churn;
 pub mod conns;
 pub mod echo;
 pub(crate) mod engine;

@@ -4,6 +4,7 @@
 
 pub mod capacity;
 pub mod chat;
+pub mod churn;
 pub mod comparison;
 pub mod conns;
 pub mod cost;

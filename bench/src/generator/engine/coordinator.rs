@@ -28,6 +28,9 @@ use crate::results::series::{Interval, TimeSeries};
 pub(crate) struct Outcome<T> {
     pub threads: usize,
     pub connect: ConnectStats,
+    /// One-shot protocols (churn): from each connection's intended start to
+    /// the end of its handshake (empty otherwise).
+    pub round_trip: Histogram<u64>,
     /// Connections that finished their handshake (= established when the
     /// protocol has none).
     pub ready: usize,
@@ -332,6 +335,7 @@ pub(crate) fn run<P: Protocol>(
     Ok(Outcome {
         threads: out.threads,
         connect: out.connect,
+        round_trip: out.round_trip,
         ready: out.ready,
         ready_s: out.ready_s,
         window_s,
@@ -428,6 +432,7 @@ fn join<T>(handles: Vec<JoinHandle<Option<WorkerResult<T>>>>) -> Vec<WorkerResul
 struct Merged<T> {
     threads: usize,
     connect: ConnectStats,
+    round_trip: Histogram<u64>,
     ready: usize,
     ready_s: f64,
     latency: Histogram<u64>,
@@ -468,6 +473,7 @@ fn merge<T: Tally>(
     let mut m = Merged {
         threads,
         connect: ConnectStats::default(),
+        round_trip: hist::new_latency(),
         ready: 0,
         ready_s: 0.0,
         latency: hist::new_latency(),
@@ -495,6 +501,7 @@ fn merge<T: Tally>(
         hist::merge(&mut latency, &r.rec.latency)?;
         hist::merge(&mut corrected, &r.rec.corrected)?;
         hist::merge(&mut connect, &r.connect)?;
+        hist::merge(&mut m.round_trip, &r.round_trip)?;
         failures.add(&r.connect_failures);
         errors.add(&r.errors);
         established += r.established;

@@ -73,6 +73,13 @@ pub trait Protocol: Send + Sync + 'static {
     /// than close once [`Protocol::complete`] holds (chat).
     const HALF_CLOSE: bool;
 
+    /// One-shot connections (churn): a connection's whole life is its
+    /// handshake. The engine starts them on the connect schedule (open loop:
+    /// `connect_rate`), closes each as soon as its handshake is over, and
+    /// records the time from its intended start to then
+    /// (`Outcome::round_trip`); they carry no messages.
+    const ONE_SHOT: bool = false;
+
     /// Whether global connection `id` sends messages (decides the share of
     /// the open-loop rate of each worker).
     fn sends(&self, id: usize) -> bool;
@@ -81,6 +88,10 @@ pub trait Protocol: Send + Sync + 'static {
     /// Whether the connection may take load as soon as it is connected;
     /// otherwise it waits for [`Receipts::ready`].
     fn ready_on_connect(&self) -> bool;
+    /// Bytes to send as soon as the connection is established, before
+    /// anything arrives (a handshake the client opens, e.g. churn's one
+    /// echo); only for protocols that are not [`Protocol::ready_on_connect`].
+    fn greeting(&self, _c: &Self::Conn, _out: &mut Vec<u8>) {}
     /// Bytes per message this connection sends (0: it sends none).
     fn message_len(&self, c: &Self::Conn) -> usize;
     /// Writes bytes `within..within + out.len()` of message `m` into `out`.

@@ -61,6 +61,9 @@ pub(crate) enum WorkerEvent {
 pub(crate) struct WorkerResult<T> {
     pub rec: Recorder,
     pub connect: hdrhistogram::Histogram<u64>,
+    /// One-shot protocols: from each connection's intended start to the end
+    /// of its handshake.
+    pub round_trip: hdrhistogram::Histogram<u64>,
     pub first_attempt: Option<Instant>,
     pub last_established: Option<Instant>,
     pub last_ready: Option<Instant>,
@@ -107,6 +110,9 @@ struct Conn<C> {
     st: St,
     source: Option<std::net::IpAddr>,
     connect_started: Option<Instant>,
+    /// When the connect schedule wanted this attempt (the actual start when
+    /// unpaced).
+    connect_intended: Option<Instant>,
     can_write: bool,
     /// Bytes per message (0: this connection sends none).
     len: u64,
@@ -221,6 +227,7 @@ struct Worker<'a, P: Protocol> {
     shutting: bool,
     rec: Recorder,
     connect: hdrhistogram::Histogram<u64>,
+    round_trip: hdrhistogram::Histogram<u64>,
     first_attempt: Option<Instant>,
     last_established: Option<Instant>,
     last_ready: Option<Instant>,
@@ -277,6 +284,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
                     source: (!plan.source_ips.is_empty())
                         .then(|| plan.source_ips[g % plan.source_ips.len()]),
                     connect_started: None,
+                    connect_intended: None,
                     can_write: false,
                     len,
                     sender,
@@ -320,6 +328,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
             shutting: false,
             rec: Recorder::new(plan.record, false, 0, 0, 0),
             connect: hist::new_latency(),
+            round_trip: hist::new_latency(),
             first_attempt: None,
             last_established: None,
             last_ready: None,
@@ -348,26 +357,36 @@ impl<'a, P: Protocol> Worker<'a, P> {
         let mut next = 0usize; // next connection to attempt
         let mut pending = 0usize; // attempts or handshakes in progress
         let mut last_scan = Instant::now();
+        // Connections before this one are past their connect and handshake.
+        let mut settled = 0usize;
         let mut events = Events::with_capacity(1024);
         while next < n || pending > 0 {
             let now = Instant::now();
             // Start every attempt that is due.
             while next < n {
+                let mut due = None;
                 if let Some(p) = pace {
-                    let due = self.plan.connect_start + Duration::from_nanos(p.at_ns(next as u64));
-                    if due > now {
+                    let at = self.plan.connect_start + Duration::from_nanos(p.at_ns(next as u64));
+                    if at > now {
                         break;
                     }
+                    due = Some(at);
                 }
                 if self.start_connect(next) {
                     pending += 1;
                 }
+                self.conns[next].connect_intended = due.or(self.conns[next].connect_started);
                 next += 1;
             }
             // Time out attempts (and handshakes) that take too long.
             if now.duration_since(last_scan) >= Duration::from_millis(10) {
                 last_scan = now;
-                for i in 0..n {
+                while settled < next
+                    && !matches!(self.conns[settled].st, St::Connecting | St::Handshake)
+                {
+                    settled += 1;
+                }
+                for i in settled..next {
                     let c = &self.conns[i];
                     if matches!(c.st, St::Connecting | St::Handshake)
                         && c.connect_started
@@ -413,10 +432,13 @@ impl<'a, P: Protocol> Worker<'a, P> {
                                 }
                                 if self.proto.ready_on_connect() {
                                     self.set_ready(i, now);
+                                    self.handshake_over(i, now);
                                     pending -= 1;
                                 } else {
                                     c.st = St::Handshake;
+                                    self.proto.greeting(&c.proto, &mut c.ctl);
                                     if self.handshake_io(i, now, true) {
+                                        self.handshake_over(i, now);
                                         pending -= 1;
                                     }
                                 }
@@ -434,6 +456,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
                             c.can_write = true;
                         }
                         if self.handshake_io(i, now, ev.is_readable() || ev.is_read_closed()) {
+                            self.handshake_over(i, now);
                             pending -= 1;
                         }
                     }
@@ -441,6 +464,20 @@ impl<'a, P: Protocol> Worker<'a, P> {
                 }
             }
         }
+    }
+
+    /// Connection `i`'s handshake is over (ready, or failed). One-shot
+    /// protocols: a ready connection's life is over too; it is closed and its
+    /// time from intended start to now recorded.
+    fn handshake_over(&mut self, i: usize, now: Instant) {
+        if !P::ONE_SHOT || self.conns[i].st != St::Open {
+            return;
+        }
+        if let Some(t) = self.conns[i].connect_intended {
+            hist::record_ns(&mut self.round_trip, ns_between(t, now));
+        }
+        self.conns_clean += 1;
+        self.close(i);
     }
 
     fn set_ready(&mut self, i: usize, now: Instant) {
@@ -1127,6 +1164,7 @@ impl<'a, P: Protocol> Worker<'a, P> {
         WorkerResult {
             rec: self.rec,
             connect: self.connect,
+            round_trip: self.round_trip,
             first_attempt: self.first_attempt,
             last_established: self.last_established,
             last_ready: self.last_ready,
