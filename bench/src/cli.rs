@@ -33,6 +33,9 @@ pub enum Command {
     /// New connections at an offered rate, each one round trip, then closed:
     /// connect latency, round trip, server CPU per connection.
     Churn(crate::churn_cmd::ChurnArgs),
+    /// Open connections until the server or the machine refuses (or
+    /// --conns is reached), probe each, and name the limit that stopped it.
+    Ceiling(crate::ceiling_cmd::CeilingArgs),
     /// Start every server variant, run the scenario matrix against each
     /// (interleaved), write results.json, results.csv, report.md and charts.
     Compare(CompareArgs),

@@ -59,7 +59,8 @@ impl Verdict {
     }
 }
 
-fn progress() -> Box<dyn Progress> {
+/// A progress bar on stderr when it is a terminal, else nothing.
+pub fn progress() -> Box<dyn Progress> {
     match crate::bar::Bar::if_terminal() {
         Some(b) => Box::new(b),
         None => Box::new(NoProgress),
