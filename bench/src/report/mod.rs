@@ -3,6 +3,7 @@
 //! `results.csv`, `report.md` and SVG charts.
 
 pub mod charts;
+pub mod connection_cost;
 pub mod csv;
 pub mod output;
 pub mod text;
@@ -647,7 +648,8 @@ pub fn write_all(dir: &Path, files: &[ResultsFile], write_json: bool) -> Result<
     write(&dir.join("results.csv"), &to_csv(files))?;
     let agg = aggregate(files)?;
     let charts = charts::write_charts(dir, &agg)?;
-    write(&dir.join("report.md"), &text::report(files, &agg, &charts))?;
+    let report = text::report(files, &agg, &charts) + &connection_cost::section(files);
+    write(&dir.join("report.md"), &report)?;
     Ok(())
 }
 

@@ -154,7 +154,7 @@ pub async fn serve_conn<R: TaskRuntime>(
 ) -> io::Result<()> {
     let (mut reader, writer) = chat.open();
     let (sender, queue) = R::queue();
-    let writer = R::spawn(write_side::<R>(write_half, queue, writer));
+    let writer = start_writer::<R>(write_half, queue, writer);
     if R::send(chat.inbox(), reader.connect(QueueMailbox(sender))).await {
         let released = reader.released();
         let reading = read_loop::<R>(read_half, &mut reader, &chat);
@@ -168,6 +168,17 @@ pub async fn serve_conn<R: TaskRuntime>(
     drop(reader);
     writer.await;
     Ok(())
+}
+
+/// Spawns the writer task. Not inline in [`serve_conn`]: a future built there, even one handed on at
+/// once, would be laid out in the connection's own future, which lives as long as the connection
+/// (the writer's future is kilobytes).
+fn start_writer<R: TaskRuntime>(
+    write_half: R::WriteHalf,
+    queue: R::Queue,
+    writer: ClientWriter,
+) -> R::Task {
+    R::spawn(write_side::<R>(write_half, queue, writer))
 }
 
 /// Reads and frames the socket's bytes, sending each input to the broker, until EOF. Bytes are framed
