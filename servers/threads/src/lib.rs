@@ -7,6 +7,7 @@
 mod accept;
 mod chat;
 mod echo;
+mod map_budget;
 mod registry;
 
 use std::net::{Shutdown as SocketShutdown, TcpListener};
@@ -29,7 +30,14 @@ pub fn run(
     listener
         .set_nonblocking(false)
         .map_err(ServerError::Listener)?;
-    let limit = ConnLimit::new(config.max_conns);
+    let threads_per_conn = match app {
+        App::Echo => 1,
+        App::Chat => 2, // a reader and a writer
+    };
+    let limit = ConnLimit::new(map_budget::cap_max_conns(
+        config.max_conns,
+        threads_per_conn,
+    ));
     let registry = Registry::default();
     let how = match app {
         App::Echo => SocketShutdown::Both,
