@@ -21,7 +21,9 @@ use crate::error::{Error, Result};
 
 /// How close to a limit counts as having reached it.
 const FD_MARGIN: u64 = 16;
-const MAP_MARGIN: u64 = 64;
+/// The threads variant stops accepting 1 024 mappings short of `vm.max_map_count` (its reserve),
+/// four mappings per thread.
+const MAP_MARGIN: u64 = 2048;
 const THREAD_MARGIN: u64 = 256;
 
 /// Runs a ceiling scenario; `max_conns` is the server's `--max-conns` if known. Needs the server's
