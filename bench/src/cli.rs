@@ -38,6 +38,9 @@ pub enum Command {
     /// New connections at an offered rate, each one round trip, then closed:
     /// connect latency, round trip, server CPU per connection.
     Churn(crate::churn_cmd::ChurnArgs),
+    /// Open connections until the server or the machine refuses (or
+    /// --conns is reached), probe each, and name the limit that stopped it.
+    Ceiling(crate::ceiling_cmd::CeilingArgs),
     /// Start every server variant, run the scenario matrix against each
     /// (interleaved), write results.json, results.csv, report.md and charts.
     Compare(CompareArgs),
@@ -505,6 +508,7 @@ impl Command {
             Command::Conns(a) => Some(&a.common),
             Command::Chat(a) => Some(&a.common),
             Command::Churn(a) => Some(&a.common),
+            Command::Ceiling(a) => Some(&a.conns.common),
             Command::Work(a) => Some(&a.common),
             Command::Capacity(a) => match &a.scenario {
                 CapacityScenario::Echo(a) => Some(&a.common),

@@ -30,5 +30,5 @@ pub mod results;
 pub mod util;
 
 pub use error::{Error, Result};
-pub use generator::{chat, churn, conns, echo, work};
+pub use generator::{ceiling, chat, churn, conns, echo, work};
 pub use results::{hist, machine};

@@ -3,6 +3,7 @@
 
 mod bar;
 mod capacity_cmd;
+mod ceiling_cmd;
 mod churn_cmd;
 mod cli;
 mod commands;
@@ -23,6 +24,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<commands::Verdict> {
         cli::Command::Work(args) => work_cmd::run(&args),
         cli::Command::Capacity(args) => capacity_cmd::run(&args),
         cli::Command::Churn(args) => churn_cmd::run(&args),
+        cli::Command::Ceiling(args) => ceiling_cmd::run(&args),
         cli::Command::Compare(args) => commands::compare(&args),
         cli::Command::Report(args) => commands::report(&args),
     }

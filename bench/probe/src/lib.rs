@@ -7,6 +7,10 @@
 //!   over a window that survive threads being born inside it.
 //! * [`CoreSnapshot`]: the per-core counters of `/proc/stat` at one moment.
 //! * [`ResourceUsage`]: `getrusage` of this process or the calling thread.
+//! * [`KernelMemory`]: the kernel's own memory, machine-wide (kernel stacks,
+//!   page tables, slab, TCP sockets and their buffers).
+//! * [`SystemLimits`]: `vm.max_map_count`, `pid_max`, `threads-max` and the
+//!   threads alive machine-wide.
 //!
 //! Linux only. Every reader returns a typed [`ProbeError`]; nothing panics
 //! on what the kernel returns.
@@ -14,6 +18,8 @@
 mod clock;
 mod cores;
 mod error;
+mod kernel_memory;
+mod limits;
 mod process;
 mod stat;
 mod status;
@@ -26,6 +32,8 @@ mod usage;
 pub use clock::CpuClock;
 pub use cores::{CoreShare, CoreSnapshot, CoreTimes};
 pub use error::{ProbeError, Result};
+pub use kernel_memory::KernelMemory;
+pub use limits::SystemLimits;
 pub use process::Process;
 pub use stat::Stat;
 pub use status::status_value;

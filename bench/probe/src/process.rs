@@ -100,6 +100,27 @@ impl Process {
             .ok_or_else(|| ProbeError::format(&self.path("status"), format!("no {key}")))
     }
 
+    /// The process's page tables (`VmPTE`), bytes: what its mappings cost the kernel (a thread's
+    /// stack is mapped, so a thread per connection shows here).
+    pub fn page_table_bytes(&self) -> Result<u64> {
+        self.status_field("VmPTE")
+    }
+
+    /// Its memory mappings (lines of `/proc/PID/maps`), against `vm.max_map_count`.
+    pub fn map_count(&self) -> Result<u64> {
+        let path = self.path("maps");
+        let text = fs::read_to_string(&path).map_err(|e| ProbeError::read(&path, e))?;
+        Ok(text.lines().count() as u64)
+    }
+
+    /// Its soft `RLIMIT_NOFILE` (`Max open files` in `/proc/PID/limits`).
+    pub fn open_files_limit(&self) -> Result<u64> {
+        let path = self.path("limits");
+        let text = fs::read_to_string(&path).map_err(|e| ProbeError::read(&path, e))?;
+        crate::limits::open_files_limit(&text)
+            .ok_or_else(|| ProbeError::format(&path, "no Max open files"))
+    }
+
     /// The kernel's high-water mark of RSS since the process started, bytes.
     pub fn peak_rss_bytes(&self) -> Result<u64> {
         self.status_field("VmHWM")

@@ -2,6 +2,7 @@
 //! probes of the server process. It fills the [`crate::results`] model and
 //! knows nothing of comparisons or reports.
 
+pub mod ceiling;
 pub mod chat;
 pub mod churn;
 pub mod conns;

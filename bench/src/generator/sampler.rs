@@ -19,10 +19,16 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use host_probe::{CpuClock, Process, Stat, ThreadSwitches};
+use host_probe::{CpuClock, KernelMemory, Process, Stat, ThreadSwitches};
 
 use crate::error::{Error, Result};
+use crate::results::conn_memory::ConnMemory;
 use crate::results::cost::ServerStats;
+/// The kernel's memory and `process`'s page tables now (`None` if either is unreadable).
+fn kernel_reading(process: Process) -> Option<(KernelMemory, u64)> {
+    Some((KernelMemory::read().ok()?, process.page_table_bytes().ok()?))
+}
+
 fn probe_err(e: host_probe::ProbeError) -> Error {
     Error::Proc {
         path: String::new(),
@@ -86,6 +92,9 @@ pub struct Sampler {
     process: Process,
     clock: Option<CpuClock>,
     baseline: Snapshot,
+    /// The kernel's memory and the server's page tables at the baseline and at the window's start.
+    kernel_baseline: Option<(KernelMemory, u64)>,
+    kernel_start: Option<(KernelMemory, u64)>,
     start: Option<Snapshot>,
     end: Option<Snapshot>,
     ctxt_start: Option<(Instant, ThreadSwitches)>,
@@ -114,6 +123,7 @@ impl Sampler {
         let process = Process::new(pid);
         let clock = process.cpu_clock().ok();
         let baseline = Snapshot::take(process, clock.as_ref())?;
+        let kernel_baseline = kernel_reading(process);
         let peaks = Arc::new(Mutex::new(Peaks::default()));
         if let Ok(mut p) = peaks.lock() {
             p.add(&baseline.stat);
@@ -141,6 +151,8 @@ impl Sampler {
             process,
             clock,
             baseline,
+            kernel_baseline,
+            kernel_start: None,
             start: None,
             end: None,
             ctxt_start: None,
@@ -191,6 +203,7 @@ impl Sampler {
     /// Marks the start of the measured window (CPU, threads, fds, RSS).
     pub fn window_start(&mut self) -> Result<()> {
         self.start = Some(self.snap()?);
+        self.kernel_start = kernel_reading(self.process);
         Ok(())
     }
 
@@ -303,6 +316,18 @@ impl Sampler {
             },
             rss_hwm_bytes: hwm,
             samples,
+            memory: self
+                .kernel_baseline
+                .zip(self.kernel_start)
+                .map(|((k0, p0), (k1, p1))| {
+                    ConnMemory::between(
+                        conns,
+                        (self.baseline.rss_bytes(), s0.rss_bytes()),
+                        (p0, p1),
+                        &k0,
+                        &k1,
+                    )
+                }),
         })
     }
 

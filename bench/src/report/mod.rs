@@ -5,6 +5,7 @@
 pub mod baseline;
 pub mod capacity;
 pub mod charts;
+pub mod connection_cost;
 pub mod csv;
 pub mod fairness;
 pub mod output;
@@ -720,7 +721,9 @@ pub fn write_with_baseline(
     write(&dir.join("results.csv"), &to_csv(files))?;
     let agg = aggregate(files)?;
     let charts = charts::write_charts(dir, &agg)?;
-    let mut md = text::report(files, &agg, &charts) + &transport::section(files);
+    let mut md = text::report(files, &agg, &charts)
+        + &transport::section(files)
+        + &connection_cost::section(files);
     if !baseline.is_empty() {
         let old = aggregate(baseline)?;
         let section = baseline::section(files, &agg, baseline, &old);

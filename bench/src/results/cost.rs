@@ -78,6 +78,10 @@ pub struct ServerStats {
     pub rss_hwm_bytes: u64,
     /// Number of periodic samples taken.
     pub samples: u64,
+    /// Memory per connection measured whole, user and kernel, from the baseline to the window's
+    /// start (absent where /proc could not tell, and from results saved before it existed).
+    #[serde(default)]
+    pub memory: Option<super::conn_memory::ConnMemory>,
 }
 
 /// How busy one CPU was over the window, machine-wide (all processes and

@@ -3,9 +3,11 @@
 //! it, the reporting reads it; it depends on neither.
 
 pub mod capacity;
+pub mod ceiling;
 pub mod chat;
 pub mod churn;
 pub mod comparison;
+pub mod conn_memory;
 pub mod conns;
 pub mod cost;
 pub mod counts;

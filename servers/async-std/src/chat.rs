@@ -10,14 +10,16 @@
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_std::channel::{self, Receiver, Sender};
-use async_std::io::{ReadExt, WriteExt};
+use async_std::io::WriteExt;
 use async_std::task::JoinHandle;
 use chat_core::Line;
-use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime};
+use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime, TrySend};
 use server_common::chat::{BROKER_INBOX, ChatHub};
+use server_common::poll_io::{FuturesIo, PollRead};
 use server_common::{App, Config, DrainDeadline};
 
 use crate::accept::{self, Acceptor};
@@ -60,6 +62,13 @@ impl TaskRuntime for AsyncStd {
         inbox.send(event).await.is_ok()
     }
 
+    fn try_send(inbox: &Self::Inbox, event: EventOf<Self>) -> Result<(), TrySend<EventOf<Self>>> {
+        inbox.try_send(event).map_err(|err| match err {
+            async_std::channel::TrySendError::Full(event) => TrySend::Full(event),
+            async_std::channel::TrySendError::Closed(_) => TrySend::Closed,
+        })
+    }
+
     async fn next_event(events: &mut Self::Events) -> Option<EventOf<Self>> {
         events.recv().await.ok()
     }
@@ -80,8 +89,12 @@ impl TaskRuntime for AsyncStd {
         queue.try_recv().ok()
     }
 
-    async fn read(half: &mut Self::ReadHalf, buf: &mut [u8]) -> io::Result<usize> {
-        half.read(buf).await
+    fn poll_read(
+        half: &mut Self::ReadHalf,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        FuturesIo(half).poll_read_into(cx, buf)
     }
 
     async fn shutdown_write(half: &mut Self::WriteHalf) {

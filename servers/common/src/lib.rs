@@ -21,6 +21,7 @@ pub mod limit;
 pub mod listen;
 pub mod offload;
 pub mod offload_pool;
+pub mod poll_io;
 pub mod shutdown;
 pub mod signals;
 pub mod tls;
@@ -28,6 +29,7 @@ pub mod transport;
 pub mod unix_socket;
 pub mod wait_group;
 pub mod work_tasks;
+pub mod worker_buf;
 
 pub use accept::AcceptBackoff;
 pub use app::App;

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use chat_core::{ChatState, Frame, Framer, Outbox};
+use chat_core::{ChatState, Frame, Framer, Lines, Outbox};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +91,26 @@ fn via_push(max: usize, input: &[u8]) -> Vec<Owned> {
     out
 }
 
+/// Feeds `input` to [`Lines`] in pieces of the given sizes (cycled), as reads into a shared buffer do.
+fn via_lines(max: usize, input: &[u8], sizes: &[usize]) -> Vec<Owned> {
+    let mut lines = Lines::new(max);
+    let mut out = Vec::new();
+    let mut data = input;
+    let mut i = 0;
+    while !data.is_empty() {
+        let n = sizes[i % sizes.len()].max(1).min(data.len());
+        i += 1;
+        let mut piece = &data[..n];
+        data = &data[n..];
+        while let Some(frame) = lines.next_frame(&mut piece) {
+            out.push(own(frame));
+        }
+        assert!(piece.is_empty());
+        assert!(lines.pending() <= max + 1);
+    }
+    out
+}
+
 fn bytes() -> impl Strategy<Value = Vec<u8>> {
     let byte = prop_oneof![
         6 => prop::sample::select(b"ab \t".to_vec()),
@@ -114,6 +134,7 @@ proptest! {
         let expected = reference(max, &input);
         prop_assert_eq!(&via_push(max, &input), &expected);
         prop_assert_eq!(&via_spare(max, chunk, &input, &sizes), &expected);
+        prop_assert_eq!(&via_lines(max, &input, &sizes), &expected);
     }
 }
 

@@ -1,7 +1,7 @@
 //! Chat on the event loop: the loop owns the [`Broker`] and calls it synchronously — no broker
 //! task, no channels, no locks.
 //!
-//! When a connection's input yields a line, the loop hands the framer's borrowed frame straight to
+//! When a connection's input yields a line, the loop hands the frame, borrowed from the loop's read buffer, straight to
 //! [`Broker::input`] (no copy). The broker queues each line it produces through the recipient's
 //! [`Postbox`]: the line (a shared `Arc`, so a broadcast to N members is N pointer copies) goes
 //! onto that connection's own queue, and the connection goes on the loop's wake list, once per
@@ -24,7 +24,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chat_core::{Framer, Line};
+use chat_core::{Line, Lines};
 use mio::Interest;
 use server_common::chat::{Broker, Mailbox, Outlet};
 use server_common::{App, Config};
@@ -37,7 +37,8 @@ use crate::transport::Stream;
 #[derive(Debug)]
 pub(crate) struct Chat {
     broker: Broker<Postbox>,
-    /// Where the input of connections that no longer take input is read and dropped.
+    /// The loop's one read buffer: every connection reads into it and frames its lines from it, so an
+    /// idle connection holds no buffer (only a line split across reads is kept, by its [`Lines`]).
     scratch: Box<[u8]>,
     max_line: usize,
     queue_bytes: usize,
@@ -134,7 +135,7 @@ impl Protocol for Chat {
         Ok(ChatConn::new(
             stream,
             slot,
-            Framer::new(self.max_line),
+            Lines::new(self.max_line),
             outbound,
             outlet,
             cx.now,

@@ -1,4 +1,4 @@
-//! One chat connection's state machine: its input side (framer, and whether input still goes to the
+//! One chat connection's state machine: its input side (its line framer, and whether input still goes to the
 //! broker) and its output side (queue, the close's last line, FIN, linger).
 //!
 //! Input ([`Reading`]): `Open` feeds each line to the broker; `Discarding` reads and drops (the
@@ -20,7 +20,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chat_core::{ClientId, Framer, Line};
+use chat_core::{ClientId, Line, Lines};
 use mio::Interest;
 use server_common::chat::{Broker, CLOSE_LINGER, Outlet, STALL_TICK, WRITE_BATCH};
 
@@ -61,7 +61,7 @@ enum Sending {
 pub(crate) struct ChatConn {
     stream: Stream,
     slot: Slot,
-    framer: Framer,
+    lines: Lines,
     outbound: Rc<Outbound>,
     outlet: Arc<Outlet>,
     /// Bytes of the first queued line already written.
@@ -82,7 +82,7 @@ impl ChatConn {
     pub(crate) fn new(
         stream: Stream,
         slot: Slot,
-        framer: Framer,
+        lines: Lines,
         outbound: Rc<Outbound>,
         outlet: Arc<Outlet>,
         now: Instant,
@@ -90,7 +90,7 @@ impl ChatConn {
         ChatConn {
             stream,
             slot,
-            framer,
+            lines,
             outbound,
             outlet,
             front_written: 0,
@@ -171,19 +171,16 @@ impl ChatConn {
             if self.reading == Reading::Open && self.outlet.close_instruction().is_some() {
                 self.reading = Reading::Discarding; // closed by the broker (QUIT, slow consumer)
             }
-            let buf = match self.reading {
-                Reading::Open => self.framer.spare(),
-                Reading::Discarding => &mut *scratch,
-                Reading::Done => return,
-            };
-            let len = buf.len();
-            match self.stream.read(buf) {
+            if self.reading == Reading::Done {
+                return;
+            }
+            let len = scratch.len();
+            match self.stream.read(scratch) {
                 Ok(0) => return self.input_ended(broker),
                 Ok(n) => {
                     if self.reading == Reading::Open {
-                        self.framer.filled(n);
                         self.last_input = cx.now;
-                        self.frames(broker);
+                        self.frames(broker, &scratch[..n]);
                     }
                     // A short read proves the receive buffer empty (see `echo.rs`).
                     if n < len && !self.peer_closed {
@@ -205,12 +202,12 @@ impl ChatConn {
         });
     }
 
-    /// Hands every complete frame to the broker, borrowed from the framer, until the broker closes
-    /// the client.
-    fn frames(&mut self, broker: &mut Broker<Postbox>) {
+    /// Hands every complete frame of `data` (just read into the loop's buffer) to the broker, borrowed
+    /// from that buffer, until the broker closes the client; an unterminated rest stays with `lines`.
+    fn frames(&mut self, broker: &mut Broker<Postbox>, mut data: &[u8]) {
         let id = self.id();
         while self.reading == Reading::Open {
-            let Some(frame) = self.framer.next_frame() else {
+            let Some(frame) = self.lines.next_frame(&mut data) else {
                 return;
             };
             broker.input(id, frame);

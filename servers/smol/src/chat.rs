@@ -10,14 +10,16 @@
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use chat_core::Line;
-use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime};
+use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime, TrySend};
 use server_common::chat::{BROKER_INBOX, ChatHub};
+use server_common::poll_io::{FuturesIo, PollRead};
 use server_common::{App, Config, DrainDeadline};
 use smol::channel::{self, Receiver, Sender};
-use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::io::AsyncWriteExt;
 
 use crate::accept::{self, Acceptor};
 use crate::executor::{self, Detached};
@@ -60,6 +62,13 @@ impl TaskRuntime for Smol {
         inbox.send(event).await.is_ok()
     }
 
+    fn try_send(inbox: &Self::Inbox, event: EventOf<Self>) -> Result<(), TrySend<EventOf<Self>>> {
+        inbox.try_send(event).map_err(|err| match err {
+            smol::channel::TrySendError::Full(event) => TrySend::Full(event),
+            smol::channel::TrySendError::Closed(_) => TrySend::Closed,
+        })
+    }
+
     async fn next_event(events: &mut Self::Events) -> Option<EventOf<Self>> {
         events.recv().await.ok()
     }
@@ -80,8 +89,12 @@ impl TaskRuntime for Smol {
         queue.try_recv().ok()
     }
 
-    async fn read(half: &mut Self::ReadHalf, buf: &mut [u8]) -> io::Result<usize> {
-        half.read(buf).await
+    fn poll_read(
+        half: &mut Self::ReadHalf,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        FuturesIo(half).poll_read_into(cx, buf)
     }
 
     async fn shutdown_write(half: &mut Self::WriteHalf) {

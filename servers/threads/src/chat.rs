@@ -18,6 +18,7 @@ use std::net::Shutdown as SocketShutdown;
 use std::sync::Arc;
 
 use chat_core::Line;
+use chat_core::framing::DEFAULT_CHUNK;
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use server_common::chat::{
     BROKER_INBOX, Broker, BrokerEvent, ChatHub, ClientReader, ClientWriter, Mailbox, STALL_TICK,
@@ -106,17 +107,21 @@ fn serve_conn(mut stream: ReadHalf, write_half: WriteHalf, chat: &Hub) -> io::Re
 }
 
 /// Reads and frames the socket's bytes, sending each input to the broker, until EOF (or the broker is
-/// gone). The socket's read timeout is the idle timeout.
+/// gone). The socket's read timeout is the idle timeout. The buffer is this thread's own for as long as
+/// the connection lives: a thread blocked in `read` must hand the kernel somewhere to put the bytes, so
+/// in this model every idle connection holds one (a property of the model, not of this code).
 fn read_loop(stream: &mut ReadHalf, reader: &mut ClientReader, chat: &Hub) -> io::Result<()> {
+    let mut buf = vec![0; DEFAULT_CHUNK];
     loop {
-        let n = match stream.read(reader.spare()) {
+        let n = match stream.read(&mut buf) {
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             read => read?,
         };
-        if !reader.filled(n) {
+        if n == 0 {
             return Ok(());
         }
-        while let Some(event) = reader.next_event() {
+        let mut data = &buf[..n];
+        while let Some(event) = reader.next_event(&mut data) {
             if chat.inbox().send(event).is_err() {
                 return Ok(()); // the broker is gone: shutting down
             }

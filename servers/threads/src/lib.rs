@@ -7,6 +7,7 @@
 mod accept;
 mod chat;
 mod echo;
+mod map_budget;
 mod offload;
 mod registry;
 mod tls;
@@ -33,7 +34,14 @@ pub fn run(
     listener
         .set_nonblocking(false)
         .map_err(ServerError::Listener)?;
-    let limit = ConnLimit::new(config.max_conns);
+    let threads_per_conn = match app {
+        App::Echo | App::Work => 1, // the offload pool's threads are few and fixed: in the reserve
+        App::Chat => 2,             // a reader and a writer
+    };
+    let limit = ConnLimit::new(map_budget::cap_max_conns(
+        config.max_conns,
+        threads_per_conn,
+    ));
     let registry = Registry::default();
     let how = match app {
         App::Echo => SocketShutdown::Both,

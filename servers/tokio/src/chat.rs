@@ -15,13 +15,15 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use chat_core::Line;
-use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime};
+use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime, TrySend};
 use server_common::chat::{BROKER_INBOX, ChatHub};
+use server_common::poll_io::PollRead;
 use server_common::{App, Config, DrainDeadline};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 use crate::accept::{self, Acceptor};
+use crate::polled::Polled;
 use crate::transport::{Conn, ReadHalf, WriteHalf};
 
 /// Serves chat until the acceptor's shutdown signal, then has every client told and flushed by the
@@ -60,6 +62,13 @@ impl TaskRuntime for Tokio {
         inbox.send(event).await.is_ok()
     }
 
+    fn try_send(inbox: &Self::Inbox, event: EventOf<Self>) -> Result<(), TrySend<EventOf<Self>>> {
+        inbox.try_send(event).map_err(|err| match err {
+            mpsc::error::TrySendError::Full(event) => TrySend::Full(event),
+            mpsc::error::TrySendError::Closed(_) => TrySend::Closed,
+        })
+    }
+
     async fn next_event(events: &mut Self::Events) -> Option<EventOf<Self>> {
         events.recv().await
     }
@@ -80,8 +89,12 @@ impl TaskRuntime for Tokio {
         queue.try_recv().ok()
     }
 
-    async fn read(half: &mut Self::ReadHalf, buf: &mut [u8]) -> io::Result<usize> {
-        half.read(buf).await
+    fn poll_read(
+        half: &mut Self::ReadHalf,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Polled(half).poll_read_into(cx, buf)
     }
 
     async fn shutdown_write(half: &mut Self::WriteHalf) {

@@ -1,28 +1,19 @@
-//! Reads bounded by the idle timeout (`Config::idle_timeout`).
+//! Waits bounded by the idle timeout (`Config::idle_timeout`).
 
+use std::future::Future;
 use std::io;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt};
-
-/// Reads into `buf` (retrying when interrupted); with an idle timeout, fails with `TimedOut` when
-/// nothing arrives for that long. Without one (the default) this is a plain read: no timer is armed on
-/// the hot path.
-pub(crate) async fn read<R: AsyncRead + Unpin>(
-    stream: &mut R,
-    buf: &mut [u8],
+/// Runs `read`; with an idle timeout, fails with `TimedOut` when it does not finish for that long.
+/// Without one (the default) no timer is armed on the hot path.
+pub(crate) async fn within<T>(
     idle: Option<Duration>,
-) -> io::Result<usize> {
-    loop {
-        let read = match idle {
-            None => stream.read(&mut *buf).await,
-            Some(limit) => tokio::time::timeout(limit, stream.read(&mut *buf))
-                .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))?,
-        };
-        match read {
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            read => return read,
-        }
+    read: impl Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    match idle {
+        None => read.await,
+        Some(limit) => tokio::time::timeout(limit, read)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))?,
     }
 }

@@ -8,6 +8,7 @@ mod accept;
 mod chat;
 mod echo;
 mod idle;
+mod polled;
 mod tls;
 mod transport;
 mod work;

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chat_core::{ClientId, Framer, Line, Queued};
+use chat_core::{ClientId, Line, Lines, Queued};
 use server_common::Config;
 use server_common::chat::{Broker, CLOSE_LINGER, Mailbox, Outlet, WRITE_BATCH};
 
@@ -42,15 +42,17 @@ impl ChatSide {
         self.next_id += 1;
         ChatConn {
             id,
-            framer: Framer::new(config.max_line),
+            lines: Lines::new(config.max_line),
             outlet: Arc::new(Outlet::new(config.queue_bytes)),
             queue: Rc::default(),
             member: Rc::new(Cell::new(false)),
-            batch: Vec::with_capacity(WRITE_BATCH),
+            // Grown on first use to what this client's writes need (at most WRITE_BATCH), not before:
+            // a client that is sent nothing holds no batch.
+            batch: Vec::new(),
             batch_bytes: 0,
             batch_is_last: false,
             last_taken: false,
-            iov: Vec::with_capacity(WRITE_BATCH),
+            iov: Vec::new(),
             iov_start: 0,
             // SAFETY: an all-zero msghdr is a valid, empty one.
             msg: Box::new(unsafe { std::mem::zeroed() }),
@@ -86,7 +88,8 @@ impl Mailbox for RingMailbox {
 #[derive(Debug)]
 pub(crate) struct ChatConn {
     id: ClientId,
-    framer: Framer,
+    /// Frames lines straight out of the ring's provided buffers; holds only a split line's bytes.
+    lines: Lines,
     outlet: Arc<Outlet>,
     queue: Rc<RefCell<VecDeque<Line>>>,
     /// The broker still holds this client's mailbox.
@@ -112,16 +115,9 @@ pub(crate) fn chat_input(side: &mut ChatSide, conn: &mut ChatConn, stopping: boo
     if stopping || !conn.member.get() {
         return; // closed by the broker or shutting down: input is drained and dropped
     }
-    let mut rest = data;
-    while !rest.is_empty() {
-        let taken = conn.framer.push(rest);
-        rest = &rest[taken..];
-        while let Some(frame) = conn.framer.next_frame() {
-            side.broker.input(conn.id, frame);
-        }
-        if taken == 0 {
-            break;
-        }
+    let mut data = data;
+    while let Some(frame) = conn.lines.next_frame(&mut data) {
+        side.broker.input(conn.id, frame);
     }
 }
 

@@ -31,10 +31,11 @@ pub struct WriteBatch<L> {
 }
 
 impl<L: AsRef<[u8]>> WriteBatch<L> {
-    /// An empty batch with room for [`WRITE_BATCH`] lines.
+    /// An empty batch. It grows to the most lines a batch has held (at most [`WRITE_BATCH`]) and
+    /// keeps that room, so a client that is sent little holds little.
     pub fn new() -> Self {
         WriteBatch {
-            lines: Vec::with_capacity(WRITE_BATCH),
+            lines: Vec::new(),
             bytes: 0,
         }
     }

@@ -1,20 +1,21 @@
-//! A chat connection's reading half, runtime-free: the variant reads bytes, this turns them into
-//! broker events.
+//! A chat connection's reading half, runtime-free: the variant reads bytes into a buffer of its
+//! choosing (a worker's or event loop's, shared between connections, or the thread's own), this turns
+//! them into broker events. Between reads it holds only an unterminated line's bytes ([`Lines`]).
 
 use std::sync::Arc;
 
-use chat_core::{ClientId, Framer};
+use chat_core::{ClientId, Lines};
 
 use super::{BrokerEvent, Outlet};
 use crate::Latch;
 
-/// One client's input side: its id, its framer, and the latches it shares with its writer. Made by
+/// One client's input side: its id, its line framer, and the latches it shares with its writer. Made by
 /// [`ChatHub::open`](super::ChatHub::open). Dropping it tells the writer the reader is done (which
 /// ends the writer's linger at once).
 #[derive(Debug)]
 pub struct ClientReader {
     id: ClientId,
-    framer: Framer,
+    lines: Lines,
     outlet: Arc<Outlet>,
     done: Latch,
     released: Latch,
@@ -24,7 +25,7 @@ impl ClientReader {
     pub(super) fn new(id: ClientId, max_line: usize, outlet: Arc<Outlet>) -> Self {
         ClientReader {
             id,
-            framer: Framer::new(max_line),
+            lines: Lines::new(max_line),
             outlet,
             done: Latch::new(),
             released: Latch::new(),
@@ -45,22 +46,16 @@ impl ClientReader {
         }
     }
 
-    /// Where to read the socket's next bytes into.
-    pub fn spare(&mut self) -> &mut [u8] {
-        self.framer.spare()
-    }
-
-    /// Records that `n` bytes were read into [`spare`](Self::spare); `false` at EOF (`n == 0`). Then
-    /// drain [`next_event`](Self::next_event).
-    pub fn filled(&mut self, n: usize) -> bool {
-        self.framer.filled(n);
-        n > 0
-    }
-
-    /// The next complete input for the broker, or `None` when more bytes are needed.
-    pub fn next_event<M>(&mut self) -> Option<BrokerEvent<M>> {
-        let input = self.framer.next_frame()?.into();
+    /// The next complete input for the broker taken from the front of `input` (the bytes just read,
+    /// which is advanced past it), or `None` once `input` is used up (its unterminated rest is kept).
+    pub fn next_event<M>(&mut self, input: &mut &[u8]) -> Option<BrokerEvent<M>> {
+        let input = self.lines.next_frame(input)?.into();
         Some(BrokerEvent::Input { id: self.id, input })
+    }
+
+    /// Bytes of memory the framer holds between reads: 0 unless a line is split across reads.
+    pub fn held_bytes(&self) -> usize {
+        self.lines.held_bytes()
     }
 
     /// The latch the writer triggers once it has closed the connection and lingered: an async reader

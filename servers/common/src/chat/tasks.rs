@@ -15,6 +15,7 @@
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use chat_core::Line;
@@ -25,6 +26,7 @@ use super::{
     WRITE_BATCH, WriteBatch,
 };
 use crate::DrainDeadline;
+use crate::poll_io::{PollRead, poll_read_with};
 
 /// The broker event type of a runtime.
 pub type EventOf<R> = BrokerEvent<QueueMailbox<R>>;
@@ -65,6 +67,8 @@ pub trait TaskRuntime: Sized + Send + Sync + 'static {
 
     /// Sends one event to the broker, waiting while its inbox is full; `false` once the broker is gone.
     fn send(inbox: &Self::Inbox, event: EventOf<Self>) -> impl Future<Output = bool> + Send + '_;
+    /// Sends one event to the broker if its inbox has room now.
+    fn try_send(inbox: &Self::Inbox, event: EventOf<Self>) -> Result<(), TrySend<EventOf<Self>>>;
     /// The broker's next event; `None` once every sender is gone.
     fn next_event(
         events: &mut Self::Events,
@@ -78,11 +82,14 @@ pub trait TaskRuntime: Sized + Send + Sync + 'static {
     fn next_line(queue: &mut Self::Queue) -> impl Future<Output = Option<Line>> + Send + '_;
     /// A queued line if one is ready.
     fn try_next_line(queue: &mut Self::Queue) -> Option<Line>;
-    /// One read into `buf` (0 at EOF).
-    fn read<'a>(
-        half: &'a mut Self::ReadHalf,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+    /// The runtime's `poll_read` of the reading half into `buf`: `Pending` (with a wake-up registered)
+    /// until readable. The loops call it with the worker's buffer
+    /// ([`poll_read_with`](crate::poll_io::poll_read_with)), so a waiting reader holds no buffer.
+    fn poll_read(
+        half: &mut Self::ReadHalf,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>>;
     /// Half-closes: shuts the writing side down (FIN).
     fn shutdown_write(half: &mut Self::WriteHalf) -> impl Future<Output = ()> + Send + '_;
     /// One vectored write.
@@ -96,6 +103,15 @@ pub trait TaskRuntime: Sized + Send + Sync + 'static {
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send;
     /// Spawns a writer task.
     fn spawn(task: impl Future<Output = ()> + Send + 'static) -> Self::Task;
+}
+
+/// Why [`TaskRuntime::try_send`] did not send.
+#[derive(Debug)]
+pub enum TrySend<E> {
+    /// The inbox is full: the event is handed back.
+    Full(E),
+    /// The broker is gone (shutting down).
+    Closed,
 }
 
 /// The hub of a runtime's chat server.
@@ -138,7 +154,7 @@ pub async fn serve_conn<R: TaskRuntime>(
 ) -> io::Result<()> {
     let (mut reader, writer) = chat.open();
     let (sender, queue) = R::queue();
-    let writer = R::spawn(write_side::<R>(write_half, queue, writer));
+    let writer = start_writer::<R>(write_half, queue, writer);
     if R::send(chat.inbox(), reader.connect(QueueMailbox(sender))).await {
         let released = reader.released();
         let reading = read_loop::<R>(read_half, &mut reader, &chat);
@@ -154,47 +170,98 @@ pub async fn serve_conn<R: TaskRuntime>(
     Ok(())
 }
 
-/// Reads and frames the socket's bytes, sending each input to the broker, until EOF.
+/// Spawns the writer task. Not inline in [`serve_conn`]: a future built there, even one handed on at
+/// once, would be laid out in the connection's own future, which lives as long as the connection
+/// (the writer's future is kilobytes).
+fn start_writer<R: TaskRuntime>(
+    write_half: R::WriteHalf,
+    queue: R::Queue,
+    writer: ClientWriter,
+) -> R::Task {
+    R::spawn(write_side::<R>(write_half, queue, writer))
+}
+
+/// Reads and frames the socket's bytes, sending each input to the broker, until EOF. Bytes are framed
+/// in the worker's buffer as they are read; only when the broker's inbox is full do the rest of a read's
+/// bytes move into a buffer of this connection's own, until the broker took them.
 async fn read_loop<R: TaskRuntime>(
     mut half: R::ReadHalf,
     reader: &mut ClientReader,
     chat: &HubOf<R>,
 ) -> io::Result<()> {
     let idle = chat.config().idle_timeout;
+    let inbox = chat.inbox();
     loop {
-        let n = read_within::<R>(&mut half, reader.spare(), idle).await?;
-        if !reader.filled(n) {
-            return Ok(());
-        }
-        while let Some(event) = reader.next_event() {
-            if !R::send(chat.inbox(), event).await {
-                return Ok(()); // the broker is gone: shutting down
+        let mut take = |data: &[u8]| hand_on::<R>(reader, inbox, data);
+        let read =
+            future::poll_fn(|cx| poll_read_with(&mut ReadHalfOf::<R>(&mut half), cx, &mut take));
+        let (mut event, mut rest) = match within_idle::<R, _>(read, idle).await? {
+            None | Some(Handed::Gone) => return Ok(()), // EOF, or the broker is gone: shutting down
+            Some(Handed::All) => continue,
+            Some(Handed::Blocked(event, rest)) => (event, rest),
+        };
+        loop {
+            if !R::send(inbox, event).await {
+                return Ok(());
+            }
+            match hand_on::<R>(reader, inbox, &rest) {
+                Handed::All => break,
+                Handed::Gone => return Ok(()),
+                Handed::Blocked(next, left) => (event, rest) = (next, left),
             }
         }
     }
 }
 
-/// One read (retried when interrupted); with an idle timeout, fails with `TimedOut` when nothing
-/// arrives for that long. Without one (the default) no timer is armed on the hot path.
-async fn read_within<R: TaskRuntime>(
-    half: &mut R::ReadHalf,
-    buf: &mut [u8],
+/// A runtime's reading half as [`PollRead`].
+struct ReadHalfOf<'a, R: TaskRuntime>(&'a mut R::ReadHalf);
+
+impl<R: TaskRuntime> PollRead for ReadHalfOf<'_, R> {
+    fn poll_read_into(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        R::poll_read(self.0, cx, buf)
+    }
+}
+
+/// What [`hand_on`] did with a read's bytes.
+enum Handed<E> {
+    /// Every complete input went to the broker (an unterminated rest stays with the reader's framer).
+    All,
+    /// The broker is gone.
+    Gone,
+    /// The broker's inbox is full: this event, then these bytes, are still to go.
+    Blocked(E, Vec<u8>),
+}
+
+/// Frames `data` and sends each input to the broker while its inbox has room.
+fn hand_on<R: TaskRuntime>(
+    reader: &mut ClientReader,
+    inbox: &R::Inbox,
+    mut data: &[u8],
+) -> Handed<EventOf<R>> {
+    while let Some(event) = reader.next_event(&mut data) {
+        match R::try_send(inbox, event) {
+            Ok(()) => {}
+            Err(TrySend::Full(event)) => return Handed::Blocked(event, data.to_vec()),
+            Err(TrySend::Closed) => return Handed::Gone,
+        }
+    }
+    Handed::All
+}
+
+/// `read`; with an idle timeout, fails with `TimedOut` when it does not finish for that long. Without
+/// one (the default) no timer is armed on the hot path.
+async fn within_idle<R: TaskRuntime, T>(
+    read: impl Future<Output = io::Result<T>>,
     idle: Option<Duration>,
-) -> io::Result<usize> {
-    loop {
-        let read = match idle {
-            None => R::read(half, &mut *buf).await,
-            Some(limit) => {
-                let timed_out = async {
-                    R::sleep(limit).await;
-                    Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))
-                };
-                future::or(R::read(half, &mut *buf), timed_out).await
-            }
-        };
-        match read {
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            read => return read,
+) -> io::Result<T> {
+    match idle {
+        None => read.await,
+        Some(limit) => {
+            let timed_out = async {
+                R::sleep(limit).await;
+                Err(io::Error::new(io::ErrorKind::TimedOut, "idle timeout"))
+            };
+            future::or(read, timed_out).await
         }
     }
 }
