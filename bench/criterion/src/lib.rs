@@ -16,7 +16,7 @@
 //!   in time makes the bench panic with a message naming the scenario, instead of hanging; every byte
 //!   that comes back is compared with what was expected (messages carry a per-iteration sequence
 //!   number), so a broken server cannot look fast.
-//! * [`chat_stream`]: generated client input for the sans-IO benches.
+//! * [`mod@chat_stream`]: generated client input for the sans-IO benches.
 //! * [`scratch`]: [`ScratchDir`], where a bench puts its servers' unix socket and TLS certificate.
 //!
 //! Quick mode: set `BENCH_QUICK=1` to shorten warm-up and measurement and skip the plots (see

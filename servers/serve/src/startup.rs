@@ -16,7 +16,7 @@ use server_common::{ListenAddr, Listener, Tls};
 
 /// Where and how to listen: `serve`'s transport flags (`--addr`, `--unix`, `--tls-cert`, `--tls-key`,
 /// `--tls-self-signed`, `--tls-cert-out`, `--tls-handshake-timeout`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenOptions {
     /// The TCP address (`--addr`), unless `unix` is set.
     pub addr: SocketAddr,
