@@ -169,7 +169,7 @@ impl<M: Measurement> Bench<M> {
     /// on other transports.
     ///
     /// # Panics
-    /// If a server listens on a unix socket (no TCP address).
+    /// If a server does not listen on plain TCP (a unix socket, TLS).
     pub fn variants<P, S, W>(
         &mut self,
         scenario: &str,
