@@ -1,12 +1,17 @@
-//! Echo, per variant: the round trip of one message on one connection (64 B and 4 KiB), and a burst of
-//! messages over 100 concurrent connections; each in wall time and in CPU time.
+//! Echo, per variant: the round trip of one message on one connection (64 B and 4 KiB), the 64 B round
+//! trip over each transport (TCP, TLS, a unix socket), and a burst of messages over 100 concurrent
+//! connections; each in wall time and in CPU time.
 
 use criterion::Throughput;
 use criterion::measurement::Measurement;
-use variant_benches::{App, Bench, EchoBurst, EchoClient, Message, Param, bench_main};
+use variant_benches::{
+    App, Bench, EchoBurst, EchoClient, Message, Param, ScratchDir, ServerSpec, bench_main,
+};
 
 /// Message sizes of the round-trip group.
 const RTT_SIZES: [usize; 2] = [64, 4096];
+/// Message size of the transport group.
+const TRANSPORT_SIZE: usize = 64;
 /// Concurrent connections in the burst group.
 const BURST_CONNS: usize = 100;
 /// Messages per connection in one burst.
@@ -32,6 +37,32 @@ fn round_trip<M: Measurement>(b: &mut Bench<M>) {
     });
 }
 
+fn transport<M: Measurement>(b: &mut Bench<M>) {
+    // The unix socket and the TLS certificate each server writes for the client to trust.
+    let files = ScratchDir::new("echo-transport");
+    let tls = ServerSpec::new(App::Echo)
+        .flag("--tls-self-signed")
+        .option("--tls-cert-out", files.file("cert.pem").display());
+    let unix = ServerSpec::new(App::Echo).option("--unix", files.file("echo.sock").display());
+    let throughput = Throughput::Bytes(TRANSPORT_SIZE as u64);
+    let params = [
+        Param::new("tcp", throughput.clone(), TRANSPORT_SIZE),
+        Param::new("tls", throughput.clone(), TRANSPORT_SIZE).serving(tls),
+        Param::new("unix", throughput, TRANSPORT_SIZE).serving(unix),
+    ];
+    b.variants_on(
+        "echo_rtt_transport",
+        App::Echo,
+        &params,
+        |endpoint, &size| {
+            let mut client = EchoClient::connect_to(endpoint);
+            let mut msg = Message::new(size);
+            move || client.round_trip(&mut msg)
+        },
+    );
+    drop(files);
+}
+
 fn burst<M: Measurement>(b: &mut Bench<M>) {
     let params = [Param::new(
         format!("{BURST_CONNS}conns_x{BURST_PER_CONN}x{BURST_MSG}B"),
@@ -44,4 +75,4 @@ fn burst<M: Measurement>(b: &mut Bench<M>) {
     });
 }
 
-bench_main!(round_trip, burst);
+bench_main!(round_trip, transport, burst);

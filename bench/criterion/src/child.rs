@@ -1,13 +1,15 @@
 //! The child's side of [`Placement::Child`](crate::Placement): a bench executable started with
 //! `--impl <variant> --app <app> ...` (the arguments `loadgen`'s `ServerProcess` gives `serve`) serves
 //! instead of benchmarking, exactly as `serve` does — bind, SIGINT/SIGTERM handlers, the listening line,
-//! [`Impl::run`] — and exits 0 once drained. Criterion never takes `--impl`, so a bench run is never
+//! [`Impl::run`] — and exits 0 once drained. Its listener (TCP, `--unix`, TLS) is set up by `serve`'s
+//! own start-up code ([`serve::startup`]). Criterion never takes `--impl`, so a bench run is never
 //! mistaken for a server.
 
 use std::io;
-use std::net::SocketAddr;
+use std::path::PathBuf;
 
-use serve::{App, Config, Impl, Shutdown};
+use serve::startup::{self, Started};
+use serve::{App, Config, Impl, ListenOptions, Shutdown};
 
 use crate::DRAIN_TIMEOUT;
 
@@ -38,32 +40,57 @@ pub struct ServeArgs {
     pub imp: Impl,
     /// The application.
     pub app: App,
-    /// Where to listen.
-    pub addr: SocketAddr,
-    /// Limits and workers.
+    /// Where and how to listen (TCP, unix socket, TLS), set up by `serve`'s own start-up code
+    /// ([`serve::startup::start`]).
+    pub listen: ListenOptions,
+    /// Limits, workers and the work app's offloading.
     pub config: Config,
 }
 
+/// The options [`ServeArgs::parse`] knows that take no value.
+const FLAGS: [&str; 2] = ["--offload", "--tls-self-signed"];
+
 impl ServeArgs {
-    /// Parses `--flag value` pairs: `--impl`, `--app`, `--addr`, `--max-conns`, `--workers`.
+    /// Parses `serve`-style options: `--impl`, `--app`, `--addr`, `--unix PATH`, `--max-conns`,
+    /// `--workers`, `--offload-threads`, `--offload-queue`, `--tls-cert-out PATH` (each with a value)
+    /// and the flags `--offload` and `--tls-self-signed`. As `serve` does, it refuses `--unix` with
+    /// `--addr` or with TLS, `--tls-cert-out` without `--tls-self-signed`, and zero workers or
+    /// offload threads or queue.
     pub fn parse(args: &[String]) -> io::Result<ServeArgs> {
         let bad = |what: String| io::Error::new(io::ErrorKind::InvalidInput, what);
         let mut imp = None;
         let mut app = None;
-        let mut addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut addr = None;
+        let mut listen = ListenOptions::default();
         let mut config = Config {
             drain_timeout: DRAIN_TIMEOUT,
             ..Config::default()
         };
-        let mut pairs = args.chunks(2);
-        for pair in &mut pairs {
-            let [flag, value] = pair else {
-                return Err(bad(format!("{pair:?}: an option without a value")));
+        let mut rest = args.iter();
+        while let Some(flag) = rest.next() {
+            if FLAGS.contains(&flag.as_str()) {
+                match flag.as_str() {
+                    "--offload" => config.offload = true,
+                    _ => listen.tls_self_signed = true,
+                }
+                continue;
+            }
+            let Some(value) = rest.next() else {
+                return Err(bad(format!("{flag}: an option without a value")));
             };
             let number = || {
                 value
                     .parse::<usize>()
                     .map_err(|_| bad(format!("{flag} {value}: not a number")))
+            };
+            let positive = || {
+                number().and_then(|n| {
+                    if n == 0 {
+                        Err(bad(format!("{flag} must be at least 1")))
+                    } else {
+                        Ok(n)
+                    }
+                })
             };
             match flag.as_str() {
                 "--impl" => {
@@ -78,19 +105,34 @@ impl ServeArgs {
                     );
                 }
                 "--addr" => {
-                    addr = value
-                        .parse()
-                        .map_err(|_| bad(format!("--addr {value}: not an address")))?;
+                    addr = Some(
+                        value
+                            .parse()
+                            .map_err(|_| bad(format!("--addr {value}: not an address")))?,
+                    );
                 }
+                "--unix" => listen.unix = Some(PathBuf::from(value)),
+                "--tls-cert-out" => listen.tls_cert_out = Some(PathBuf::from(value)),
                 "--max-conns" => config.max_conns = number()?,
-                "--workers" => config.workers = Some(number()?),
+                "--workers" => config.workers = Some(positive()?),
+                "--offload-threads" => config.offload_threads = positive()?,
+                "--offload-queue" => config.offload_queue = positive()?,
                 other => return Err(bad(format!("unknown option {other}"))),
             }
+        }
+        if let Some(addr) = addr {
+            if listen.unix.is_some() {
+                return Err(bad("--addr and --unix: one or the other".to_owned()));
+            }
+            listen.addr = addr;
+        }
+        if let Some(refusal) = listen.refusal() {
+            return Err(bad(refusal));
         }
         Ok(ServeArgs {
             imp: imp.ok_or_else(|| bad("--impl is missing".to_owned()))?,
             app: app.ok_or_else(|| bad("--app is missing".to_owned()))?,
-            addr,
+            listen,
             config,
         })
     }
@@ -100,19 +142,23 @@ fn serve(args: ServeArgs) -> io::Result<()> {
     if let Some(reason) = args.imp.unavailable_reason() {
         return Err(io::Error::other(format!("{}: {reason}", args.imp)));
     }
-    let listener = server_common::bind(args.addr)?;
-    let addr = listener.local_addr()?;
+    let Started {
+        listener,
+        addr,
+        tls,
+        socket_file,
+    } = startup::start(&args.listen).map_err(io::Error::other)?;
     let shutdown = Shutdown::new();
     server_common::signals::trigger_on_signals(shutdown.clone())?;
-    server_common::announce(args.imp.name(), args.app, addr)?;
-    args.imp
-        .run(
-            server_common::Listener::Tcp(listener),
-            args.app,
-            args.config,
-            shutdown,
-        )
-        .map_err(|err| io::Error::other(format!("{} {} server failed: {err}", args.imp, args.app)))
+    server_common::announce(args.imp.name(), args.app, &addr)?;
+    let config = Config { tls, ..args.config };
+    let served = args
+        .imp
+        .run(listener, args.app, config, shutdown)
+        .map_err(|err| io::Error::other(format!("{} {} server failed: {err}", args.imp, args.app)));
+    // The socket file goes once the server has stopped.
+    drop(socket_file);
+    served
 }
 
 #[cfg(test)]
@@ -143,6 +189,63 @@ mod tests {
     }
 
     #[test]
+    fn parses_the_work_and_transport_options() {
+        let args = ServeArgs::parse(&strings(&[
+            "--impl",
+            "mio",
+            "--app",
+            "work",
+            "--offload",
+            "--offload-threads",
+            "3",
+            "--offload-queue",
+            "7",
+            "--addr",
+            "127.0.0.1:0",
+            "--tls-self-signed",
+            "--tls-cert-out",
+            "/tmp/cert.pem",
+        ]))
+        .expect("parses");
+        assert_eq!(args.imp, Impl::Mio);
+        assert_eq!(args.app, App::Work);
+        assert!(args.config.offload);
+        assert_eq!(args.config.offload_threads, 3);
+        assert_eq!(args.config.offload_queue, 7);
+        assert!(args.listen.tls_self_signed);
+        assert!(args.listen.tls());
+        assert_eq!(
+            args.listen.tls_cert_out.as_deref(),
+            Some(std::path::Path::new("/tmp/cert.pem"))
+        );
+        assert_eq!(args.listen.unix, None);
+
+        // A flag without a value may come last, and --unix takes the place of --addr.
+        let args = ServeArgs::parse(&strings(&[
+            "--impl",
+            "smol",
+            "--app",
+            "echo",
+            "--unix",
+            "/tmp/bench.sock",
+            "--offload",
+        ]))
+        .expect("parses");
+        assert!(args.config.offload);
+        assert!(!args.listen.tls());
+        assert_eq!(
+            args.listen.unix.as_deref(),
+            Some(std::path::Path::new("/tmp/bench.sock"))
+        );
+
+        // The defaults: inline, plain TCP on loopback.
+        let args =
+            ServeArgs::parse(&strings(&["--impl", "threads", "--app", "work"])).expect("parses");
+        assert!(!args.config.offload);
+        assert_eq!(args.listen, ListenOptions::default());
+    }
+
+    #[test]
     fn refuses_what_it_does_not_know() {
         for args in [
             &["--impl", "nope", "--app", "echo"][..],
@@ -150,6 +253,37 @@ mod tests {
             &["--impl", "tokio"],
             &["--impl", "tokio", "--app", "echo", "--colour", "blue"],
             &["--impl", "tokio", "--app"],
+            &["--impl", "tokio", "--app", "work", "--offload-threads"],
+            &["--impl", "tokio", "--app", "work", "--offload-threads", "0"],
+            &["--impl", "tokio", "--app", "work", "--offload-queue", "0"],
+            &["--impl", "tokio", "--app", "work", "--offload", "1"],
+            &[
+                "--impl",
+                "tokio",
+                "--app",
+                "echo",
+                "--tls-cert-out",
+                "/tmp/c",
+            ],
+            &[
+                "--impl",
+                "tokio",
+                "--app",
+                "echo",
+                "--tls-self-signed",
+                "--unix",
+                "/tmp/s",
+            ],
+            &[
+                "--impl",
+                "tokio",
+                "--app",
+                "echo",
+                "--addr",
+                "127.0.0.1:0",
+                "--unix",
+                "/tmp/s",
+            ],
         ] {
             assert!(ServeArgs::parse(&strings(args)).is_err(), "{args:?}");
         }

@@ -5,6 +5,8 @@
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 
+use conformance::transport::{Conn, Endpoint};
+
 use crate::IO_TIMEOUT;
 
 /// Connects to `addr` with [`IO_TIMEOUT`] on connect, reads and writes, and `TCP_NODELAY`.
@@ -22,11 +24,22 @@ pub fn connect(addr: SocketAddr, what: &str) -> TcpStream {
     stream
 }
 
+/// Connects to `endpoint` (TCP, TLS with its handshake done, or a unix socket) with [`IO_TIMEOUT`] on
+/// connect, reads and writes, and `TCP_NODELAY` over TCP.
+///
+/// # Panics
+/// If the connection cannot be made; `what` names the scenario in the message.
+pub fn connect_to(endpoint: &Endpoint, what: &str) -> Conn {
+    endpoint
+        .connect(IO_TIMEOUT)
+        .unwrap_or_else(|err| panic!("{what}: cannot connect to {endpoint}: {}", describe(&err)))
+}
+
 /// Writes all of `data`.
 ///
 /// # Panics
 /// On any error or timeout, with `what` in the message.
-pub fn write_all(stream: &mut TcpStream, data: &[u8], what: &str) {
+pub fn write_all<S: Write + ?Sized>(stream: &mut S, data: &[u8], what: &str) {
     if let Err(err) = stream.write_all(data) {
         panic!(
             "{what}: writing {} bytes failed: {}",
@@ -40,7 +53,7 @@ pub fn write_all(stream: &mut TcpStream, data: &[u8], what: &str) {
 ///
 /// # Panics
 /// On EOF, error or timeout, with `what` in the message.
-pub fn read_exact(stream: &mut TcpStream, buf: &mut [u8], what: &str) {
+pub fn read_exact<S: Read + ?Sized>(stream: &mut S, buf: &mut [u8], what: &str) {
     let mut got = 0;
     while got < buf.len() {
         match stream.read(&mut buf[got..]) {
@@ -64,7 +77,12 @@ pub fn read_exact(stream: &mut TcpStream, buf: &mut [u8], what: &str) {
 ///
 /// # Panics
 /// On a mismatch, EOF, error or timeout, with `what` in the message.
-pub fn expect_bytes(stream: &mut TcpStream, expected: &[u8], scratch: &mut Vec<u8>, what: &str) {
+pub fn expect_bytes<S: Read + ?Sized>(
+    stream: &mut S,
+    expected: &[u8],
+    scratch: &mut Vec<u8>,
+    what: &str,
+) {
     scratch.resize(expected.len(), 0);
     read_exact(stream, scratch, what);
     check_eq(scratch, expected, what);
@@ -135,19 +153,29 @@ impl Message {
     }
 }
 
-/// One echo connection: sends a message and waits for exactly that message back.
+/// One echo connection over any transport: sends a message and waits for exactly that message back.
 #[derive(Debug)]
 pub struct EchoClient {
-    stream: TcpStream,
+    stream: Conn,
     scratch: Vec<u8>,
     seq: u64,
 }
 
 impl EchoClient {
-    /// Connects to the echo server at `addr`.
+    /// Connects to the echo server at `addr` over plain TCP.
     pub fn connect(addr: SocketAddr) -> Self {
+        EchoClient::over(Conn::Tcp(connect(addr, "echo client")))
+    }
+
+    /// Connects to the echo server at `endpoint` (TCP, TLS or a unix socket); a TLS handshake is
+    /// done when this returns.
+    pub fn connect_to(endpoint: &Endpoint) -> Self {
+        EchoClient::over(connect_to(endpoint, "echo client"))
+    }
+
+    fn over(stream: Conn) -> Self {
         EchoClient {
-            stream: connect(addr, "echo client"),
+            stream,
             scratch: Vec::new(),
             seq: 0,
         }

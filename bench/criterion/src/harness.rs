@@ -9,6 +9,7 @@
 
 use std::net::SocketAddr;
 
+use conformance::transport::Endpoint;
 use criterion::measurement::{Measurement, WallTime};
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 
@@ -100,8 +101,8 @@ impl Suite {
     }
 }
 
-/// One parameter of a scenario: its label in the benchmark id, its throughput per iteration, and the
-/// value the set-up receives.
+/// One parameter of a scenario: its label in the benchmark id, its throughput per iteration, the
+/// value the set-up receives, and the servers it needs if not the group's.
 #[derive(Debug, Clone)]
 pub struct Param<P> {
     /// The benchmark id's parameter (`64B`, `100`, ...).
@@ -110,6 +111,9 @@ pub struct Param<P> {
     pub throughput: Throughput,
     /// What the set-up is given.
     pub value: P,
+    /// What the servers serve for this parameter, when not what the group's do (`inline` and
+    /// `offload`, `tcp` and `tls`).
+    pub server: Option<ServerSpec>,
 }
 
 impl<P> Param<P> {
@@ -119,7 +123,14 @@ impl<P> Param<P> {
             label: label.into(),
             throughput,
             value,
+            server: None,
         }
+    }
+
+    /// The same parameter measured against servers serving `spec` instead of the group's.
+    pub fn serving(mut self, spec: impl Into<ServerSpec>) -> Param<P> {
+        self.server = Some(spec.into());
+        self
     }
 }
 
@@ -151,10 +162,14 @@ impl<M: Measurement> Bench<M> {
 
     /// The group `scenario` with one benchmark per available variant and parameter
     /// (`BenchmarkId::new(variant, param.label)`), each variant serving `server` (an [`App`](serve::App),
-    /// or a [`ServerSpec`] with options). For each parameter,
+    /// or a [`ServerSpec`] with options) over plain TCP. For each parameter,
     /// `setup(server address, &param.value)` runs once (outside the measurement) and returns the work
     /// of one iteration, which must verify what it receives. CPU time is the server's process when it
-    /// runs in a child, this process's otherwise.
+    /// runs in a child, this process's otherwise. See [`variants_on`](Self::variants_on) for servers
+    /// on other transports.
+    ///
+    /// # Panics
+    /// If a server does not listen on plain TCP (a unix socket, TLS).
     pub fn variants<P, S, W>(
         &mut self,
         scenario: &str,
@@ -165,8 +180,32 @@ impl<M: Measurement> Bench<M> {
         S: FnMut(SocketAddr, &P) -> W,
         W: FnMut(),
     {
+        self.variants_on(scenario, server, params, |endpoint, value| {
+            let addr = match endpoint {
+                Endpoint::Tcp(addr) => *addr,
+                other => panic!("{scenario}: a plain TCP client cannot talk to {other}"),
+            };
+            setup(addr, value)
+        });
+    }
+
+    /// As [`variants`](Self::variants), but `setup` is given the server's [`Endpoint`] (TCP, TLS
+    /// trusting the server's certificate, or a unix socket), and a parameter may name servers of its
+    /// own ([`Param::serving`]). Per variant, one server runs for consecutive parameters with the same
+    /// spec; it is stopped (its clients first) before one with another spec starts.
+    pub fn variants_on<P, S, W>(
+        &mut self,
+        scenario: &str,
+        server: impl Into<ServerSpec>,
+        params: &[Param<P>],
+        mut setup: S,
+    ) where
+        S: FnMut(&Endpoint, &P) -> W,
+        W: FnMut(),
+    {
         let name = self.group_name(scenario);
-        let spec = server.into();
+        let group_spec = server.into();
+        let spec_of = |param: &Param<P>| param.server.clone().unwrap_or_else(|| group_spec.clone());
         let Bench {
             criterion,
             placement,
@@ -177,7 +216,8 @@ impl<M: Measurement> Bench<M> {
         for imp in available() {
             // Started lazily, so that a filtered-out variant never starts a server.
             let mut server: Option<BenchServer> = None;
-            for param in params {
+            for (i, param) in params.iter().enumerate() {
+                let spec = spec_of(param);
                 group.throughput(param.throughput.clone());
                 let mut work: Option<W> = None;
                 group.bench_function(BenchmarkId::new(imp.name(), &param.label), |b| {
@@ -186,15 +226,17 @@ impl<M: Measurement> Bench<M> {
                         target.set(server.cpu_clock());
                         server
                     });
-                    let work = work.get_or_insert_with(|| setup(server.addr(), &param.value));
+                    let work = work.get_or_insert_with(|| setup(server.endpoint(), &param.value));
                     b.iter(&mut *work);
                 });
                 // The clients go before the server does.
                 drop(work);
-            }
-            if let Some(server) = server {
-                target.reset();
-                server.stop();
+                if params.get(i + 1).map(spec_of).as_ref() != Some(&spec)
+                    && let Some(server) = server.take()
+                {
+                    target.reset();
+                    server.stop();
+                }
             }
         }
         group.finish();

@@ -7,14 +7,17 @@
 //! * [`cpu_time`]: [`CpuTime`], criterion's measurement of CPU time per iteration of one process.
 //! * [`server`]: [`BenchServer`], a variant under test either in a pinned child process (the default)
 //!   or in this process ([`Placement`], `BENCH_SERVER`); [`child`] is the child's side.
-//! * [`client`], [`chat_room`]: the clients, shared by every variant. Chat is driven by the workspace's
-//!   one blocking chat client, the conformance suite's [`ChatClient`]. The client is deliberately plain:
-//!   blocking `std::net` sockets with `TCP_NODELAY`, driven from the bench thread itself, with a read and
-//!   write timeout of [`IO_TIMEOUT`] on every socket. A server that does not send the expected bytes back
+//! * [`client`], [`chat_room`], [`work`]: the clients, shared by every variant. Chat and work are
+//!   driven by the workspace's one blocking line client, the conformance suite's [`ChatClient`]; echo
+//!   over TLS and unix sockets by the suite's transports ([`Endpoint`]). The client is deliberately
+//!   plain: blocking sockets with `TCP_NODELAY`, driven from the bench thread itself (the work app's
+//!   slow load from one background thread, [`SlowLoad`]), with a read and write timeout of
+//!   [`IO_TIMEOUT`] on every socket. A server that does not send the expected bytes back
 //!   in time makes the bench panic with a message naming the scenario, instead of hanging; every byte
 //!   that comes back is compared with what was expected (messages carry a per-iteration sequence
 //!   number), so a broken server cannot look fast.
-//! * [`chat_stream`]: generated client input for the sans-IO benches.
+//! * [`mod@chat_stream`]: generated client input for the sans-IO benches.
+//! * [`scratch`]: [`ScratchDir`], where a bench puts its servers' unix socket and TLS certificate.
 //!
 //! Quick mode: set `BENCH_QUICK=1` to shorten warm-up and measurement and skip the plots (see
 //! [`criterion_config`]).
@@ -25,24 +28,29 @@ pub mod child;
 pub mod client;
 pub mod cpu_time;
 pub mod harness;
+pub mod scratch;
 pub mod server;
+pub mod work;
 
 use std::time::Duration;
 
 pub use chat_room::ChatRoom;
 pub use chat_stream::{Rng, chat_stream};
 pub use client::{
-    EchoBurst, EchoClient, Message, connect, connect_echo_close, expect_bytes, read_exact,
-    write_all,
+    EchoBurst, EchoClient, Message, connect, connect_echo_close, connect_to, expect_bytes,
+    read_exact, write_all,
 };
 pub use conformance::chat_client::ChatClient;
+pub use conformance::transport::Endpoint;
 pub use cpu_time::{CpuTarget, CpuTime};
 /// Criterion itself, for [`bench_main!`] and the benches.
 pub use criterion;
 use criterion::Criterion;
 pub use harness::{Bench, Measure, Param, Suite};
+pub use scratch::ScratchDir;
 pub use serve::{App, Config, Impl, RunningServer};
 pub use server::{BenchServer, Placement, ServerSpec};
+pub use work::{SlowLoad, WorkClient};
 
 /// Timeout of every connect, read and write the bench client makes.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);

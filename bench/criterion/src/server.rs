@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use conformance::tls::Trust;
+use conformance::transport::Endpoint;
 use host_probe::CpuClock;
 use loadgen::compare::server::ServerProcess;
 use loadgen::limits::{current_affinity, pin_current_thread};
@@ -100,13 +102,14 @@ impl Placement {
     }
 }
 
-/// What the servers of a group serve: the app, and `serve`-style options (`--flag value` pairs, as
-/// [`ServeArgs::parse`] reads them) beyond the defaults. An [`App`] alone converts into one.
+/// What the servers of a group serve: the app, and `serve`-style options beyond the defaults
+/// (`--flag value` pairs and valueless flags, as [`ServeArgs::parse`] reads them). An [`App`] alone
+/// converts into one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerSpec {
     /// The application.
     pub app: App,
-    /// Further options, flag and value in turn.
+    /// Further options, as they are passed on the command line.
     pub options: Vec<String>,
 }
 
@@ -125,6 +128,12 @@ impl ServerSpec {
         self.options.push(value.to_string());
         self
     }
+
+    /// Adds a flag without a value (`--offload`, `--tls-self-signed`).
+    pub fn flag(mut self, flag: &str) -> ServerSpec {
+        self.options.push(flag.to_owned());
+        self
+    }
 }
 
 impl From<App> for ServerSpec {
@@ -133,26 +142,29 @@ impl From<App> for ServerSpec {
     }
 }
 
-/// A running server under test.
+/// A running server under test, and where its clients reach it.
 #[derive(Debug)]
-pub enum BenchServer {
+pub struct BenchServer {
+    running: Running,
+    endpoint: Endpoint,
+    imp: Impl,
+    app: App,
+}
+
+#[derive(Debug)]
+enum Running {
     /// On a thread of this process.
     InProcess(RunningServer),
     /// In a child process.
-    Child {
-        /// The process.
-        process: ServerProcess,
-        /// The variant.
-        imp: Impl,
-        /// The application.
-        app: App,
-    },
+    Child(ServerProcess),
 }
 
 impl BenchServer {
-    /// Starts `imp` serving `spec` on 127.0.0.1 port 0, placed as `placement` says, with default limits
-    /// (but for `spec`'s options) and a drain timeout of [`DRAIN_TIMEOUT`](crate::DRAIN_TIMEOUT). Both placements read the
-    /// options with the one parser, [`ServeArgs::parse`].
+    /// Starts `imp` serving `spec`, placed as `placement` says, with default limits (but for `spec`'s
+    /// options) and a drain timeout of [`DRAIN_TIMEOUT`](crate::DRAIN_TIMEOUT): on 127.0.0.1 port 0,
+    /// or where `spec`'s `--unix`, over TLS with `--tls-self-signed` (then `--tls-cert-out PATH` must
+    /// say where the certificate goes: the client trusts that file). Both placements read the options
+    /// with the one parser, [`ServeArgs::parse`], and set the listener up with `serve`'s own code.
     ///
     /// # Panics
     /// If the options are not understood or the server cannot be started.
@@ -167,11 +179,20 @@ impl BenchServer {
         args.extend(spec.options.iter().cloned());
         let parsed = ServeArgs::parse(&args)
             .unwrap_or_else(|err| panic!("{imp} {app} server options {args:?}: {err}"));
-        match placement {
+        let trust = match (&parsed.listen.tls_cert_out, parsed.listen.tls()) {
+            (_, false) => None,
+            (Some(cert), true) => Some(Trust::Ca(cert.clone())),
+            (None, true) => panic!(
+                "{imp} {app} server options {args:?}: TLS needs --tls-cert-out PATH for the client to trust"
+            ),
+        };
+        let (running, listen) = match placement {
             Placement::InProcess => {
-                let server = RunningServer::start(imp, app, parsed.config)
-                    .unwrap_or_else(|err| panic!("cannot start the {imp} {app} server: {err}"));
-                BenchServer::InProcess(server)
+                let server =
+                    RunningServer::start_listening(imp, app, parsed.config, &parsed.listen)
+                        .unwrap_or_else(|err| panic!("cannot start the {imp} {app} server: {err}"));
+                let listen = server.listen_addr().to_string();
+                (Running::InProcess(server), listen)
             }
             Placement::Child { server_cpu, .. } => {
                 let exe = std::env::current_exe()
@@ -182,17 +203,38 @@ impl BenchServer {
                         .unwrap_or_else(|err| {
                             panic!("cannot start the {imp} {app} server process: {err}")
                         });
-                BenchServer::Child { process, imp, app }
+                let listen = process.info.addr.clone();
+                (Running::Child(process), listen)
             }
+        };
+        let endpoint = Endpoint::parse(&listen, trust.as_ref(), false).unwrap_or_else(|err| {
+            panic!("the {imp} {app} server listens at {listen}, which the client cannot use: {err}")
+        });
+        BenchServer {
+            running,
+            endpoint,
+            imp,
+            app,
         }
     }
 
-    /// The address it listens on.
+    /// Where it listens and how its clients connect (TCP, TLS trusting its certificate, or a unix
+    /// socket).
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The TCP address it listens on.
+    ///
+    /// # Panics
+    /// If it listens on a unix socket.
     pub fn addr(&self) -> SocketAddr {
-        match self {
-            BenchServer::InProcess(server) => server.addr(),
-            BenchServer::Child { process, .. } => process.addr,
-        }
+        self.endpoint.socket_addr().unwrap_or_else(|| {
+            panic!(
+                "the {} {} server listens at {}: no TCP address",
+                self.imp, self.app, self.endpoint
+            )
+        })
     }
 
     /// The CPU clock that measures it: the child's own, or this process's.
@@ -200,9 +242,9 @@ impl BenchServer {
     /// # Panics
     /// If the clock cannot be opened (the child died).
     pub fn cpu_clock(&self) -> CpuClock {
-        let pid = match self {
-            BenchServer::InProcess(_) => std::process::id(),
-            BenchServer::Child { process, .. } => process.pid(),
+        let pid = match &self.running {
+            Running::InProcess(_) => std::process::id(),
+            Running::Child(process) => process.pid(),
         };
         CpuClock::of(pid).unwrap_or_else(|err| panic!("cannot open the CPU clock of {pid}: {err}"))
     }
@@ -213,14 +255,14 @@ impl BenchServer {
     /// # Panics
     /// If it did not.
     pub fn stop(self) {
-        match self {
-            BenchServer::InProcess(server) => {
-                let (imp, app) = (server.imp(), server.app());
+        let (imp, app) = (self.imp, self.app);
+        match self.running {
+            Running::InProcess(server) => {
                 if let Err(err) = server.stop() {
                     panic!("the {imp} {app} server did not stop cleanly: {err}");
                 }
             }
-            BenchServer::Child { process, imp, app } => {
+            Running::Child(process) => {
                 let run = process.stop();
                 if run.died_early || !run.exited_in_time || run.exit_code != Some(0) {
                     panic!(

@@ -1,15 +1,20 @@
 //! The child placement end to end: this test executable re-runs itself as a server (as a bench does),
 //! once per available variant and app; the client checks an echo and a chat fan-out, the server's CPU
-//! clock is its own process's and advances, and it stops cleanly on SIGTERM; and a server option given
-//! through `ServerSpec` works in both placements.
+//! clock is its own process's and advances, and it stops cleanly on SIGTERM; and server options given
+//! through `ServerSpec` work in both placements: `--workers`, echo over TLS (`--tls-self-signed
+//! --tls-cert-out`) and a unix socket (`--unix`), the work app offloaded (`--offload
+//! --offload-threads --offload-queue`, its pool bound shown by an `ERR busy`) under the benches' slow
+//! load.
 //!
 //! `harness = false`: the re-run executable must reach [`serve_if_asked`] before anything else.
 
 use std::time::Duration;
 
+use conformance::suite::Target;
 use variant_benches::child::serve_if_asked;
 use variant_benches::{
-    App, BenchServer, ChatRoom, EchoClient, Message, Placement, ServerSpec, available,
+    App, BenchServer, ChatRoom, EchoClient, Impl, Message, Placement, ScratchDir, ServerSpec,
+    SlowLoad, WorkClient, available,
 };
 
 fn main() {
@@ -47,7 +52,7 @@ fn main() {
     // Options reach the server in both placements (one parser), and in-process the clock is ours.
     let spec = ServerSpec::new(App::Echo).option("--workers", 1);
     for placement in [Placement::child(), Placement::InProcess] {
-        let server = BenchServer::start(placement, variant_benches::Impl::Tokio, &spec);
+        let server = BenchServer::start(placement, Impl::Tokio, &spec);
         let mut client = EchoClient::connect(server.addr());
         client.round_trip(&mut Message::new(8));
         if placement == Placement::InProcess {
@@ -57,4 +62,59 @@ fn main() {
         server.stop();
     }
     println!("options: ok");
+
+    let files = ScratchDir::new("child-server-test");
+    let tls = ServerSpec::new(App::Echo)
+        .flag("--tls-self-signed")
+        .option("--tls-cert-out", files.file("cert.pem").display());
+    let unix = ServerSpec::new(App::Echo).option("--unix", files.file("echo.sock").display());
+    let offload = ServerSpec::new(App::Work)
+        .flag("--offload")
+        .option("--offload-threads", 2)
+        .option("--offload-queue", 1);
+    for imp in available() {
+        for placement in [Placement::child(), Placement::InProcess] {
+            for (spec, transport) in [(&tls, "tls"), (&unix, "unix")] {
+                let server = BenchServer::start(placement, imp, spec);
+                assert_eq!(server.endpoint().transport(), transport, "{imp}");
+                let mut client = EchoClient::connect_to(server.endpoint());
+                let mut msg = Message::new(64);
+                for _ in 0..10 {
+                    client.round_trip(&mut msg);
+                }
+                drop(client);
+                server.stop();
+            }
+            // Two slow requests and the fast one fit the pool of 2 + 1: never `ERR busy`.
+            let server = BenchServer::start(placement, imp, &offload);
+            let mut load = SlowLoad::start(server.endpoint(), 2, "SLEEP 5", "SLEPT 5");
+            let mut client = WorkClient::connect(server.endpoint());
+            for _ in 0..20 {
+                load.check();
+                client.round_trip();
+            }
+            let replies = load.finish();
+            assert!(replies >= 2, "{imp}: {replies} slow replies");
+            drop(client);
+            server.stop();
+        }
+        println!("{imp}: transports and work: ok");
+    }
+    // The pool's bound reaches the server: three `SLEEP`s on a pool of 1 + 1, one is refused.
+    let tight = ServerSpec::new(App::Work)
+        .flag("--offload")
+        .option("--offload-threads", 1)
+        .option("--offload-queue", 1);
+    for placement in [Placement::child(), Placement::InProcess] {
+        let server = BenchServer::start(placement, Impl::Tokio, &tight);
+        let target = Target::at(server.endpoint().clone());
+        let (mut a, mut b, refused) =
+            conformance::work::fill_pool(&target, 300).expect("one of three is ERR busy");
+        a.expect("SLEPT 300").expect("the running one");
+        b.expect("SLEPT 300").expect("the queued one");
+        drop((a, b, refused));
+        server.stop();
+    }
+    drop(files);
+    println!("offload options: ok");
 }

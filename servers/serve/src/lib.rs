@@ -2,12 +2,14 @@
 //! the benchmarks, so that all of them start servers the same way.
 
 mod running;
+pub mod startup;
 
 use std::fmt;
 
 pub use running::RunningServer;
 pub use server_common::tls::SelfSigned;
 pub use server_common::{App, Config, ListenAddr, Listener, ServerError, Shutdown, Tls};
+pub use startup::ListenOptions;
 
 /// A concurrency model: which variant crate serves the connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]

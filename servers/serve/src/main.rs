@@ -1,20 +1,17 @@
 //! `serve`: runs one server variant until SIGINT or SIGTERM.
 
-mod startup;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use serve::startup::{self, ListenOptions, Started};
 use serve::{App, Config, Impl, Shutdown};
 use server_common::config::{
     DEFAULT_MAX_CONNS, DEFAULT_MAX_LINE, DEFAULT_OFFLOAD_QUEUE, DEFAULT_OFFLOAD_THREADS,
     DEFAULT_QUEUE_BYTES, DEFAULT_STACK_SIZE,
 };
-
-use crate::startup::Started;
 
 /// Run an echo, chat or work server with the chosen concurrency model.
 ///
@@ -140,6 +137,18 @@ impl Args {
             tls: None,
         }
     }
+
+    fn listen_options(&self) -> ListenOptions {
+        ListenOptions {
+            addr: self.addr,
+            unix: self.unix.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+            tls_self_signed: self.tls_self_signed,
+            tls_cert_out: self.tls_cert_out.clone(),
+            tls_handshake_timeout: Duration::from_secs_f64(self.tls_handshake_timeout),
+        }
+    }
 }
 
 /// The exit status of a configuration the server refuses (docs/PROTOCOL.md: status 2, one line on
@@ -168,21 +177,17 @@ impl Args {
         if let Some(reason) = self.imp.unavailable_reason() {
             return Some(format!("--impl {}: {reason}", self.imp));
         }
-        let tls = self.tls_cert.is_some() || self.tls_self_signed;
-        if tls && self.unix.is_some() {
-            return Some(
-                "--unix with TLS: the protocol defines TLS over TCP only (tls://IP:PORT)"
-                    .to_owned(),
-            );
+        let listen = self.listen_options();
+        if let Some(refusal) = listen.refusal() {
+            return Some(refusal);
         }
-        if tls && let Some(reason) = self.imp.tls_unsupported_reason(self.app) {
+        if listen.tls()
+            && let Some(reason) = self.imp.tls_unsupported_reason(self.app)
+        {
             return Some(format!(
                 "--impl {} --app {} with TLS: {reason}",
                 self.imp, self.app
             ));
-        }
-        if tls && self.tls_handshake_timeout == 0.0 {
-            return Some("--tls-handshake-timeout must be more than 0".to_owned());
         }
         None
     }
@@ -196,7 +201,7 @@ fn main() -> std::process::ExitCode {
     }
     init_logging();
     // What the user asked for cannot be set up: one line, status 2 (no backtrace: not a bug).
-    let started = match startup::start(&args) {
+    let started = match startup::start(&args.listen_options()) {
         Ok(started) => started,
         Err(refusal) => {
             eprintln!("serve: {refusal}");

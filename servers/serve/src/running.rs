@@ -10,7 +10,7 @@ use server_common::tls::{DEFAULT_HANDSHAKE_TIMEOUT, SelfSigned};
 use server_common::unix_socket::SocketFile;
 use server_common::{App, Config, ListenAddr, Listener, ServerError, Shutdown, Tls};
 
-use crate::Impl;
+use crate::{Impl, ListenOptions};
 
 /// A server running on a thread of this process. Dropping it triggers shutdown and waits for `run` to
 /// return (at most the drain timeout); a unix socket's file is removed then.
@@ -58,6 +58,28 @@ impl RunningServer {
         config.tls = Some(made.tls.clone());
         let listener = server_common::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         Self::start_on(imp, app, config, Listener::Tcp(listener), None, Some(made))
+    }
+
+    /// Starts `imp` serving `app` where `listen` says (TCP, a unix socket, TLS), set up exactly as
+    /// `serve` sets it up ([`startup::start`](crate::startup::start): a self-signed certificate is
+    /// written to `listen.tls_cert_out` for the client to trust). `config.tls` is replaced by what
+    /// `listen` asks for. The error is the line `serve` would print before exiting 2.
+    pub fn start_listening(
+        imp: Impl,
+        app: App,
+        mut config: Config,
+        listen: &ListenOptions,
+    ) -> io::Result<RunningServer> {
+        let started = crate::startup::start(listen).map_err(io::Error::other)?;
+        config.tls = started.tls;
+        Self::start_on(
+            imp,
+            app,
+            config,
+            started.listener,
+            started.socket_file,
+            None,
+        )
     }
 
     fn start_on(
