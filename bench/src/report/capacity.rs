@@ -16,6 +16,16 @@ use crate::results::matrix::Group;
 pub fn figures(r: &CapacityReport, f: &mut Figures) {
     f.capacity_steps = r.steps.clone();
     f.errors = r.steps.iter().map(|s| s.errors).sum();
+    f.capacity_per_core = r.capacity.and_then(|c| {
+        r.steps
+            .iter()
+            .find(|s| s.passed && s.rate == c)
+            .and_then(|s| {
+                s.server_cpu_cores
+                    .filter(|&k| k > 0.0)
+                    .map(|k| s.achieved / k)
+            })
+    });
     match (r.outcome, r.capacity) {
         (Outcome::Found, Some(c)) => f.capacity = Some(c),
         (Outcome::AboveMax, Some(c)) => {

@@ -43,11 +43,13 @@ pub fn num(v: f64) -> String {
     }
 }
 
-fn kib(v: f64) -> String {
+/// Formats bytes as KiB with one decimal.
+pub fn kib(v: f64) -> String {
     format!("{:.1} KiB", v / 1024.0)
 }
 
-fn us(v: f64) -> String {
+/// Formats µs of latency: `850 µs`, `12.3 ms` from 10 ms.
+pub fn us(v: f64) -> String {
     if v >= 10_000.0 {
         format!("{:.1} ms", v / 1000.0)
     } else {
@@ -310,9 +312,15 @@ pub fn label(p: &Scenario) -> String {
                 } => format!(
                     "chat {rooms} × {members} members, {senders} senders, p99 ≤ {objective}"
                 ),
+                crate::results::matrix::CapacityTarget::Churn { .. } => {
+                    format!("echo churn, round trip p99 ≤ {objective}")
+                }
             }
         }
         Scenario::Work(w) => w.label(),
+        Scenario::ChatIdle { clients, .. } => format!("chat, {clients} idle clients"),
+        Scenario::Ceiling { conns, .. } => format!("ceiling, up to {conns} conns"),
+        Scenario::Churn { rate, .. } => format!("echo churn @ {} conns/s", num(*rate)),
     }
 }
 
@@ -348,6 +356,16 @@ pub const RATIO_NOTE: &str = "(×: times worse than the row's best, bold)";
 /// A Markdown table: one row per point, one column per variant, each cell
 /// the value with its ratio to the row's best (best in bold).
 pub fn table(a: &Aggregate, points: &[&Scenario], m: &Metric) -> String {
+    table_with(a, points, m, label)
+}
+
+/// [`table`] with rows named by `row` instead of [`label`].
+pub fn table_with(
+    a: &Aggregate,
+    points: &[&Scenario],
+    m: &Metric,
+    row: fn(&Scenario) -> String,
+) -> String {
     let mut t = String::new();
     if m.ratio {
         let _ = write!(t, "| {} {RATIO_NOTE} |", m.name);
@@ -363,7 +381,7 @@ pub fn table(a: &Aggregate, points: &[&Scenario], m: &Metric) -> String {
     }
     t.push('\n');
     for p in points {
-        let _ = write!(t, "| {} |", label(p));
+        let _ = write!(t, "| {} |", row(p));
         let b = if m.ratio { best(a, p, m) } else { None };
         for v in &a.variants {
             let cell = a.cell(&p.id(), v);
@@ -781,8 +799,7 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
                  due on the senders' fixed schedule (coordinated omission corrected: a sender held \
                  up shows there); CPU is per delivery.\n\n",
             ),
-            Group::Capacity => {}
-            Group::Work => {}
+            Group::Capacity | Group::Work | Group::ChatIdle | Group::Ceiling | Group::Churn => {}
         }
         for m in metrics {
             t.push_str(&table(a, &points, m));
