@@ -267,6 +267,18 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<Verdict> {
             )))
         }
     };
+    let estimate = loadgen::results::estimate::seconds(&settings.matrix, settings.variants.len());
+    eprintln!(
+        "loadgen compare: matrix {} with {} variant(s), about {:.0} min (a rough estimate{})",
+        settings.matrix.name,
+        settings.variants.len(),
+        estimate / 60.0,
+        if settings.matrix.transports.is_some() {
+            "; the transport points come on top"
+        } else {
+            ""
+        }
+    );
     let results = compare::run(&settings, &mut |line| eprintln!("{line}"))?;
     loadgen::report::write_all(&out, std::slice::from_ref(&results), true)
         .with_context(|| format!("writing {}", out.display()))?;

@@ -694,6 +694,13 @@ pub fn to_csv(files: &[ResultsFile]) -> String {
         "server_exit_code",
         "server_exited_in_time",
         "capacity_per_s",
+        "capacity_per_server_core_s",
+        "user_bytes_per_conn",
+        "server_kernel_bytes_per_conn",
+        "conns_per_server_core_s",
+        "connect_p99_us",
+        "ceiling_served",
+        "ceiling_stopped_by",
     ]);
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
     for f in files {
@@ -746,6 +753,22 @@ pub fn to_csv(files: &[ResultsFile]) -> String {
                     .map(|s| s.exited_in_time.to_string())
                     .unwrap_or_default(),
                 opt(fg.capacity),
+                opt(fg.capacity_per_core),
+                opt(fg.memory.as_ref().map(|m| m.user_rss_per_conn_bytes)),
+                opt(fg.memory.as_ref().map(|m| m.server_kernel_per_conn_bytes())),
+                opt(fg.conns_per_core),
+                fg.connect_latency
+                    .as_ref()
+                    .map(|l| l.summary.p99_us.to_string())
+                    .unwrap_or_default(),
+                fg.ceiling
+                    .as_ref()
+                    .map(|c| c.served.to_string())
+                    .unwrap_or_default(),
+                fg.ceiling
+                    .as_ref()
+                    .map(|c| c.stopped_by.clone())
+                    .unwrap_or_default(),
             ]);
         }
     }
