@@ -73,7 +73,12 @@ fn metric() -> Metric {
 
 /// The capacity section (empty without capacity points).
 pub fn section(a: &Aggregate) -> String {
-    let points = a.group(Group::Capacity);
+    // Churn searches are in the churn part of "What a connection costs" (`report/churn.rs`).
+    let points: Vec<_> = a
+        .group(Group::Capacity)
+        .into_iter()
+        .filter(|p| !super::churn::is_churn_capacity(p))
+        .collect();
     if points.is_empty() {
         return String::new();
     }

@@ -138,19 +138,22 @@ fn capacity_metrics() -> Vec<Metric> {
     ]
 }
 
-/// The churn capacity points (capacity searches over churn).
+/// Whether `p` is a capacity search over churn.
+pub fn is_churn_capacity(p: &Scenario) -> bool {
+    matches!(
+        p,
+        Scenario::Capacity {
+            target: CapacityTarget::Churn { .. },
+            ..
+        }
+    )
+}
+
+/// The churn capacity points.
 fn capacity_points(a: &Aggregate) -> Vec<&Scenario> {
     a.group(Group::Capacity)
         .into_iter()
-        .filter(|p| {
-            matches!(
-                p,
-                Scenario::Capacity {
-                    target: CapacityTarget::Churn { .. },
-                    ..
-                }
-            )
-        })
+        .filter(|p| is_churn_capacity(p))
         .collect()
 }
 

@@ -47,6 +47,12 @@ impl RunResult {
                 if let Some(t) = f.threads_peak {
                     s += &format!("threads {t} ");
                 }
+                if let Some(c) = f.conns_per_core {
+                    s += &format!("{c:.0} new conns/s per server core ");
+                }
+                if let Some(c) = &f.ceiling {
+                    s += &format!("served {} of {}: {} ", c.served, c.asked, c.stopped_by);
+                }
                 if let Some(c) = f.capacity {
                     s += &format!("capacity {c:.0}/s ");
                 } else if !f.capacity_steps.is_empty() {

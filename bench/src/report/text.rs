@@ -254,10 +254,12 @@ fn saturation_finding(a: &Aggregate) -> Option<String> {
 /// What this run does not have that a current `full` matrix has: fairness
 /// counts (results saved before they existed) and capacity points.
 fn missing_figures(a: &Aggregate) -> Option<String> {
-    let load = a
-        .points
-        .iter()
-        .filter(|p| !matches!(p.group(), Group::Idle | Group::Capacity));
+    let load = a.points.iter().filter(|p| {
+        !matches!(
+            p.group(),
+            Group::Idle | Group::Capacity | Group::ChatIdle | Group::Ceiling | Group::Churn
+        )
+    });
     let mut missing = Vec::new();
     let counted = load.clone().any(|p| {
         a.variants

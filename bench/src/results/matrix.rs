@@ -372,7 +372,7 @@ impl Scenario {
             } => format!(
                 "capacity search, {}: highest offered rate with p99 from the intended send ≤ \
                  {p99_us} µs, nothing lost or unsent and the achieved rate within 1 % of the offered; \
-                 rates from {start_rate} msg/s ×{factor} up to {max_rate}, then bisected to {:.0} %; \
+                 rates from {start_rate} {} ×{factor} up to {max_rate}, then bisected to {:.0} %; \
                  each step warm-up {:.1} s, {:.1} s",
                 match target {
                     CapacityTarget::Echo { conns, size } =>
@@ -390,6 +390,10 @@ impl Scenario {
                          (rate = new connections/s; latency = the whole round trip from the \
                          attempt's scheduled start)"
                     ),
+                },
+                match target {
+                    CapacityTarget::Churn { .. } => "new conns/s",
+                    _ => "msg/s",
                 },
                 precision * 100.0,
                 warmup.as_secs_f64(),
@@ -675,6 +679,23 @@ mod tests {
         let back: Matrix = serde_json::from_str(&json).unwrap();
         assert_eq!(back, Matrix::tiny());
         assert!(Matrix::load("/nonexistent/matrix.json").is_err());
+        assert!(f.points.iter().any(|p| p.group() == Group::Churn));
+        let c = Matrix::load("conn-cost").unwrap();
+        let ids: Vec<String> = c.points.iter().map(Scenario::id).collect();
+        for id in [
+            "idle-10000",
+            "chat-idle-10000",
+            "echo-closed-100",
+            "echo-closed-1000",
+            "chat-1x1000",
+            "ceiling-19000",
+            "churn-echo@1000",
+            "capacity-churn@p99<=5000us",
+        ] {
+            assert!(ids.contains(&id.to_string()), "{id} not in {ids:?}");
+        }
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<Matrix>(&json).unwrap(), c);
         let w = Matrix::load("work").unwrap();
         assert!(w.repeats >= 3 && w.points.iter().all(|p| p.app() == "work"));
         let json = serde_json::to_string(&w).unwrap();
