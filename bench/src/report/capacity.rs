@@ -59,7 +59,8 @@ fn capacity(c: &Cell) -> Option<Spread> {
     c.capacity
 }
 
-fn metric() -> Metric {
+/// Capacity with the runs' range, higher better.
+pub fn metric() -> Metric {
     Metric {
         name: "capacity (msg/s offered; runs' range)",
         get: |c| c.capacity.map(|s| s.median),

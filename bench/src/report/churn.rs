@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::text::{Metric, num, table, us};
+use super::text::{Metric, lat, num, p99 as p99_metric, table, throughput};
 use super::verdict::{Better, Finding};
 use super::verdict_core::{at_point, cpu_us};
 use super::{Aggregate, Cell, Figures, Spread};
@@ -40,10 +40,6 @@ fn cpu(c: &Cell) -> Option<Spread> {
     c.cpu_us_per_msg
 }
 
-fn p99(c: &Cell) -> Option<Spread> {
-    c.p99_runs
-}
-
 fn capacity(c: &Cell) -> Option<Spread> {
     c.capacity
 }
@@ -56,61 +52,52 @@ fn rate(v: f64) -> String {
     num(v) + " conns/s"
 }
 
+/// A cost or a rate with its runs' range and ratios to the row's best.
+fn ranged(
+    name: &'static str,
+    get: fn(&Cell) -> Option<f64>,
+    spread: fn(&Cell) -> Option<Spread>,
+    higher_better: bool,
+) -> Metric {
+    Metric {
+        name,
+        get,
+        spread,
+        higher_better,
+        show_range: true,
+        ratio: true,
+        fmt: num,
+    }
+}
+
 fn metrics() -> Vec<Metric> {
     vec![
-        Metric {
-            name: "new conns/s per server core (completed ÷ server CPU-s; runs' range)",
-            get: |c| c.conns_per_core.map(|s| s.median),
-            spread: per_core,
-            higher_better: true,
-            show_range: true,
-            ratio: true,
-            fmt: num,
-        },
-        Metric {
-            name: "server CPU-µs per connection",
-            get: |c| c.cpu_us_per_msg.map(|s| s.median),
-            spread: cpu,
-            higher_better: false,
-            show_range: true,
-            ratio: true,
-            fmt: num,
-        },
-        Metric {
-            name: "connect p50",
-            get: |c| c.connect_latency.as_ref().map(|l| l.p50_us as f64),
-            spread: |_| None,
-            higher_better: false,
-            show_range: false,
-            ratio: true,
-            fmt: us,
-        },
-        Metric {
-            name: "connect p99",
-            get: |c| c.connect_latency.as_ref().map(|l| l.p99_us as f64),
-            spread: |_| None,
-            higher_better: false,
-            show_range: false,
-            ratio: true,
-            fmt: us,
-        },
+        ranged(
+            "new conns/s per server core (completed ÷ server CPU-s; runs' range)",
+            |c| c.conns_per_core.map(|s| s.median),
+            per_core,
+            true,
+        ),
+        ranged(
+            "server CPU-µs per connection",
+            |c| c.cpu_us_per_msg.map(|s| s.median),
+            cpu,
+            false,
+        ),
+        lat("connect p50", |c| {
+            c.connect_latency.as_ref().map(|l| l.p50_us as f64)
+        }),
+        lat("connect p99", |c| {
+            c.connect_latency.as_ref().map(|l| l.p99_us as f64)
+        }),
         Metric {
             name: "round trip p99 from the scheduled start (runs' range)",
-            get: |c| c.latency.as_ref().map(|l| l.p99_us as f64),
-            spread: p99,
-            higher_better: false,
-            show_range: true,
-            ratio: true,
-            fmt: us,
+            ..p99_metric()
         },
         Metric {
             name: "completed conns/s",
-            get: |c| c.throughput.map(|s| s.median),
-            spread: |c| c.throughput,
-            higher_better: true,
-            show_range: false,
             ratio: false,
-            fmt: num,
+            ..throughput()
         },
     ]
 }
@@ -119,22 +106,14 @@ fn capacity_metrics() -> Vec<Metric> {
     vec![
         Metric {
             name: "capacity: new conns/s offered at the objective, one server core (runs' range)",
-            get: |c| c.capacity.map(|s| s.median),
-            spread: capacity,
-            higher_better: true,
-            show_range: true,
-            ratio: true,
-            fmt: num,
+            ..super::capacity::metric()
         },
-        Metric {
-            name: "at that rate: completed conns/s per server CPU-s (runs' range)",
-            get: |c| c.capacity_per_core.map(|s| s.median),
-            spread: capacity_per_core,
-            higher_better: true,
-            show_range: true,
-            ratio: true,
-            fmt: num,
-        },
+        ranged(
+            "at that rate: completed conns/s per server CPU-s (runs' range)",
+            |c| c.capacity_per_core.map(|s| s.median),
+            capacity_per_core,
+            true,
+        ),
     ]
 }
 

@@ -61,7 +61,8 @@ fn none(_: &Cell) -> Option<Spread> {
     None
 }
 
-fn throughput() -> Metric {
+/// Throughput per second, ± its spread, ratios to the best.
+pub fn throughput() -> Metric {
     Metric {
         name: "throughput (/s)",
         get: |c| c.throughput.map(|s| s.median),
@@ -73,7 +74,8 @@ fn throughput() -> Metric {
     }
 }
 
-fn lat(name: &'static str, get: fn(&Cell) -> Option<f64>) -> Metric {
+/// A latency of the merged histograms (no spread), µs or ms.
+pub fn lat(name: &'static str, get: fn(&Cell) -> Option<f64>) -> Metric {
     Metric {
         name,
         get,
@@ -91,7 +93,8 @@ fn p50() -> Metric {
     })
 }
 
-fn p99() -> Metric {
+/// p99 of the merged histograms with the runs' p99 range.
+pub fn p99() -> Metric {
     Metric {
         spread: |c| c.p99_runs,
         show_range: true,
