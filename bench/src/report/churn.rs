@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::text::{Metric, lat, num, p99 as p99_metric, table, throughput};
-use super::verdict::{Better, Finding};
+use super::verdict::{Better, Finding, Statement};
 use super::verdict_core::{at_point, cpu_us};
 use super::{Aggregate, Cell, Figures, Spread};
 use crate::results::churn::ChurnReport;
@@ -184,7 +184,47 @@ pub fn section(a: &Aggregate) -> String {
     }
     t.push_str(MEANING);
     t.push_str("\n\n");
+    for p in &fixed {
+        if let Some(s) = threads_sentence(a, p) {
+            let _ = writeln!(t, "- {s}");
+        }
+    }
     t
+}
+
+/// What a thread per connection costs beyond the cheapest other variant at churn point `p`, by the
+/// verdict rule: stated only where every repeat of threads is above every repeat of that variant.
+fn threads_sentence(a: &Aggregate, p: &Scenario) -> Option<String> {
+    let f = at_point(a, p, "", Better::Lower, cpu_us, cpu)?;
+    let (_, t) = f.values.iter().find(|(v, _)| v == "threads")?;
+    let (best, b) = f
+        .values
+        .iter()
+        .filter(|(v, _)| v != "threads")
+        .min_by(|x, y| x.1.median.total_cmp(&y.1.median))?;
+    let scope = super::verdict_core::scope(p);
+    Some(match f.statement() {
+        Statement::Ranked(groups) if !groups[0].iter().any(|v| v == "threads") && t.min > b.max => {
+            format!(
+                "At {scope}: a connection cost the threads server {} of CPU against {} for {best}, \
+                 {} more in every repeat — its thread's spawn and exit, on this machine.",
+                cpu_us(t.median),
+                cpu_us(b.median),
+                cpu_us(t.median - b.median)
+            )
+        }
+        Statement::CannotRank => format!(
+            "At {scope}: threads {} of CPU per connection, {best} {} (one run each: no ranking).",
+            cpu_us(t.median),
+            cpu_us(b.median)
+        ),
+        _ => format!(
+            "At {scope}: the CPU per connection of threads ({}) cannot be told from {best}'s ({}) \
+             over the repeats: here the spawn and exit do not show against the socket work.",
+            cpu_us(t.median),
+            cpu_us(b.median)
+        ),
+    })
 }
 
 /// The churn findings: new connections per second per server core and the CPU per connection at
@@ -225,7 +265,6 @@ pub fn findings(a: &Aggregate) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::verdict::Statement;
     use std::time::Duration;
 
     fn spread(median: f64, min: f64, max: f64) -> Option<Spread> {
@@ -294,6 +333,10 @@ mod tests {
         let s = section(&a);
         assert!(s.contains("new conns/s per server core"), "{s}");
         assert!(s.contains("What it means"), "{s}");
+        assert!(
+            s.contains("120.0 µs of CPU against 30.0 µs for mio, 90.0 µs more in every repeat"),
+            "{s}"
+        );
     }
 
     #[test]

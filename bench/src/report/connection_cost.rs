@@ -23,7 +23,8 @@ buffers (`TCP mem` pages in `/proc/net/sockstat`). Slab and TCP buffers are mach
 loopback they hold **both ends** (the generator's sockets too), whose socket objects are alike: \
 about half is the server's. For a thread per connection the half undercounts (its task structures \
 are all the server's). Machine-wide figures move with whatever else runs: medians of the repeats, \
-ranges in brackets.";
+ranges in brackets; at a point of a few hundred connections they are mostly other processes' noise \
+(a negative figure is that noise), so read the kernel column at 1 000 connections and more.";
 
 fn user(c: &Cell) -> Option<Spread> {
     c.memory_user

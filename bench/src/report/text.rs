@@ -395,7 +395,11 @@ pub fn table_with(
                     let mut s = (m.fmt)(x);
                     if let Some(sp) = (m.spread)(c).filter(|s| s.n > 1) {
                         if m.show_range {
-                            let _ = write!(s, " [runs {}–{}]", (m.fmt)(sp.min), (m.fmt)(sp.max));
+                            let (lo, hi) = ((m.fmt)(sp.min), (m.fmt)(sp.max));
+                            // Runs that agree to the shown digits need no range.
+                            if lo != hi {
+                                let _ = write!(s, " [runs {lo}–{hi}]");
+                            }
                         } else {
                             let _ = write!(s, " ±{:.0}%", sp.pct());
                         }
