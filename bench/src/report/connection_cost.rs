@@ -71,7 +71,7 @@ fn memory_points(a: &Aggregate) -> Vec<&Scenario> {
     };
     let mut out: Vec<&Scenario> = Vec::new();
     for g in [Group::Idle, Group::ChatIdle] {
-        out.extend(a.group(g).into_iter().filter(has).last());
+        out.extend(a.group(g).into_iter().rev().find(has));
     }
     out.extend(a.points.iter().filter(has).filter(|p| {
         matches!(
