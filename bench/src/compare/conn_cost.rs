@@ -68,7 +68,9 @@ pub fn ceiling(
     c.source_ips = source_ips();
     c.server_pid = Some(pid);
     c.connect_timeout = Duration::from_secs(10);
-    c.timeout = Duration::from_secs(5);
+    // 16 000 threads on one core answer their probes slowly: give them time, so that "served"
+    // counts connections the server holds, not a probe's patience.
+    c.timeout = Duration::from_secs(15);
     result(
         crate::generator::ceiling::run_with(&c, Some(CEILING_MAX_CONNS), &mut NoProgress),
         |r| RunResult::Ceiling(Box::new(r)),

@@ -113,7 +113,8 @@ pub fn tiny_points() -> Vec<Scenario> {
         Scenario::Capacity {
             target: CapacityTarget::Churn { size: 16 },
             p99_us: 1_000_000,
-            start_rate: 100.0,
+            // One step: the first rate is the maximum.
+            start_rate: 200.0,
             max_rate: 200.0,
             factor: 2.0,
             precision: 0.5,
