@@ -268,11 +268,15 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<Verdict> {
         }
     };
     let estimate = loadgen::results::estimate::seconds(&settings.matrix, settings.variants.len());
+    let about = if estimate < 120.0 {
+        format!("{estimate:.0} s")
+    } else {
+        format!("{:.0} min", estimate / 60.0)
+    };
     eprintln!(
-        "loadgen compare: matrix {} with {} variant(s), about {:.0} min (a rough estimate{})",
+        "loadgen compare: matrix {} with {} variant(s), about {about} (a rough estimate{})",
         settings.matrix.name,
         settings.variants.len(),
-        estimate / 60.0,
         if settings.matrix.transports.is_some() {
             "; the transport points come on top"
         } else {
