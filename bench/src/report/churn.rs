@@ -52,22 +52,14 @@ fn rate(v: f64) -> String {
     num(v) + " conns/s"
 }
 
-/// A cost or a rate with its runs' range and ratios to the row's best.
+/// A cost or a rate in plain numbers, with its runs' range and ratios to the row's best.
 fn ranged(
     name: &'static str,
     get: fn(&Cell) -> Option<f64>,
     spread: fn(&Cell) -> Option<Spread>,
     higher_better: bool,
 ) -> Metric {
-    Metric {
-        name,
-        get,
-        spread,
-        higher_better,
-        show_range: true,
-        ratio: true,
-        fmt: num,
-    }
+    super::text::ranged(name, get, spread, higher_better, num)
 }
 
 fn metrics() -> Vec<Metric> {

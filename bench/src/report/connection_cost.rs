@@ -51,13 +51,8 @@ fn metric(
     ratio: bool,
 ) -> Metric {
     Metric {
-        name,
-        get,
-        spread,
-        higher_better: false,
-        show_range: true,
         ratio,
-        fmt: bytes,
+        ..super::text::ranged(name, get, spread, false, bytes)
     }
 }
 

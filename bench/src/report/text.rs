@@ -61,6 +61,25 @@ fn none(_: &Cell) -> Option<Spread> {
     None
 }
 
+/// A figure with its runs' range and ratios to the row's best.
+pub fn ranged(
+    name: &'static str,
+    get: fn(&Cell) -> Option<f64>,
+    spread: fn(&Cell) -> Option<Spread>,
+    higher_better: bool,
+    fmt: fn(f64) -> String,
+) -> Metric {
+    Metric {
+        name,
+        get,
+        spread,
+        higher_better,
+        show_range: true,
+        ratio: true,
+        fmt,
+    }
+}
+
 /// Throughput per second, ± its spread, ratios to the best.
 pub fn throughput() -> Metric {
     Metric {
