@@ -26,8 +26,9 @@ use std::time::Duration;
 pub use crate::results::capacity::{CapacityReport, Outcome, SearchSettings, Step, Target};
 
 use crate::error::Result;
-use crate::generator::{chat, echo};
+use crate::generator::{chat, churn, echo};
 use crate::results::chat::ChatReport;
+use crate::results::churn::ChurnReport;
 use crate::results::echo::EchoReport;
 use crate::results::series::TimeSeries;
 /// Runs the search; `log` sees every step as soon as it is done.
@@ -37,19 +38,13 @@ pub fn search(
     log: &mut dyn FnMut(&Step),
 ) -> Result<CapacityReport> {
     s.check()?;
-    let conns = match target {
-        Target::Echo(e) => e.conns,
-        Target::Chat(c) => c.clients(),
-    };
-    let sources = match target {
-        Target::Echo(e) => e.source_ips.len(),
-        Target::Chat(c) => c.source_ips.len(),
+    let (conns, sources, server_pid) = match target {
+        Target::Echo(e) => (e.conns, e.source_ips.len(), e.server_pid),
+        Target::Chat(c) => (c.clients(), c.source_ips.len(), c.server_pid),
+        // Few connections at a time: each is closed after its round trip.
+        Target::Churn(c) => (1, c.source_ips.len(), c.server_pid),
     };
     crate::limits::ensure_capacity(conns, sources)?;
-    let server_pid = match target {
-        Target::Echo(e) => e.server_pid,
-        Target::Chat(c) => c.server_pid,
-    };
     let mut steps = Vec::new();
     let mut run = |rate: f64, steps: &mut Vec<Step>| -> Step {
         // A server still working off the previous step's backlog would
@@ -161,6 +156,11 @@ fn run_step(target: &Target, s: &SearchSettings, rate: f64, index: usize) -> Ste
             c.room_prefix = format!("s{index}{}", c.room_prefix);
             chat::run(&c).map(|r| chat_step(&r, rate))
         }
+        Target::Churn(c) => {
+            let mut c = (**c).clone();
+            c.rate = rate;
+            churn::run(&c).map(|r| churn_step(&r, rate))
+        }
     };
     let mut step = r.unwrap_or_else(|e| Step {
         rate,
@@ -253,6 +253,33 @@ fn chat_step(r: &ChatReport, rate: f64) -> Step {
         errors: r.error_count(),
         lost: r.lost + r.lost_to_cutoffs + r.unsent,
         broke,
+        ..Step::default()
+    }
+}
+
+/// A churn step: the rate is new connections per second, the latency the whole round trip from
+/// each attempt's scheduled start. A connection that failed or timed out is overload here (a
+/// listen backlog that overflows shows as connect time-outs), so it fails the step rather than
+/// stopping the search.
+fn churn_step(r: &ChurnReport, rate: f64) -> Step {
+    let l = &r.round_trip.summary;
+    Step {
+        rate,
+        // Completed connections over the whole run, from the first attempt to the last round
+        // trip: a server that falls behind stretches it.
+        achieved: r.achieved_rate,
+        p50_us: l.p50_us,
+        p99_us: l.p99_us,
+        p999_us: l.p999_us,
+        samples: l.count,
+        server_cpu_cores: r
+            .server_cpu_s
+            .filter(|_| r.elapsed_s > 0.0)
+            .map(|c| c / r.elapsed_s),
+        generator_cpu_cores: 0.0,
+        errors: r.error_count(),
+        lost: (r.connect.requested.saturating_sub(r.completed)) as u64,
+        broke: None,
         ..Step::default()
     }
 }

@@ -1,4 +1,4 @@
-//! `loadgen capacity echo|chat`: the search, printed step by step.
+//! `loadgen capacity echo|chat|churn`: the search, printed step by step.
 
 use std::time::Duration;
 
@@ -115,6 +115,12 @@ pub fn run(args: &CapacityArgs) -> anyhow::Result<Verdict> {
                 c.duration = a.search.duration;
                 let s = search_settings(&a.search, Duration::from_millis(50), 100.0);
                 (&a.common, Target::Chat(Box::new(c)), s, " msg/s")
+            }
+            CapacityScenario::Churn(a) => {
+                let mut c = crate::churn_cmd::settings(&a.common, &a.app, a.size);
+                c.duration = a.search.duration;
+                let s = search_settings(&a.search, Duration::from_millis(5), 1000.0);
+                (&a.common, Target::Churn(Box::new(c)), s, " conns/s")
             }
         };
     // Refuse nonsense before printing or sending anything.

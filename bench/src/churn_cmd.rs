@@ -36,25 +36,31 @@ pub struct ChurnArgs {
 impl ChurnArgs {
     /// The library settings.
     pub fn settings(&self) -> ChurnSettings {
-        let c = &self.common;
-        let mut s = ChurnSettings::new(c.socket_addr());
-        s.transport = c.transport();
-        s.app = if self.app == "chat" {
-            ChurnApp::Chat
-        } else {
-            ChurnApp::Echo
-        };
+        let mut s = settings(&self.common, &self.app, self.size);
         s.rate = self.rate;
         s.duration = self.duration;
-        s.size = self.size;
-        s.connect_timeout = c.connect_timeout.unwrap_or(s.connect_timeout);
-        s.threads = c.threads;
-        s.cpus = c.cpus();
-        s.source_ips = c.source_ips();
-        s.server_pid = c.server_pid;
-        s.seed = c.seed;
         s
     }
+}
+
+/// Churn settings from the shared options, the app (`echo` or `chat`) and the echo size; the rate
+/// and duration are the defaults.
+pub fn settings(c: &Common, app: &str, size: usize) -> ChurnSettings {
+    let mut s = ChurnSettings::new(c.socket_addr());
+    s.transport = c.transport();
+    s.app = if app == "chat" {
+        ChurnApp::Chat
+    } else {
+        ChurnApp::Echo
+    };
+    s.size = size;
+    s.connect_timeout = c.connect_timeout.unwrap_or(s.connect_timeout);
+    s.threads = c.threads;
+    s.cpus = c.cpus();
+    s.source_ips = c.source_ips();
+    s.server_pid = c.server_pid;
+    s.seed = c.seed;
+    s
 }
 
 /// Runs `loadgen churn`.

@@ -373,6 +373,9 @@ pub enum CapacityScenario {
     /// Chat fan-out (rate = messages per second over all senders; the
     /// objective applies to deliveries).
     Chat(CapacityChatArgs),
+    /// Connection churn (rate = new connections per second; the objective
+    /// applies to the whole round trip from each attempt's scheduled start).
+    Churn(CapacityChurnArgs),
 }
 
 /// The search's own options.
@@ -448,6 +451,23 @@ pub struct CapacityChatArgs {
     pub size: usize,
 }
 
+/// `loadgen capacity churn`.
+#[derive(Debug, Args)]
+pub struct CapacityChurnArgs {
+    /// Options shared by every scenario.
+    #[command(flatten)]
+    pub common: Common,
+    /// The search (`--warmup` is not used: every connection is measured).
+    #[command(flatten)]
+    pub search: SearchArgs,
+    /// What each connection does: echo (one round trip of --size bytes) or chat (HELLO, PING, PONG).
+    #[arg(long, default_value = "echo", value_parser = ["echo", "chat"])]
+    pub app: String,
+    /// Echo: bytes of the one round trip.
+    #[arg(long, default_value_t = 16)]
+    pub size: usize,
+}
+
 /// `loadgen compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -456,8 +476,9 @@ pub struct CompareArgs {
     #[arg(long, value_delimiter = ',')]
     pub impls: Vec<String>,
     /// The scenario matrix: quick (about 3 minutes), full (3 repeats), work
-    /// (the work app, 3 repeats, about 6 minutes), tiny (seconds, for tests)
-    /// or a JSON file.
+    /// (the work app, 3 repeats, about 6 minutes), conn-cost (what a
+    /// connection costs: memory idle and under load, the ceiling, churn;
+    /// about 13 minutes), tiny (seconds, for tests) or a JSON file.
     #[arg(long, default_value = "quick")]
     pub matrix: String,
     /// Output directory [default: results/<date>-<host>, or with -2, -3, ...
@@ -513,6 +534,7 @@ impl Command {
             Command::Capacity(a) => match &a.scenario {
                 CapacityScenario::Echo(a) => Some(&a.common),
                 CapacityScenario::Chat(a) => Some(&a.common),
+                CapacityScenario::Churn(a) => Some(&a.common),
             },
             Command::Compare(_) | Command::Report(_) => None,
         }

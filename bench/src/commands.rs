@@ -267,6 +267,22 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<Verdict> {
             )))
         }
     };
+    let estimate = loadgen::results::estimate::seconds(&settings.matrix, settings.variants.len());
+    let about = if estimate < 120.0 {
+        format!("{estimate:.0} s")
+    } else {
+        format!("{:.0} min", estimate / 60.0)
+    };
+    eprintln!(
+        "loadgen compare: matrix {} with {} variant(s), about {about} (a rough estimate{})",
+        settings.matrix.name,
+        settings.variants.len(),
+        if settings.matrix.transports.is_some() {
+            "; the transport points come on top"
+        } else {
+            ""
+        }
+    );
     let results = compare::run(&settings, &mut |line| eprintln!("{line}"))?;
     loadgen::report::write_all(&out, std::slice::from_ref(&results), true)
         .with_context(|| format!("writing {}", out.display()))?;

@@ -60,6 +60,15 @@ pub fn run(s: &Scenario, addr: SocketAddr, pid: u32, cpus: &[usize]) -> Result<C
             c.server_pid = Some(pid);
             Target::Chat(Box::new(c))
         }
+        CapacityTarget::Churn { size } => {
+            let mut c = super::conn_cost::churn_settings(addr, pid, cpus);
+            c.size = *size;
+            c.duration = *duration;
+            // Far beyond any objective: a connection this late fails the step either way, and
+            // the step ends sooner.
+            c.connect_timeout = Duration::from_secs(1);
+            Target::Churn(Box::new(c))
+        }
     };
     let search = SearchSettings {
         p99_us: *p99_us,

@@ -4,6 +4,7 @@
 //! collects everything into a [`ResultsFile`].
 
 pub mod capacity_point;
+pub mod conn_cost;
 pub mod server;
 pub mod transport;
 pub mod work;
@@ -139,6 +140,17 @@ fn run_point(s: &Scenario, addr: std::net::SocketAddr, pid: u32, cpus: &[usize])
             capacity_point::run(s, addr, pid, cpus).map(|r| RunResult::Capacity(Box::new(r)))
         }
         Scenario::Work(w) => work::run(&w, addr, pid, cpus),
+        Scenario::ChatIdle { clients, hold } => {
+            Ok(conn_cost::chat_idle(clients, hold, addr, pid, cpus))
+        }
+        Scenario::Ceiling { conns, hold, .. } => {
+            Ok(conn_cost::ceiling(conns, hold, addr, pid, cpus))
+        }
+        Scenario::Churn {
+            rate,
+            size,
+            duration,
+        } => Ok(conn_cost::churn(rate, size, duration, addr, pid, cpus)),
     };
     r.unwrap_or_else(|e| RunResult::Failed {
         error: e.to_string(),

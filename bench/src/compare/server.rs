@@ -93,10 +93,14 @@ impl ServerProcess {
         extra: &[String],
         cpus: &[usize],
     ) -> Result<ServerProcess> {
-        let mut args: Vec<String> = ["--impl", imp, "--app", app, "--max-conns", "15000"]
+        let mut args: Vec<String> = ["--impl", imp, "--app", app]
             .iter()
             .map(|s| s.to_string())
             .collect();
+        // The point's own `--max-conns` (the ceiling's) in `extra` replaces the default.
+        if !extra.iter().any(|a| a == "--max-conns") {
+            args.extend(["--max-conns".to_string(), "15000".to_string()]);
+        }
         // A unix socket (`--unix PATH` in `extra`) takes the place of the TCP address.
         if !extra.iter().any(|a| a == "--unix") {
             args.extend(["--addr".to_string(), "127.0.0.1:0".to_string()]);

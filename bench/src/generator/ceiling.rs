@@ -130,7 +130,8 @@ fn verdict(
                 "vm.max_map_count ({}; the server had {} mappings, {} threads)",
                 l.max_map_count, p.server_maps, p.server_threads
             ),
-            "sysctl vm.max_map_count (each thread's stack and guard page are mappings)",
+            "sysctl vm.max_map_count (a thread costs its process four mappings: stack, guard page, \
+             signal stack and its guard page); next kernel.pid_max",
         );
     }
     if p.system_threads + THREAD_MARGIN >= l.pid_max.min(l.threads_max) {

@@ -16,6 +16,16 @@ use crate::results::matrix::Group;
 pub fn figures(r: &CapacityReport, f: &mut Figures) {
     f.capacity_steps = r.steps.clone();
     f.errors = r.steps.iter().map(|s| s.errors).sum();
+    f.capacity_per_core = r.capacity.and_then(|c| {
+        r.steps
+            .iter()
+            .find(|s| s.passed && s.rate == c)
+            .and_then(|s| {
+                s.server_cpu_cores
+                    .filter(|&k| k > 0.0)
+                    .map(|k| s.achieved / k)
+            })
+    });
     match (r.outcome, r.capacity) {
         (Outcome::Found, Some(c)) => f.capacity = Some(c),
         (Outcome::AboveMax, Some(c)) => {
@@ -49,7 +59,8 @@ fn capacity(c: &Cell) -> Option<Spread> {
     c.capacity
 }
 
-fn metric() -> Metric {
+/// Capacity with the runs' range, higher better.
+pub fn metric() -> Metric {
     Metric {
         name: "capacity (msg/s offered; runs' range)",
         get: |c| c.capacity.map(|s| s.median),
@@ -63,7 +74,12 @@ fn metric() -> Metric {
 
 /// The capacity section (empty without capacity points).
 pub fn section(a: &Aggregate) -> String {
-    let points = a.group(Group::Capacity);
+    // Churn searches are in the churn part of "What a connection costs" (`report/churn.rs`).
+    let points: Vec<_> = a
+        .group(Group::Capacity)
+        .into_iter()
+        .filter(|p| !super::churn::is_churn_capacity(p))
+        .collect();
     if points.is_empty() {
         return String::new();
     }

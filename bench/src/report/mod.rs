@@ -4,7 +4,9 @@
 
 pub mod baseline;
 pub mod capacity;
+pub mod ceiling;
 pub mod charts;
+pub mod churn;
 pub mod connection_cost;
 pub mod csv;
 pub mod fairness;
@@ -44,6 +46,12 @@ impl RunResult {
                 }
                 if let Some(t) = f.threads_peak {
                     s += &format!("threads {t} ");
+                }
+                if let Some(c) = f.conns_per_core {
+                    s += &format!("{c:.0} new conns/s per server core ");
+                }
+                if let Some(c) = &f.ceiling {
+                    s += &format!("served {} of {}: {} ", c.served, c.asked, c.stopped_by);
                 }
                 if let Some(c) = f.capacity {
                     s += &format!("capacity {c:.0}/s ");
@@ -114,6 +122,17 @@ pub struct Figures {
     pub capacity: Option<f64>,
     /// Capacity search: every step (offered rate, latency).
     pub capacity_steps: Vec<crate::results::capacity::Step>,
+    /// Capacity search: the achieved rate per second of server CPU at the highest passing step
+    /// (churn: new connections per second per server core at the objective).
+    pub capacity_per_core: Option<f64>,
+    /// Memory per connection measured whole (user and kernel), where the run read it.
+    pub memory: Option<crate::results::conn_memory::ConnMemory>,
+    /// Churn: completed connections per second of server CPU.
+    pub conns_per_core: Option<f64>,
+    /// Churn: connect latency (from `connect()` to writable).
+    pub connect_latency: Option<HistogramReport>,
+    /// Ceiling: what was served and what stopped it.
+    pub ceiling: Option<ceiling::Outcome>,
 }
 
 /// The note for a window much shorter than asked (`None` when it is at
@@ -202,6 +221,9 @@ impl Figures {
             }
         };
         let mut f = Figures::default();
+        let memory = |s: &Option<crate::results::cost::ServerStats>| {
+            s.as_ref().and_then(|s| s.memory.clone())
+        };
         match r {
             RunResult::Echo(e) => {
                 f.throughput = Some(e.msgs_per_s);
@@ -218,8 +240,10 @@ impl Figures {
                 f.behind = behind_text(e.unsent, e.latency_lower_bounds);
                 f.fairness = e.fairness.clone();
                 f.short_window = short_window_text(e.window_s, e.settings.duration);
+                f.memory = memory(&e.cost.server);
             }
             RunResult::Conns(c) => {
+                f.memory = memory(&c.cost.server);
                 f.latency = Some(c.probe_latency.clone());
                 server(&c.cost.server, &mut f);
                 f.cpu_us_per_msg = None;
@@ -246,6 +270,7 @@ impl Figures {
                 f.behind = behind_text(c.unsent, c.latency_lower_bounds);
                 f.fairness = c.fairness.clone();
                 f.short_window = short_window_text(c.window_s, c.settings.duration);
+                f.memory = memory(&c.cost.server);
                 let mut kinds = Vec::new();
                 for (n, what) in [
                     (c.lost, "deliveries lost"),
@@ -263,6 +288,13 @@ impl Figures {
             }
             RunResult::Capacity(c) => capacity::figures(c, &mut f),
             RunResult::Work(w) => return Some(work::figures(w)),
+            RunResult::Churn(c) => churn::figures(c, &mut f),
+            RunResult::Ceiling(c) => {
+                server(&c.conns.cost.server, &mut f);
+                f.cpu_us_per_msg = None;
+                f.memory = memory(&c.conns.cost.server);
+                ceiling::figures(c, &mut f);
+            }
             RunResult::Skipped { .. } | RunResult::Failed { .. } => return None,
         }
         Some(f)
@@ -362,6 +394,22 @@ pub struct Cell {
     pub capacity: Option<Spread>,
     /// The capacity search steps of each repeat.
     pub capacity_steps: Vec<Vec<crate::results::capacity::Step>>,
+    /// Capacity: the achieved rate per second of server CPU at the highest passing step.
+    pub capacity_per_core: Option<Spread>,
+    /// Server user memory per connection (RSS, from before connecting to the window), bytes.
+    pub memory_user: Option<Spread>,
+    /// Server kernel memory per connection, estimated ([`crate::results::conn_memory::ConnMemory::server_kernel_per_conn_bytes`]).
+    pub memory_kernel: Option<Spread>,
+    /// Every run's memory per connection.
+    pub memory: Vec<crate::results::conn_memory::ConnMemory>,
+    /// Churn: new connections per second per server core.
+    pub conns_per_core: Option<Spread>,
+    /// Churn: connect latency, all repeats merged.
+    pub connect_latency: Option<LatencySummary>,
+    /// Ceiling: connections served over the repeats.
+    pub served: Option<Spread>,
+    /// Ceiling: each run's outcome.
+    pub ceilings: Vec<ceiling::Outcome>,
     /// Problems, described (skips, failures, first errors, stop trouble).
     pub notes: Vec<String>,
 }
@@ -462,6 +510,21 @@ pub fn aggregate(files: &[ResultsFile]) -> Result<Aggregate> {
             .filter(|f| !f.capacity_steps.is_empty())
             .map(|f| f.capacity_steps.clone())
             .collect();
+        c.capacity_per_core = Spread::of(figs.iter().filter_map(|f| f.capacity_per_core).collect());
+        c.memory = figs.iter().filter_map(|f| f.memory.clone()).collect();
+        c.memory_user = Spread::of(c.memory.iter().map(|m| m.user_rss_per_conn_bytes).collect());
+        c.memory_kernel = Spread::of(
+            c.memory
+                .iter()
+                .map(crate::results::conn_memory::ConnMemory::server_kernel_per_conn_bytes)
+                .collect(),
+        );
+        c.conns_per_core = Spread::of(whole().filter_map(|f| f.conns_per_core).collect());
+        c.connect_latency = merge_all(figs.iter().filter_map(|f| f.connect_latency.as_ref()))?
+            .filter(|h| !h.is_empty())
+            .map(|h| LatencySummary::of(&h));
+        c.ceilings = figs.iter().filter_map(|f| f.ceiling.clone()).collect();
+        c.served = Spread::of(c.ceilings.iter().map(|o| o.served as f64).collect());
         c.p99_runs = Spread::of(
             figs.iter()
                 .filter_map(|f| f.latency.as_ref())
@@ -637,6 +700,13 @@ pub fn to_csv(files: &[ResultsFile]) -> String {
         "server_exit_code",
         "server_exited_in_time",
         "capacity_per_s",
+        "capacity_per_server_core_s",
+        "user_bytes_per_conn",
+        "server_kernel_bytes_per_conn",
+        "conns_per_server_core_s",
+        "connect_p99_us",
+        "ceiling_served",
+        "ceiling_stopped_by",
     ]);
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
     for f in files {
@@ -689,6 +759,22 @@ pub fn to_csv(files: &[ResultsFile]) -> String {
                     .map(|s| s.exited_in_time.to_string())
                     .unwrap_or_default(),
                 opt(fg.capacity),
+                opt(fg.capacity_per_core),
+                opt(fg.memory.as_ref().map(|m| m.user_rss_per_conn_bytes)),
+                opt(fg.memory.as_ref().map(|m| m.server_kernel_per_conn_bytes())),
+                opt(fg.conns_per_core),
+                fg.connect_latency
+                    .as_ref()
+                    .map(|l| l.summary.p99_us.to_string())
+                    .unwrap_or_default(),
+                fg.ceiling
+                    .as_ref()
+                    .map(|c| c.served.to_string())
+                    .unwrap_or_default(),
+                fg.ceiling
+                    .as_ref()
+                    .map(|c| c.stopped_by.clone())
+                    .unwrap_or_default(),
             ]);
         }
     }
@@ -723,7 +809,7 @@ pub fn write_with_baseline(
     let charts = charts::write_charts(dir, &agg)?;
     let mut md = text::report(files, &agg, &charts)
         + &transport::section(files)
-        + &connection_cost::section(files);
+        + &connection_cost::section(&agg);
     if !baseline.is_empty() {
         let old = aggregate(baseline)?;
         let section = baseline::section(files, &agg, baseline, &old);

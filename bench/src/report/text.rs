@@ -43,11 +43,13 @@ pub fn num(v: f64) -> String {
     }
 }
 
-fn kib(v: f64) -> String {
+/// Formats bytes as KiB with one decimal.
+pub fn kib(v: f64) -> String {
     format!("{:.1} KiB", v / 1024.0)
 }
 
-fn us(v: f64) -> String {
+/// Formats µs of latency: `850 µs`, `12.3 ms` from 10 ms.
+pub fn us(v: f64) -> String {
     if v >= 10_000.0 {
         format!("{:.1} ms", v / 1000.0)
     } else {
@@ -59,7 +61,27 @@ fn none(_: &Cell) -> Option<Spread> {
     None
 }
 
-fn throughput() -> Metric {
+/// A figure with its runs' range and ratios to the row's best.
+pub fn ranged(
+    name: &'static str,
+    get: fn(&Cell) -> Option<f64>,
+    spread: fn(&Cell) -> Option<Spread>,
+    higher_better: bool,
+    fmt: fn(f64) -> String,
+) -> Metric {
+    Metric {
+        name,
+        get,
+        spread,
+        higher_better,
+        show_range: true,
+        ratio: true,
+        fmt,
+    }
+}
+
+/// Throughput per second, ± its spread, ratios to the best.
+pub fn throughput() -> Metric {
     Metric {
         name: "throughput (/s)",
         get: |c| c.throughput.map(|s| s.median),
@@ -71,7 +93,8 @@ fn throughput() -> Metric {
     }
 }
 
-fn lat(name: &'static str, get: fn(&Cell) -> Option<f64>) -> Metric {
+/// A latency of the merged histograms (no spread), µs or ms.
+pub fn lat(name: &'static str, get: fn(&Cell) -> Option<f64>) -> Metric {
     Metric {
         name,
         get,
@@ -89,7 +112,8 @@ fn p50() -> Metric {
     })
 }
 
-fn p99() -> Metric {
+/// p99 of the merged histograms with the runs' p99 range.
+pub fn p99() -> Metric {
     Metric {
         spread: |c| c.p99_runs,
         show_range: true,
@@ -252,10 +276,12 @@ fn saturation_finding(a: &Aggregate) -> Option<String> {
 /// What this run does not have that a current `full` matrix has: fairness
 /// counts (results saved before they existed) and capacity points.
 fn missing_figures(a: &Aggregate) -> Option<String> {
-    let load = a
-        .points
-        .iter()
-        .filter(|p| !matches!(p.group(), Group::Idle | Group::Capacity));
+    let load = a.points.iter().filter(|p| {
+        !matches!(
+            p.group(),
+            Group::Idle | Group::Capacity | Group::ChatIdle | Group::Ceiling | Group::Churn
+        )
+    });
     let mut missing = Vec::new();
     let counted = load.clone().any(|p| {
         a.variants
@@ -310,9 +336,15 @@ pub fn label(p: &Scenario) -> String {
                 } => format!(
                     "chat {rooms} × {members} members, {senders} senders, p99 ≤ {objective}"
                 ),
+                crate::results::matrix::CapacityTarget::Churn { .. } => {
+                    format!("echo churn, round trip p99 ≤ {objective}")
+                }
             }
         }
         Scenario::Work(w) => w.label(),
+        Scenario::ChatIdle { clients, .. } => format!("chat, {clients} idle clients"),
+        Scenario::Ceiling { conns, .. } => format!("ceiling, up to {conns} conns"),
+        Scenario::Churn { rate, .. } => format!("echo churn @ {} conns/s", num(*rate)),
     }
 }
 
@@ -348,6 +380,16 @@ pub const RATIO_NOTE: &str = "(×: times worse than the row's best, bold)";
 /// A Markdown table: one row per point, one column per variant, each cell
 /// the value with its ratio to the row's best (best in bold).
 pub fn table(a: &Aggregate, points: &[&Scenario], m: &Metric) -> String {
+    table_with(a, points, m, label)
+}
+
+/// [`table`] with rows named by `row` instead of [`label`].
+pub fn table_with(
+    a: &Aggregate,
+    points: &[&Scenario],
+    m: &Metric,
+    row: fn(&Scenario) -> String,
+) -> String {
     let mut t = String::new();
     if m.ratio {
         let _ = write!(t, "| {} {RATIO_NOTE} |", m.name);
@@ -363,7 +405,7 @@ pub fn table(a: &Aggregate, points: &[&Scenario], m: &Metric) -> String {
     }
     t.push('\n');
     for p in points {
-        let _ = write!(t, "| {} |", label(p));
+        let _ = write!(t, "| {} |", row(p));
         let b = if m.ratio { best(a, p, m) } else { None };
         for v in &a.variants {
             let cell = a.cell(&p.id(), v);
@@ -372,7 +414,11 @@ pub fn table(a: &Aggregate, points: &[&Scenario], m: &Metric) -> String {
                     let mut s = (m.fmt)(x);
                     if let Some(sp) = (m.spread)(c).filter(|s| s.n > 1) {
                         if m.show_range {
-                            let _ = write!(s, " [runs {}–{}]", (m.fmt)(sp.min), (m.fmt)(sp.max));
+                            let (lo, hi) = ((m.fmt)(sp.min), (m.fmt)(sp.max));
+                            // Runs that agree to the shown digits need no range.
+                            if lo != hi {
+                                let _ = write!(s, " [runs {lo}–{hi}]");
+                            }
                         } else {
                             let _ = write!(s, " ±{:.0}%", sp.pct());
                         }
@@ -781,8 +827,7 @@ pub fn report(files: &[ResultsFile], a: &Aggregate, charts: &[Chart]) -> String 
                  due on the senders' fixed schedule (coordinated omission corrected: a sender held \
                  up shows there); CPU is per delivery.\n\n",
             ),
-            Group::Capacity => {}
-            Group::Work => {}
+            Group::Capacity | Group::Work | Group::ChatIdle | Group::Ceiling | Group::Churn => {}
         }
         for m in metrics {
             t.push_str(&table(a, &points, m));

@@ -52,7 +52,13 @@ pub type FindingSource = fn(&Aggregate) -> Vec<Finding>;
 
 /// Every source of findings, in the order the verdict states them. A
 /// section adds its own by appending one entry here.
-pub const SOURCES: &[FindingSource] = &[super::verdict_core::findings, super::fairness::findings];
+pub const SOURCES: &[FindingSource] = &[
+    super::verdict_core::findings,
+    super::fairness::findings,
+    super::connection_cost::findings,
+    super::ceiling::findings,
+    super::churn::findings,
+];
 
 /// What the rule allows the report to say about a finding.
 #[derive(Debug, Clone, PartialEq)]

@@ -51,8 +51,22 @@ pub fn scope(p: &Scenario) -> String {
                     count(*members),
                     count(members.saturating_sub(1))
                 ),
+                CapacityTarget::Churn { size } => format!(
+                    "echo churn over TCP, one round trip of {size} B per new connection, p99 of \
+                     the round trip ≤ {objective}; the rate is new connections/s"
+                ),
             }
         }
+        Scenario::ChatIdle { clients, .. } => {
+            format!("chat, {} held idle, a room each", count(*clients))
+        }
+        Scenario::Ceiling { conns, .. } => {
+            format!("echo, up to {} opened and held", connections(*conns))
+        }
+        Scenario::Churn { rate, size, .. } => format!(
+            "echo churn over TCP at {} new connections/s offered, one round trip of {size} B each",
+            count(*rate as usize)
+        ),
         Scenario::EchoClosed { conns, size, .. } => {
             format!("echo, {} × {size} B, closed loop", connections(*conns))
         }
@@ -103,7 +117,8 @@ pub fn latency(v: f64) -> String {
     }
 }
 
-fn cpu_us(v: f64) -> String {
+/// Formats server CPU µs: `8.1 µs`.
+pub fn cpu_us(v: f64) -> String {
     format!("{v:.1} µs")
 }
 

@@ -73,6 +73,8 @@ pub enum Target {
     Echo(Box<EchoSettings>),
     /// Chat fan-out.
     Chat(Box<ChatSettings>),
+    /// Connection churn: the rate is new connections per second.
+    Churn(Box<super::churn::ChurnSettings>),
 }
 
 /// One step of the search.

@@ -62,6 +62,10 @@ pub enum RunResult {
     Capacity(Box<super::capacity::CapacityReport>),
     /// A work run.
     Work(Box<WorkReport>),
+    /// A churn run (new connections at an offered rate, one round trip each).
+    Churn(Box<super::churn::ChurnReport>),
+    /// A connection-ceiling run.
+    Ceiling(Box<super::ceiling::CeilingReport>),
     /// Not run: the point cannot fit on this machine.
     Skipped {
         /// Why.

@@ -96,6 +96,38 @@ pub enum Scenario {
     },
     /// The work app: fast requests beside slow ones, inline or offloaded.
     Work(WorkPoint),
+    /// Idle chat clients: each joined to a room of its own, nothing sent but one client's
+    /// 1 msg/s to its own room (no recipient), for memory per connection.
+    ChatIdle {
+        /// Clients (= rooms).
+        clients: usize,
+        /// How long they are held after joining.
+        #[serde(with = "serde_secs")]
+        hold: Duration,
+    },
+    /// The connection ceiling (`loadgen ceiling`): open up to `conns` echo connections from several
+    /// source addresses and name the limit that stopped it.
+    Ceiling {
+        /// Connections asked for.
+        conns: usize,
+        /// How long they are held once open.
+        #[serde(with = "serde_secs")]
+        hold: Duration,
+        /// Runs of this point per variant, if not the matrix's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        repeats: Option<u32>,
+    },
+    /// Connection churn over plain TCP (`loadgen churn`): new connections at an offered rate, each
+    /// one echo round trip, then closed.
+    Churn {
+        /// Offered new connections per second (open loop).
+        rate: f64,
+        /// Bytes of the one round trip.
+        size: usize,
+        /// How long they are offered.
+        #[serde(with = "serde_secs")]
+        duration: Duration,
+    },
 }
 
 /// What a capacity point searches: open-loop echo or chat fan-out (the
@@ -121,6 +153,12 @@ pub enum CapacityTarget {
         /// Text size, bytes.
         size: usize,
     },
+    /// Echo connection churn; the rate is new connections per second, the objective applies to
+    /// the whole round trip (connect, one echo, from the attempt's scheduled start).
+    Churn {
+        /// Bytes of the one round trip.
+        size: usize,
+    },
 }
 
 /// The groups of points that share a table and a chart.
@@ -141,6 +179,12 @@ pub enum Group {
     Capacity,
     /// The work app (its own report section).
     Work,
+    /// Idle chat clients (memory per connection).
+    ChatIdle,
+    /// The connection ceiling.
+    Ceiling,
+    /// Connection churn at a fixed offered rate.
+    Churn,
 }
 
 impl Group {
@@ -154,12 +198,18 @@ impl Group {
             Group::ChatRooms => "Chat, many rooms",
             Group::Capacity => "Capacity at the latency objective (capacity search)",
             Group::Work => "Work: fast requests beside slow ones, inline and offloaded",
+            Group::ChatIdle => "Idle chat clients",
+            Group::Ceiling => "The connection ceiling",
+            Group::Churn => "Connection churn",
         }
     }
 
     /// Whether an echo server can run it (externals run only these).
     pub fn is_echo(&self) -> bool {
-        matches!(self, Group::EchoClosed | Group::EchoOpen | Group::Idle)
+        matches!(
+            self,
+            Group::EchoClosed | Group::EchoOpen | Group::Idle | Group::Ceiling | Group::Churn
+        )
     }
 }
 
@@ -172,8 +222,11 @@ impl Scenario {
             Scenario::Idle { .. } => Group::Idle,
             Scenario::Chat { rooms: 1, .. } => Group::ChatFanout,
             Scenario::Chat { .. } => Group::ChatRooms,
-            Scenario::Capacity { .. } => Group::Capacity,
             Scenario::Work(_) => Group::Work,
+            Scenario::ChatIdle { .. } => Group::ChatIdle,
+            Scenario::Ceiling { .. } => Group::Ceiling,
+            Scenario::Churn { .. } => Group::Churn,
+            Scenario::Capacity { .. } => Group::Capacity,
         }
     }
 
@@ -181,6 +234,7 @@ impl Scenario {
     pub fn app(&self) -> &'static str {
         match self {
             Scenario::Chat { .. }
+            | Scenario::ChatIdle { .. }
             | Scenario::Capacity {
                 target: CapacityTarget::Chat { .. },
                 ..
@@ -206,6 +260,14 @@ impl Scenario {
                 ..
             } => *conns,
             Scenario::Work(w) => w.conns(),
+            Scenario::ChatIdle { clients, .. } => *clients,
+            Scenario::Ceiling { conns, .. } => *conns,
+            // Open, one round trip, closed: few at a time.
+            Scenario::Churn { .. }
+            | Scenario::Capacity {
+                target: CapacityTarget::Churn { .. },
+                ..
+            } => 1,
         }
     }
 
@@ -214,6 +276,7 @@ impl Scenario {
     pub fn x(&self) -> f64 {
         match self {
             Scenario::Chat { members, .. } => *members as f64,
+            Scenario::Churn { rate, .. } => *rate,
             s => s.conns() as f64,
         }
     }
@@ -223,6 +286,9 @@ impl Scenario {
     pub fn repeats(&self, default: u32) -> u32 {
         match self {
             Scenario::Capacity {
+                repeats: Some(r), ..
+            }
+            | Scenario::Ceiling {
                 repeats: Some(r), ..
             } => *r,
             _ => default,
@@ -243,8 +309,12 @@ impl Scenario {
                 CapacityTarget::Chat { rooms, members, .. } => {
                     format!("capacity-chat-{rooms}x{members}@p99<={p99_us}us")
                 }
+                CapacityTarget::Churn { .. } => format!("capacity-churn@p99<={p99_us}us"),
             },
             Scenario::Work(w) => w.id(),
+            Scenario::ChatIdle { clients, .. } => format!("chat-idle-{clients}"),
+            Scenario::Ceiling { conns, .. } => format!("ceiling-{conns}"),
+            Scenario::Churn { rate, .. } => format!("churn-echo@{rate}"),
         }
     }
 
@@ -302,7 +372,7 @@ impl Scenario {
             } => format!(
                 "capacity search, {}: highest offered rate with p99 from the intended send ≤ \
                  {p99_us} µs, nothing lost or unsent and the achieved rate within 1 % of the offered; \
-                 rates from {start_rate} msg/s ×{factor} up to {max_rate}, then bisected to {:.0} %; \
+                 rates from {start_rate} {} ×{factor} up to {max_rate}, then bisected to {:.0} %; \
                  each step warm-up {:.1} s, {:.1} s",
                 match target {
                     CapacityTarget::Echo { conns, size } =>
@@ -315,12 +385,41 @@ impl Scenario {
                     } => format!(
                         "chat, {rooms} room(s) × {members} members, {senders} senders, {size} B (rate = messages/s over all senders)"
                     ),
+                    CapacityTarget::Churn { size } => format!(
+                        "echo churn, each new connection one round trip of {size} B then closed \
+                         (rate = new connections/s; latency = the whole round trip from the \
+                         attempt's scheduled start)"
+                    ),
+                },
+                match target {
+                    CapacityTarget::Churn { .. } => "new conns/s",
+                    _ => "msg/s",
                 },
                 precision * 100.0,
                 warmup.as_secs_f64(),
                 duration.as_secs_f64()
             ),
             Scenario::Work(w) => w.describe(),
+            Scenario::ChatIdle { clients, hold } => format!(
+                "{clients} chat clients, each joined to a room of its own, held {:.1} s; nothing \
+                 sent but one client's 1 msg/s to its own room (no recipient)",
+                hold.as_secs_f64()
+            ),
+            Scenario::Ceiling { conns, hold, .. } => format!(
+                "up to {conns} echo connections from 127.0.0.2–5 (server --max-conns {}), each \
+                 probed once, held {:.1} s; the limit that stopped it named",
+                super::conn_cost_matrix::CEILING_MAX_CONNS,
+                hold.as_secs_f64()
+            ),
+            Scenario::Churn {
+                rate,
+                size,
+                duration,
+            } => format!(
+                "{rate} new connections/s offered for {:.1} s from 127.0.0.2–5, each one echo \
+                 round trip of {size} B then closed",
+                duration.as_secs_f64()
+            ),
         }
     }
 
@@ -329,6 +428,10 @@ impl Scenario {
     pub fn server_args(&self) -> Vec<String> {
         match self {
             Scenario::Work(w) => w.server_args(),
+            Scenario::Ceiling { .. } => vec![
+                "--max-conns".into(),
+                super::conn_cost_matrix::CEILING_MAX_CONNS.to_string(),
+            ],
             _ => Vec::new(),
         }
     }
@@ -353,13 +456,15 @@ fn ms(v: u64) -> Duration {
 }
 
 impl Matrix {
-    /// A named matrix (`quick`, `full` — with the capacity and transport points —, `transports` —
-    /// only those —, `work`, `tiny`) or a JSON file of a [`Matrix`].
+    /// A named matrix (`quick`, `full` — with the capacity, churn and transport points —,
+    /// `transports` — only those —, `work`, `conn-cost` — what a connection costs —, `tiny`) or a
+    /// JSON file of a [`Matrix`].
     pub fn load(spec: &str) -> Result<Matrix> {
         match spec {
             "quick" => Ok(Matrix::standard("quick", 1, ms(500), ms(1500))),
             "full" => {
                 let mut m = Matrix::standard("full", 3, ms(1000), ms(2000)).with_capacity(2);
+                m.points.push(super::conn_cost_matrix::churn_point());
                 m.transports = Some(TransportPlan::standard(3, ms(1000), ms(2000)));
                 Ok(m)
             }
@@ -371,6 +476,7 @@ impl Matrix {
             }),
             "tiny" => Ok(Matrix::tiny()),
             "work" => Ok(Matrix::work()),
+            "conn-cost" => Ok(super::conn_cost_matrix::matrix()),
             path => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| Error::io(format!("reading matrix file {path}"), e))?;
@@ -496,7 +602,7 @@ impl Matrix {
             name: "tiny".into(),
             repeats: 1,
             transports: None,
-            points: vec![
+            points: [
                 Scenario::EchoClosed {
                     conns: 1,
                     size: 64,
@@ -535,7 +641,10 @@ impl Matrix {
                     warmup: w,
                     duration: d,
                 },
-            ],
+            ]
+            .into_iter()
+            .chain(super::conn_cost_matrix::tiny_points())
+            .collect(),
         }
     }
 }
@@ -570,6 +679,23 @@ mod tests {
         let back: Matrix = serde_json::from_str(&json).unwrap();
         assert_eq!(back, Matrix::tiny());
         assert!(Matrix::load("/nonexistent/matrix.json").is_err());
+        assert!(f.points.iter().any(|p| p.group() == Group::Churn));
+        let c = Matrix::load("conn-cost").unwrap();
+        let ids: Vec<String> = c.points.iter().map(Scenario::id).collect();
+        for id in [
+            "idle-10000",
+            "chat-idle-10000",
+            "echo-closed-100",
+            "echo-closed-1000",
+            "chat-1x1000",
+            "ceiling-19000",
+            "churn-echo@1000",
+            "capacity-churn@p99<=5000us",
+        ] {
+            assert!(ids.contains(&id.to_string()), "{id} not in {ids:?}");
+        }
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<Matrix>(&json).unwrap(), c);
         let w = Matrix::load("work").unwrap();
         assert!(w.repeats >= 3 && w.points.iter().all(|p| p.app() == "work"));
         let json = serde_json::to_string(&w).unwrap();
