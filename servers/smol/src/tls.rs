@@ -35,9 +35,16 @@ impl Handshaker {
 /// Turns a plaintext connection into what the apps are served over: itself, or a TLS connection
 /// once the handshake completed within the timeout.
 pub(crate) async fn establish(stream: Stream, tls: Option<&Handshaker>) -> io::Result<Conn> {
-    let Some(handshaker) = tls else {
-        return Ok(Conn::Plain(stream));
-    };
+    match tls {
+        None => Ok(Conn::Plain(stream)),
+        // Boxed: the handshake's future (rustls's session and the timer, over a kilobyte) is then not
+        // laid out inside every connection's task, plaintext ones included.
+        Some(handshaker) => Box::pin(handshake(stream, handshaker)).await,
+    }
+}
+
+/// Completes the server side of the handshake on `stream` within the handshaker's timeout.
+async fn handshake(stream: Stream, handshaker: &Handshaker) -> io::Result<Conn> {
     let timed_out = async {
         smol::Timer::after(handshaker.timeout).await;
         Err(io::Error::new(

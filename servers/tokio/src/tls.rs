@@ -43,9 +43,12 @@ impl Handshaker {
 }
 
 /// Turns a plaintext connection into what the apps are served over: itself, or a TLS connection.
+/// The handshake's future (rustls's session and the timer, over a kilobyte) is boxed, so that it is
+/// not laid out inside every connection's task, plaintext ones included: an idle plaintext
+/// connection's future is no larger than its app's.
 pub(crate) async fn establish(stream: Stream, tls: Option<&Handshaker>) -> io::Result<Conn> {
     match tls {
         None => Ok(Conn::Plain(stream)),
-        Some(handshaker) => handshaker.handshake(stream).await,
+        Some(handshaker) => Box::pin(handshaker.handshake(stream)).await,
     }
 }
