@@ -92,6 +92,12 @@ impl ClientWriter {
         Some(&self.batch)
     }
 
+    /// The batch [`next_batch`](Self::next_batch) returned last, until it is [`written`](Self::written)
+    /// (empty when the writer holds none).
+    pub fn batch(&self) -> &WriteBatch<Line> {
+        &self.batch
+    }
+
     /// The batch was written: its bytes leave the client's budget.
     pub fn written(&mut self) {
         let bytes = self.batch.clear();
@@ -141,6 +147,11 @@ impl WriterStop {
     /// Whether the writer must stop (for blocking writers, which poll).
     pub fn is_stopped(&self) -> bool {
         self.cut.is_triggered() || self.hard_stop.is_triggered()
+    }
+
+    /// Resolves once the writer must stop (to race a pending write with, owning the handle).
+    pub async fn stopped(self) {
+        future::or(self.cut.triggered(), self.hard_stop.triggered()).await;
     }
 
     /// Runs `fut` until it completes (`Some`) or the writer must stop (`None`, and `fut` is dropped).
