@@ -222,7 +222,7 @@ enum LinesEnd {
 impl<R: TaskRuntime> Connection<R> {
     /// A new client: opens its halves at the hub and introduces it to the broker.
     pub fn new(read_half: R::ReadHalf, write_half: R::WriteHalf, chat: Arc<HubOf<R>>) -> Self {
-        let (reader, writer) = chat.open();
+        let (reader, writer) = chat.open_one();
         let queue = LineQueue::new();
         let idle = chat.config().idle_timeout.map(|limit| {
             Box::new(Idle {
