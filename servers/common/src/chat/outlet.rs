@@ -1,7 +1,7 @@
 //! One chat client's outbound side as its broker and its writer share it.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chat_core::{Close, Queued};
 use event_listener::Event;
@@ -15,14 +15,14 @@ use event_listener::Event;
 /// chat core decided; a [`Queued::Discard`] close also [cuts](Outlet::is_cut) the writer off at once.
 /// The close's last line is not counted against the budget (it is one short line).
 ///
-/// One is allocated per client, so the cut-off flag is kept inline (a flag and an event that
-/// allocates only once a writer waits on it) rather than as a [`Latch`](crate::Latch) of its own.
+/// One is allocated per client, so being cut off is read from the close instruction itself, and
+/// waited for with an event that allocates only once a writer waits on it, rather than with a
+/// [`Latch`](crate::Latch) of its own.
 #[derive(Debug)]
 pub struct Outlet {
     limit: usize,
     used: AtomicUsize,
     close: OnceLock<Close>,
-    cut: AtomicBool,
     cut_event: Event,
 }
 
@@ -33,7 +33,6 @@ impl Outlet {
             limit,
             used: AtomicUsize::new(0),
             close: OnceLock::new(),
-            cut: AtomicBool::new(false),
             cut_event: Event::new(),
         }
     }
@@ -66,7 +65,7 @@ impl Outlet {
     /// before the broker lets go of the client's queue, so a writer that sees its queue end finds it.
     pub fn close(&self, close: Close) {
         let discard = close.queued == Queued::Discard;
-        if self.close.set(close).is_ok() && discard && !self.cut.swap(true, Ordering::AcqRel) {
+        if self.close.set(close).is_ok() && discard {
             self.cut_event.notify(usize::MAX);
         }
     }
@@ -78,7 +77,9 @@ impl Outlet {
 
     /// Whether the client was cut off (a [`Queued::Discard`] close): its writer drops what is queued.
     pub fn is_cut(&self) -> bool {
-        self.cut.load(Ordering::Acquire)
+        self.close
+            .get()
+            .is_some_and(|close| close.queued == Queued::Discard)
     }
 
     /// Resolves once the client is cut off, for writers that wait on it.

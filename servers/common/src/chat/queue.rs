@@ -21,6 +21,16 @@ use chat_core::Line;
 
 use super::{ClientWriter, Mailbox, WriteBatch};
 
+/// Queues `line` at the back of a client's queue. The queue's first allocation holds one line, not a
+/// `VecDeque`'s usual four: most clients are sent a line at a time (an idle one its `HELLO` and its
+/// `OK JOIN`), and the queue keeps what it once allocated; one that is sent more grows as usual.
+pub fn push_line(lines: &mut VecDeque<Line>, line: Line) {
+    if lines.capacity() == 0 {
+        lines.reserve_exact(1);
+    }
+    lines.push_back(line);
+}
+
 /// The room (in lines) a drained queue keeps; more is freed, so that one burst does not stay resident.
 const KEEP_LINES: usize = 8;
 
@@ -144,7 +154,7 @@ impl Mailbox for QueueSender {
         if state.gone {
             return;
         }
-        state.lines.push_back(line);
+        push_line(&mut state.lines, line);
         if !state.notified {
             state.notified = true;
             if let Some(task) = &state.task {
