@@ -1,23 +1,23 @@
 //! Chat, async-std: a broker task drives the shared [`Broker`](server_common::chat::Broker); each
-//! connection is a reader (its connection task) and a writer task fed by an unbounded async-std
-//! channel, bounded in bytes by the broker. The loops are `server_common::chat::tasks`, the same for
-//! every async runtime; this file supplies async-std's primitives.
+//! connection is one task (`server_common::chat::tasks::Connection`, the same for every async runtime)
+//! that reads the client's input and writes what the broker queued for it. This file supplies
+//! async-std's primitives.
 //!
-//! Shutdown: the accept loop stops and cancels every connection task, so readers end without telling
-//! the broker (no `LEFT` is broadcast); the broker closes every client with `ERR shutting-down`;
-//! writers flush and close until the drain deadline.
+//! Shutdown: the accept loop stops and cancels the tasks that wait for the connections, so readers end
+//! without telling the broker (no `LEFT` is broadcast); the connections' own tasks run on: the broker
+//! closes every client with `ERR shutting-down`, and they flush and close until the drain deadline.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_std::channel::{self, Receiver, Sender};
-use async_std::io::WriteExt;
+use async_std::io::Write as AsyncWrite;
 use async_std::task::JoinHandle;
-use chat_core::Line;
-use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime, TrySend};
+use server_common::chat::tasks::{self, ChatEvent, HubOf, TaskRuntime, TrySend};
 use server_common::chat::{BROKER_INBOX, ChatHub};
 use server_common::poll_io::{FuturesIo, PollRead};
 use server_common::{App, Config, DrainDeadline};
@@ -44,49 +44,31 @@ pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadl
     tasks::drain::<AsyncStd>(&chat, broker, config.drain_timeout).await
 }
 
-/// async-std's primitives for the chat loops: async-std's channels, the stream and a clone of it,
+/// async-std's primitives for the chat loop: async-std's channel (the broker's inbox), the stream and a clone of it,
 /// async-std's timer and `task::spawn`.
 struct AsyncStd;
 
 impl TaskRuntime for AsyncStd {
-    type Inbox = Sender<EventOf<Self>>;
-    type Events = Receiver<EventOf<Self>>;
-    type LineSender = Sender<Line>;
-    type Queue = Receiver<Line>;
+    type Inbox = Sender<ChatEvent>;
+    type Events = Receiver<ChatEvent>;
     type ReadHalf = ReadHalf;
     type WriteHalf = WriteHalf;
     type Task = JoinHandle<()>;
     const NAME: &'static str = crate::NAME;
 
-    async fn send(inbox: &Self::Inbox, event: EventOf<Self>) -> bool {
+    async fn send(inbox: &Self::Inbox, event: ChatEvent) -> bool {
         inbox.send(event).await.is_ok()
     }
 
-    fn try_send(inbox: &Self::Inbox, event: EventOf<Self>) -> Result<(), TrySend<EventOf<Self>>> {
+    fn try_send(inbox: &Self::Inbox, event: ChatEvent) -> Result<(), TrySend<ChatEvent>> {
         inbox.try_send(event).map_err(|err| match err {
             async_std::channel::TrySendError::Full(event) => TrySend::Full(event),
             async_std::channel::TrySendError::Closed(_) => TrySend::Closed,
         })
     }
 
-    async fn next_event(events: &mut Self::Events) -> Option<EventOf<Self>> {
+    async fn next_event(events: &mut Self::Events) -> Option<ChatEvent> {
         events.recv().await.ok()
-    }
-
-    fn queue() -> (Self::LineSender, Self::Queue) {
-        channel::unbounded()
-    }
-
-    fn post(sender: &mut Self::LineSender, line: Line) {
-        let _ = sender.try_send(line); // unbounded: never full; fails only once the writer is gone
-    }
-
-    async fn next_line(queue: &mut Self::Queue) -> Option<Line> {
-        queue.recv().await.ok()
-    }
-
-    fn try_next_line(queue: &mut Self::Queue) -> Option<Line> {
-        queue.try_recv().ok()
     }
 
     fn poll_read(
@@ -101,8 +83,12 @@ impl TaskRuntime for AsyncStd {
         let _ = half.shutdown_write().await;
     }
 
-    async fn write_vectored(half: &mut Self::WriteHalf, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        half.write_vectored(bufs).await
+    fn poll_write_vectored(
+        half: &mut Self::WriteHalf,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(half).poll_write_vectored(cx, bufs)
     }
 
     async fn yield_now() {
@@ -115,5 +101,18 @@ impl TaskRuntime for AsyncStd {
 
     fn spawn(task: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
         async_std::task::spawn(task)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle connection's task holds this future: it must stay a few hundred bytes (issue 17).
+    #[test]
+    fn a_connection_is_small() {
+        let size = std::mem::size_of::<tasks::Connection<AsyncStd>>();
+        println!("Connection<AsyncStd>: {size} B");
+        assert!(size <= 640, "Connection<AsyncStd> is {size} B");
     }
 }

@@ -248,6 +248,8 @@ impl ChatState {
                 out.send(id, self.errors[ErrorCode::TooManyRooms.index()].clone());
                 return;
             }
+            // Exact: most clients are in one room or a few, and a Vec's first allocation holds four.
+            client.rooms.reserve_exact(1);
             client.rooms.push(room.into());
             let members = &mut self.rooms.entry(room.into()).or_default().members;
             if !members.is_empty() {

@@ -89,7 +89,7 @@ impl Postbox {
 
 impl Mailbox for Postbox {
     fn post(&mut self, line: Line) {
-        self.outbound.lines.borrow_mut().push_back(line);
+        server_common::chat::queue::push_line(&mut self.outbound.lines.borrow_mut(), line);
         self.wake();
     }
 

@@ -1,11 +1,11 @@
 //! Chat, tokio: a broker task drives the shared [`Broker`](server_common::chat::Broker); each
-//! connection is a reader (its connection task) and a writer task fed by an unbounded tokio channel,
-//! bounded in bytes by the broker. The loops are `server_common::chat::tasks`, the same for every
-//! async runtime; this file supplies tokio's primitives.
+//! connection is one task (`server_common::chat::tasks::Connection`, the same for every async runtime)
+//! that reads the client's input and writes what the broker queued for it. This file supplies
+//! tokio's primitives.
 //!
-//! Shutdown: the accept loop stops and cancels every connection task, so readers end without telling
-//! the broker (no `LEFT` is broadcast); the broker closes every client with `ERR shutting-down`;
-//! writers flush and close until the drain deadline.
+//! Shutdown: the accept loop stops and cancels the tasks that wait for the connections, so readers end
+//! without telling the broker (no `LEFT` is broadcast); the connections' own tasks run on: the broker
+//! closes every client with `ERR shutting-down`, and they flush and close until the drain deadline.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -14,12 +14,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use chat_core::Line;
-use server_common::chat::tasks::{self, EventOf, HubOf, TaskRuntime, TrySend};
+use server_common::chat::tasks::{self, ChatEvent, HubOf, TaskRuntime, TrySend};
 use server_common::chat::{BROKER_INBOX, ChatHub};
 use server_common::poll_io::PollRead;
 use server_common::{App, Config, DrainDeadline};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::accept::{self, Acceptor};
@@ -44,49 +43,31 @@ pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadl
     tasks::drain::<Tokio>(&chat, broker, config.drain_timeout).await
 }
 
-/// tokio's primitives for the chat loops: tokio's mpsc channels, the stream's owned halves, tokio's
+/// tokio's primitives for the chat loop: tokio's mpsc channel (the broker's inbox), the stream's owned halves, tokio's
 /// timer and `tokio::spawn`.
 struct Tokio;
 
 impl TaskRuntime for Tokio {
-    type Inbox = mpsc::Sender<EventOf<Self>>;
-    type Events = mpsc::Receiver<EventOf<Self>>;
-    type LineSender = mpsc::UnboundedSender<Line>;
-    type Queue = mpsc::UnboundedReceiver<Line>;
+    type Inbox = mpsc::Sender<ChatEvent>;
+    type Events = mpsc::Receiver<ChatEvent>;
     type ReadHalf = ReadHalf;
     type WriteHalf = WriteHalf;
     type Task = TaskDone;
     const NAME: &'static str = crate::NAME;
 
-    async fn send(inbox: &Self::Inbox, event: EventOf<Self>) -> bool {
+    async fn send(inbox: &Self::Inbox, event: ChatEvent) -> bool {
         inbox.send(event).await.is_ok()
     }
 
-    fn try_send(inbox: &Self::Inbox, event: EventOf<Self>) -> Result<(), TrySend<EventOf<Self>>> {
+    fn try_send(inbox: &Self::Inbox, event: ChatEvent) -> Result<(), TrySend<ChatEvent>> {
         inbox.try_send(event).map_err(|err| match err {
             mpsc::error::TrySendError::Full(event) => TrySend::Full(event),
             mpsc::error::TrySendError::Closed(_) => TrySend::Closed,
         })
     }
 
-    async fn next_event(events: &mut Self::Events) -> Option<EventOf<Self>> {
+    async fn next_event(events: &mut Self::Events) -> Option<ChatEvent> {
         events.recv().await
-    }
-
-    fn queue() -> (Self::LineSender, Self::Queue) {
-        mpsc::unbounded_channel()
-    }
-
-    fn post(sender: &mut Self::LineSender, line: Line) {
-        let _ = sender.send(line); // never waits; fails only once the writer is gone
-    }
-
-    async fn next_line(queue: &mut Self::Queue) -> Option<Line> {
-        queue.recv().await
-    }
-
-    fn try_next_line(queue: &mut Self::Queue) -> Option<Line> {
-        queue.try_recv().ok()
     }
 
     fn poll_read(
@@ -101,8 +82,12 @@ impl TaskRuntime for Tokio {
         let _ = half.shutdown().await;
     }
 
-    async fn write_vectored(half: &mut Self::WriteHalf, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        half.write_vectored(bufs).await
+    fn poll_write_vectored(
+        half: &mut Self::WriteHalf,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(half).poll_write_vectored(cx, bufs)
     }
 
     fn yield_now() -> impl Future<Output = ()> + Send {
@@ -126,5 +111,18 @@ impl Future for TaskDone {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         Pin::new(&mut self.0).poll(cx).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle connection's task holds this future: it must stay a few hundred bytes (issue 17).
+    #[test]
+    fn a_connection_is_small() {
+        let size = std::mem::size_of::<tasks::Connection<Tokio>>();
+        println!("Connection<Tokio>: {size} B");
+        assert!(size <= 640, "Connection<Tokio> is {size} B");
     }
 }

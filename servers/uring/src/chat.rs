@@ -74,7 +74,7 @@ pub(crate) struct RingMailbox {
 
 impl Mailbox for RingMailbox {
     fn post(&mut self, line: Line) {
-        self.queue.borrow_mut().push_back(line);
+        server_common::chat::queue::push_line(&mut self.queue.borrow_mut(), line);
         self.marked.borrow_mut().push(self.slot);
     }
 

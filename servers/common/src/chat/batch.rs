@@ -31,8 +31,8 @@ pub struct WriteBatch<L> {
 }
 
 impl<L: AsRef<[u8]>> WriteBatch<L> {
-    /// An empty batch. It grows to the most lines a batch has held (at most [`WRITE_BATCH`]) and
-    /// keeps that room, so a client that is sent little holds little.
+    /// An empty batch. It grows to the most lines a batch has held (at most [`WRITE_BATCH`]; one line
+    /// at first) and keeps that room, so a client that is sent little holds little.
     pub fn new() -> Self {
         WriteBatch {
             lines: Vec::new(),
@@ -42,6 +42,9 @@ impl<L: AsRef<[u8]>> WriteBatch<L> {
 
     /// Adds a line.
     pub fn push(&mut self, line: L) {
+        if self.lines.capacity() == 0 {
+            self.lines.reserve_exact(1); // most batches are one line (see `queue::push_line`)
+        }
         self.bytes += line.as_ref().len();
         self.lines.push(line);
     }

@@ -47,13 +47,29 @@ impl<I> ChatHub<I> {
         &self.config
     }
 
-    /// A new connection's reader and writer, sharing a fresh [`Outlet`] and a new client id.
+    /// A new connection's reader and writer, sharing a fresh [`Outlet`] and a new client id, for a
+    /// reader and a writer that run apart (the writer lingers until the reader is dropped).
     pub fn open(&self) -> (ClientReader, ClientWriter) {
+        self.open_with(Some(Latch::new()))
+    }
+
+    /// [`open`](Self::open) for a reader and a writer that are one task, which itself knows when its
+    /// reading ended: no latch links them.
+    pub fn open_one(&self) -> (ClientReader, ClientWriter) {
+        self.open_with(None)
+    }
+
+    fn open_with(&self, reader_done: Option<Latch>) -> (ClientReader, ClientWriter) {
         let id: ClientId = self.next_id.fetch_add(1, Ordering::Relaxed);
         let outlet = Arc::new(Outlet::new(self.config.queue_bytes));
-        let reader = ClientReader::new(id, self.config.max_line, Arc::clone(&outlet));
+        let reader = ClientReader::new(
+            id,
+            self.config.max_line,
+            Arc::clone(&outlet),
+            reader_done.clone(),
+        );
         let live = self.writers.enter();
-        let writer = ClientWriter::new(outlet, self.hard_stop.clone(), reader.latches(), live);
+        let writer = ClientWriter::new(outlet, self.hard_stop.clone(), reader_done, live);
         (reader, writer)
     }
 

@@ -9,12 +9,15 @@
 //!   write, when to stop, the last line).
 //! - [`tasks`]: the reader, writer and broker loops of every task-per-connection async runtime,
 //!   over its primitives ([`tasks::TaskRuntime`]).
+//! - [`queue`]: the [`LineQueue`] of a task-per-connection client: lines from the broker, and the
+//!   wake-ups of the connection's one task.
 //! - [`batch`]: the [`WriteBatch`] of one vectored write, and the tuning constants.
 
 pub mod batch;
 pub mod broker;
 pub mod hub;
 pub mod outlet;
+pub mod queue;
 pub mod reader;
 pub mod tasks;
 pub mod writer;
@@ -23,5 +26,6 @@ pub use batch::{BROKER_INBOX, CLOSE_LINGER, STALL_TICK, WRITE_BATCH, WriteBatch}
 pub use broker::{Broker, BrokerEvent, Mailbox};
 pub use hub::ChatHub;
 pub use outlet::Outlet;
+pub use queue::{LineQueue, QueueReceiver, QueueSender};
 pub use reader::ClientReader;
 pub use writer::{ClientWriter, WriterStop};

@@ -4,8 +4,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chat_core::{Close, Queued};
-
-use crate::Latch;
+use event_listener::Event;
 
 /// What the broker and one client's writer share: the byte budget of the client's queue and, once the
 /// client is closed, the close instruction.
@@ -15,12 +14,16 @@ use crate::Latch;
 /// once written. The broker [closes](Outlet::close) the outlet exactly once, with the [`Close`] the
 /// chat core decided; a [`Queued::Discard`] close also [cuts](Outlet::is_cut) the writer off at once.
 /// The close's last line is not counted against the budget (it is one short line).
+///
+/// One is allocated per client, so being cut off is read from the close instruction itself, and
+/// waited for with an event that allocates only once a writer waits on it, rather than with a
+/// [`Latch`](crate::Latch) of its own.
 #[derive(Debug)]
 pub struct Outlet {
     limit: usize,
     used: AtomicUsize,
     close: OnceLock<Close>,
-    cut: Latch,
+    cut_event: Event,
 }
 
 impl Outlet {
@@ -30,7 +33,7 @@ impl Outlet {
             limit,
             used: AtomicUsize::new(0),
             close: OnceLock::new(),
-            cut: Latch::new(),
+            cut_event: Event::new(),
         }
     }
 
@@ -63,7 +66,7 @@ impl Outlet {
     pub fn close(&self, close: Close) {
         let discard = close.queued == Queued::Discard;
         if self.close.set(close).is_ok() && discard {
-            self.cut.trigger();
+            self.cut_event.notify(usize::MAX);
         }
     }
 
@@ -74,12 +77,20 @@ impl Outlet {
 
     /// Whether the client was cut off (a [`Queued::Discard`] close): its writer drops what is queued.
     pub fn is_cut(&self) -> bool {
-        self.cut.is_triggered()
+        self.close
+            .get()
+            .is_some_and(|close| close.queued == Queued::Discard)
     }
 
-    /// The latch a [`Queued::Discard`] close triggers, for writers that wait on it.
-    pub fn cut_latch(&self) -> &Latch {
-        &self.cut
+    /// Resolves once the client is cut off, for writers that wait on it.
+    pub async fn cut_off(&self) {
+        while !self.is_cut() {
+            let listener = self.cut_event.listen();
+            if self.is_cut() {
+                return;
+            }
+            listener.await;
+        }
     }
 }
 

@@ -9,26 +9,31 @@ use chat_core::{ClientId, Lines};
 use super::{BrokerEvent, Outlet};
 use crate::Latch;
 
-/// One client's input side: its id, its line framer, and the latches it shares with its writer. Made by
-/// [`ChatHub::open`](super::ChatHub::open). Dropping it tells the writer the reader is done (which
-/// ends the writer's linger at once).
+/// One client's input side: its id, its line framer, and (when its writer runs apart from it) the
+/// latch it shares with its writer. Made by [`ChatHub::open`](super::ChatHub::open) or
+/// [`ChatHub::open_one`](super::ChatHub::open_one). Dropping it tells a writer of its own that the
+/// reader is done (which ends the writer's linger at once).
 #[derive(Debug)]
 pub struct ClientReader {
     id: ClientId,
     lines: Lines,
     outlet: Arc<Outlet>,
-    done: Latch,
-    released: Latch,
+    /// `None` when reader and writer are one task, which knows when its reading ended.
+    done: Option<Latch>,
 }
 
 impl ClientReader {
-    pub(super) fn new(id: ClientId, max_line: usize, outlet: Arc<Outlet>) -> Self {
+    pub(super) fn new(
+        id: ClientId,
+        max_line: usize,
+        outlet: Arc<Outlet>,
+        done: Option<Latch>,
+    ) -> Self {
         ClientReader {
             id,
             lines: Lines::new(max_line),
             outlet,
-            done: Latch::new(),
-            released: Latch::new(),
+            done,
         }
     }
 
@@ -57,21 +62,12 @@ impl ClientReader {
     pub fn held_bytes(&self) -> usize {
         self.lines.held_bytes()
     }
-
-    /// The latch the writer triggers once it has closed the connection and lingered: an async reader
-    /// stops reading then (wrap the read loop in its [`or_cancel`](Latch::or_cancel)); a blocking one is
-    /// woken by the socket's shutdown instead.
-    pub fn released(&self) -> Latch {
-        self.released.clone()
-    }
-
-    pub(super) fn latches(&self) -> (Latch, Latch) {
-        (self.done.clone(), self.released.clone())
-    }
 }
 
 impl Drop for ClientReader {
     fn drop(&mut self) {
-        self.done.trigger();
+        if let Some(done) = &self.done {
+            done.trigger();
+        }
     }
 }

@@ -23,8 +23,8 @@ use crate::{Latch, WaitGroupGuard};
 pub struct ClientWriter {
     outlet: Arc<Outlet>,
     hard_stop: Latch,
-    reader_done: Latch,
-    reader_released: Latch,
+    /// Triggered when a reader of its own is done (`None` when reader and writer are one task).
+    reader_done: Option<Latch>,
     batch: WriteBatch<Line>,
     /// The batch holds the close's last line, whose bytes were never reserved.
     batch_is_last: bool,
@@ -36,7 +36,7 @@ pub struct ClientWriter {
 /// [`ClientWriter`] so that it can race the write loop that borrows the writer.
 #[derive(Debug, Clone)]
 pub struct WriterStop {
-    cut: Latch,
+    outlet: Arc<Outlet>,
     hard_stop: Latch,
 }
 
@@ -44,14 +44,13 @@ impl ClientWriter {
     pub(super) fn new(
         outlet: Arc<Outlet>,
         hard_stop: Latch,
-        (reader_done, reader_released): (Latch, Latch),
+        reader_done: Option<Latch>,
         live: WaitGroupGuard,
     ) -> Self {
         ClientWriter {
             outlet,
             hard_stop,
             reader_done,
-            reader_released,
             batch: WriteBatch::new(),
             batch_is_last: false,
             last_taken: false,
@@ -92,6 +91,12 @@ impl ClientWriter {
         Some(&self.batch)
     }
 
+    /// The batch [`next_batch`](Self::next_batch) returned last, until it is [`written`](Self::written)
+    /// (empty when the writer holds none).
+    pub fn batch(&self) -> &WriteBatch<Line> {
+        &self.batch
+    }
+
     /// The batch was written: its bytes leave the client's budget.
     pub fn written(&mut self) {
         let bytes = self.batch.clear();
@@ -108,7 +113,7 @@ impl ClientWriter {
     /// A handle that resolves when the writer must stop, to race a write loop with.
     pub fn stop_signal(&self) -> WriterStop {
         WriterStop {
-            cut: self.outlet.cut_latch().clone(),
+            outlet: Arc::clone(&self.outlet),
             hard_stop: self.hard_stop.clone(),
         }
     }
@@ -125,28 +130,27 @@ impl ClientWriter {
     /// After the writer half-closed: blocks until the reader has seen the client's EOF, at most
     /// [`CLOSE_LINGER`], so that closing does not reset the connection under its last lines.
     pub fn linger_blocking(&self) {
-        self.reader_done
-            .wait_blocking_until(std::time::Instant::now() + CLOSE_LINGER);
-    }
-
-    /// The async [`linger_blocking`](Self::linger_blocking): waits for the reader or `timer` (the
-    /// runtime's sleep for [`CLOSE_LINGER`]), then releases the reader.
-    pub async fn linger(&self, timer: impl Future<Output = ()>) {
-        future::or(self.reader_done.triggered(), timer).await;
-        self.reader_released.trigger();
+        if let Some(done) = &self.reader_done {
+            done.wait_blocking_until(std::time::Instant::now() + CLOSE_LINGER);
+        }
     }
 }
 
 impl WriterStop {
     /// Whether the writer must stop (for blocking writers, which poll).
     pub fn is_stopped(&self) -> bool {
-        self.cut.is_triggered() || self.hard_stop.is_triggered()
+        self.outlet.is_cut() || self.hard_stop.is_triggered()
+    }
+
+    /// Resolves once the writer must stop (to race a pending write with, owning the handle).
+    pub async fn stopped(self) {
+        future::or(self.outlet.cut_off(), self.hard_stop.triggered()).await;
     }
 
     /// Runs `fut` until it completes (`Some`) or the writer must stop (`None`, and `fut` is dropped).
     pub async fn or_stopped<F: Future>(&self, fut: F) -> Option<F::Output> {
         future::or(async { Some(fut.await) }, async {
-            future::or(self.cut.triggered(), self.hard_stop.triggered()).await;
+            future::or(self.outlet.cut_off(), self.hard_stop.triggered()).await;
             None
         })
         .await
