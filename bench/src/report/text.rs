@@ -406,7 +406,13 @@ pub fn table_with(
     t.push('\n');
     for p in points {
         let _ = write!(t, "| {} |", row(p));
-        let b = if m.ratio { best(a, p, m) } else { None };
+        // A best of zero or less (a per-connection RSS below the page granularity) gives no ratios:
+        // dividing by it would print `inf×`.
+        let b = if m.ratio {
+            best(a, p, m).filter(|(_, bx)| *bx > 0.0)
+        } else {
+            None
+        };
         for v in &a.variants {
             let cell = a.cell(&p.id(), v);
             let text = match cell.and_then(|c| (m.get)(c).map(|x| (c, x))) {
@@ -978,6 +984,14 @@ mod tests {
         // A count gets no ratio.
         let t = table(&a, &pts, &threads());
         assert!(t.starts_with("| server threads (peak) | a | b |"), "{t}");
+        assert!(!t.contains('×'), "{t}");
+        // Nor does a row whose best is zero.
+        let zero = Metric {
+            get: |_| Some(0.0),
+            ..throughput()
+        };
+        let t = table(&a, &pts, &zero);
+        assert!(!t.contains("inf") && !t.contains("(1.00×)"), "{t}");
     }
 
     #[test]

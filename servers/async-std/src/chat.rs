@@ -3,9 +3,9 @@
 //! that reads the client's input and writes what the broker queued for it. This file supplies
 //! async-std's primitives.
 //!
-//! Shutdown: the accept loop stops and cancels the tasks that wait for the connections, so readers end
-//! without telling the broker (no `LEFT` is broadcast); the connections' own tasks run on: the broker
-//! closes every client with `ERR shutting-down`, and they flush and close until the drain deadline.
+//! Shutdown: the accept loop stops; the connections' tasks run on (readers that end now do not tell
+//! the broker: no `LEFT` is broadcast): the broker closes every client with `ERR shutting-down`, and
+//! they flush and close until the drain deadline.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -16,11 +16,10 @@ use std::time::Duration;
 
 use async_std::channel::{self, Receiver, Sender};
 use async_std::io::Write as AsyncWrite;
-use async_std::task::JoinHandle;
 use server_common::chat::tasks::{self, ChatEvent, HubOf, TaskRuntime, TrySend};
 use server_common::chat::{BROKER_INBOX, ChatHub};
 use server_common::poll_io::{FuturesIo, PollRead};
-use server_common::{App, Config, DrainDeadline};
+use server_common::{App, Config, ConnGuard, DrainDeadline};
 
 use crate::accept::{self, Acceptor};
 use crate::transport::{Conn, ReadHalf, WriteHalf};
@@ -34,13 +33,13 @@ pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadl
     let handler = {
         let chat = Arc::clone(&chat);
         // A plaintext async-std stream is shared by its clones: one reads, the other writes.
-        move |stream: Conn| {
+        move |stream: Conn, slot: ConnGuard| {
             let (read_half, write_half) = stream.into_split();
-            tasks::serve_conn::<AsyncStd>(read_half, write_half, Arc::clone(&chat))
+            tasks::start_conn::<AsyncStd>(read_half, write_half, Arc::clone(&chat), slot);
         }
     };
     let reject = App::Chat.over_limit_reply();
-    accept::accept_loop(acceptor, reject, handler).await;
+    accept::accept_each(acceptor, reject, handler).await;
     tasks::drain::<AsyncStd>(&chat, broker, config.drain_timeout).await
 }
 
@@ -53,7 +52,6 @@ impl TaskRuntime for AsyncStd {
     type Events = Receiver<ChatEvent>;
     type ReadHalf = ReadHalf;
     type WriteHalf = WriteHalf;
-    type Task = JoinHandle<()>;
     const NAME: &'static str = crate::NAME;
 
     async fn send(inbox: &Self::Inbox, event: ChatEvent) -> bool {
@@ -99,8 +97,8 @@ impl TaskRuntime for AsyncStd {
         async_std::task::sleep(duration).await;
     }
 
-    fn spawn(task: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
-        async_std::task::spawn(task)
+    fn spawn(task: impl Future<Output = ()> + Send + 'static) {
+        async_std::task::spawn(task);
     }
 }
 

@@ -3,7 +3,8 @@
 //! async-std is deprecated upstream in favour of smol; it stays here because comparing it is part of
 //! the job. Its executor is process-global, so the worker count (`Config::workers`, default one per
 //! core) is fixed by the first server started in a process. The accept loop runs on the thread that
-//! called [`run`]. Shutdown cancels each connection's task at its next `.await`.
+//! called [`run`]. Shutdown cancels each echo connection's task at its next `.await`; chat and work
+//! connections run on to tell their clients (see `chat`, `work`).
 
 mod accept;
 mod chat;

@@ -1,6 +1,7 @@
 //! TLS for async-std: `futures-rustls` drives the rustls state over the connection's async reads and
-//! writes. The handshake runs in the connection's own task, bounded by the handshake timeout; a
-//! connection whose handshake fails or times out is closed and never served in plaintext.
+//! writes. The handshake runs in a task of its own, started by the accept loop and bounded by the
+//! handshake timeout; a connection whose handshake fails or times out is closed and never served in
+//! plaintext.
 //!
 //! Buffers: each TLS connection holds its rustls `ServerConnection` (record buffers that grow to the
 //! largest record in flight, up to about 16 KiB each way), beside the app's own buffer.
@@ -31,19 +32,8 @@ impl Handshaker {
     }
 }
 
-/// Turns a plaintext connection into what the apps are served over: itself, or a TLS connection
-/// once the handshake completed within the timeout.
-pub(crate) async fn establish(stream: Stream, tls: Option<&Handshaker>) -> io::Result<Conn> {
-    match tls {
-        None => Ok(Conn::Plain(stream)),
-        // Boxed: the handshake's future (rustls's session and the timer, over a kilobyte) is then not
-        // laid out inside every connection's task, plaintext ones included.
-        Some(handshaker) => Box::pin(handshake(stream, handshaker)).await,
-    }
-}
-
 /// Completes the server side of the handshake on `stream` within the handshaker's timeout.
-async fn handshake(stream: Stream, handshaker: &Handshaker) -> io::Result<Conn> {
+pub(crate) async fn handshake(stream: Stream, handshaker: &Handshaker) -> io::Result<Conn> {
     match async_std::future::timeout(handshaker.timeout, handshaker.acceptor.accept(stream)).await {
         Ok(Ok(tls)) => Ok(Conn::Tls(Box::new(tls))),
         Ok(Err(err)) => Err(err),

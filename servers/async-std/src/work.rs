@@ -9,8 +9,7 @@
 //! shared `OffloadSlots` bound the queue (`ERR busy`) and how many jobs run at once.
 //!
 //! Shutdown: a connection must write its running job's reply and `ERR shutting-down` after the signal,
-//! so it runs as its own task (an async-std `JoinHandle` dropped detaches it), outside the accept
-//! loop's cancellation (see `work_tasks`).
+//! so its task is not cancelled by the accept loop (see `work_tasks`).
 
 use std::io;
 use std::sync::Arc;
@@ -19,7 +18,7 @@ use std::time::Duration;
 use async_std::io::{ReadExt, WriteExt};
 use chat_core::{Done, ErrorCode, Job};
 use server_common::work_tasks::{self, WorkHub, WorkRuntime};
-use server_common::{Admitted, App, Config, DrainDeadline};
+use server_common::{Admitted, App, Config, ConnGuard, DrainDeadline};
 
 use crate::accept::{self, Acceptor};
 use crate::transport::Conn;
@@ -30,12 +29,17 @@ pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadl
     let hub = Arc::new(WorkHub::new(config, acceptor.shutdown));
     let handler = {
         let hub = Arc::clone(&hub);
-        move |stream: Conn| {
+        move |stream: Conn, slot: ConnGuard| {
             let conn = work_tasks::serve_conn::<AsyncStd>(stream, Arc::clone(&hub), hub.enter());
-            async_std::task::spawn(conn)
+            async_std::task::spawn(async move {
+                if let Err(err) = conn.await {
+                    tracing::debug!(error = %err, "connection ended with an error");
+                }
+                drop(slot);
+            });
         }
     };
-    accept::accept_loop(acceptor, App::Work.over_limit_reply(), handler).await;
+    accept::accept_each(acceptor, App::Work.over_limit_reply(), handler).await;
     let deadline = DrainDeadline::start(config.drain_timeout);
     if !hub.drain::<AsyncStd>(deadline).await {
         tracing::warn!("drain timeout: leaving work connections behind");

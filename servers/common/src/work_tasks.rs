@@ -10,8 +10,8 @@
 //! Shutdown: the task races each read against the shutdown latch, so an idle connection is told
 //! `ERR shutting-down` at once; a job being executed is awaited (a queued offloaded one comes back
 //! `shutting-down`, see [`OffloadSlots::close`]), its reply written, then `ERR shutting-down`. Because a
-//! connection must outlive the shutdown signal to do that, the variant spawns it as a task of its own
-//! rather than under the accept loop's cancellation, and waits for [`WorkHub::drain`].
+//! connection must outlive the shutdown signal to do that, the variant spawns it as a task that the
+//! accept loop does not cancel, and waits for [`WorkHub::drain`].
 
 use std::future::Future;
 use std::io;

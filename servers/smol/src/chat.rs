@@ -3,9 +3,9 @@
 //! that reads the client's input and writes what the broker queued for it. This file supplies
 //! smol's primitives.
 //!
-//! Shutdown: the accept loop stops and cancels the tasks that wait for the connections, so readers end
-//! without telling the broker (no `LEFT` is broadcast); the connections' own tasks run on: the broker
-//! closes every client with `ERR shutting-down`, and they flush and close until the drain deadline.
+//! Shutdown: the accept loop stops; the connections' tasks run on (readers that end now do not tell
+//! the broker: no `LEFT` is broadcast): the broker closes every client with `ERR shutting-down`, and
+//! they flush and close until the drain deadline.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -17,34 +17,34 @@ use std::time::Duration;
 use server_common::chat::tasks::{self, ChatEvent, HubOf, TaskRuntime, TrySend};
 use server_common::chat::{BROKER_INBOX, ChatHub};
 use server_common::poll_io::{FuturesIo, PollRead};
-use server_common::{App, Config, DrainDeadline};
+use server_common::{App, Config, ConnGuard, DrainDeadline};
 use smol::channel::{self, Receiver, Sender};
 use smol::io::AsyncWrite;
 
 use crate::accept::{self, Acceptor};
-use crate::executor::{self, Detached};
+use crate::executor;
 use crate::transport::{Conn, ReadHalf, WriteHalf};
 
 /// Serves chat until the acceptor's shutdown signal, then has every client told and flushed by the
 /// returned deadline.
 pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadline {
     let (inbox, events) = channel::bounded(BROKER_INBOX);
-    let broker = Smol::spawn(tasks::run_broker::<Smol>(events));
+    let broker = executor::spawn(tasks::run_broker::<Smol>(events));
     let chat: Arc<HubOf<Smol>> = Arc::new(ChatHub::new(inbox, config, acceptor.shutdown));
     let handler = {
         let chat = Arc::clone(&chat);
         // A plaintext smol stream is shared by its clones: one reads, the other writes.
-        move |stream: Conn| {
+        move |stream: Conn, slot: ConnGuard| {
             let (read_half, write_half) = stream.into_split();
-            tasks::serve_conn::<Smol>(read_half, write_half, Arc::clone(&chat))
+            tasks::start_conn::<Smol>(read_half, write_half, Arc::clone(&chat), slot);
         }
     };
     let reject = App::Chat.over_limit_reply();
-    accept::accept_loop(acceptor, reject, handler).await;
+    accept::accept_each(acceptor, reject, handler).await;
     tasks::drain::<Smol>(&chat, broker, config.drain_timeout).await
 }
 
-/// smol's primitives for the chat loop: smol's channel (the broker's inbox), the stream and a clone of it, smol's timer
+/// smol's primitives for the chat loop: smol's channel (the broker's inbox), the stream shared by two halves, smol's timer
 /// and spawning onto the server's executor.
 struct Smol;
 
@@ -53,7 +53,6 @@ impl TaskRuntime for Smol {
     type Events = Receiver<ChatEvent>;
     type ReadHalf = ReadHalf;
     type WriteHalf = WriteHalf;
-    type Task = Detached<()>;
     const NAME: &'static str = crate::NAME;
 
     async fn send(inbox: &Self::Inbox, event: ChatEvent) -> bool {
@@ -99,8 +98,8 @@ impl TaskRuntime for Smol {
         smol::Timer::after(duration).await;
     }
 
-    fn spawn(task: impl Future<Output = ()> + Send + 'static) -> Detached<()> {
-        executor::spawn_detached(task)
+    fn spawn(task: impl Future<Output = ()> + Send + 'static) {
+        executor::spawn(task).detach();
     }
 }
 

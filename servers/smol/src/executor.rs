@@ -10,9 +10,7 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 
 use smol::channel::{self, Sender};
@@ -51,38 +49,6 @@ pub(crate) fn spawn<T: Send + 'static>(task: impl Future<Output = T> + Send + 's
             .expect("spawn is called only on a thread that entered the executor")
             .spawn(task)
     })
-}
-
-/// Spawns `task` like [`spawn`], with a handle that lets it run on when dropped.
-pub(crate) fn spawn_detached<T: Send + 'static>(
-    task: impl Future<Output = T> + Send + 'static,
-) -> Detached<T> {
-    Detached(Some(spawn(task)))
-}
-
-/// A spawned task's handle that resolves once the task ended (its output dropped) and, dropped early, lets the task run
-/// on: smol's [`Task`] cancels its task when dropped, but a chat writer must outlive its connection
-/// task (which shutdown cancels) to flush the client's last lines, and a work connection must outlive
-/// the accept loop's cancellation to answer its running request and say `ERR shutting-down`.
-pub(crate) struct Detached<T>(Option<Task<T>>);
-
-impl<T> Future for Detached<T> {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        match self.0.as_mut() {
-            Some(task) => Pin::new(task).poll(cx).map(drop),
-            None => Poll::Ready(()),
-        }
-    }
-}
-
-impl<T> Drop for Detached<T> {
-    fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
-            task.detach();
-        }
-    }
 }
 
 /// The worker threads running the executor until [`stop`](Workers::stop).

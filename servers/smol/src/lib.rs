@@ -3,8 +3,9 @@
 //! `Config::workers` threads (default: one per core) run one [`smol::Executor`], each thread
 //! `block_on(executor.run(..))` as smol's documentation runs a multi-threaded executor; the accept
 //! loop runs on the thread that called [`run`]. smol spawns onto an executor value, not an ambient
-//! runtime, so the server's threads enter theirs (see `executor`). Shutdown cancels each connection's
-//! task at its next `.await` (see `Shutdown::or_cancel`); tasks still running after the drain timeout
+//! runtime, so the server's threads enter theirs (see `executor`). Shutdown cancels each echo
+//! connection's task at its next `.await` (see `Shutdown::or_cancel`); chat and work connections run
+//! on to tell their clients (see `chat`, `work`); tasks still running after the drain timeout
 //! are dropped with the executor.
 //!
 //! Echo costs what the textbook smol server (`bench/textbook`) costs: 7.41 server CPU-µs per message

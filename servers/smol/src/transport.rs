@@ -1,30 +1,39 @@
 //! The transports an smol connection runs over: TCP, a unix-domain socket, or TLS over either
 //! (see `tls.rs`). Every app's handler is written once for [`Conn`]; a plaintext connection pays one
 //! `match` per poll for it.
+//!
+//! Sockets are smol's own primitive, [`Async`] around the std socket (as smol's examples use it), not
+//! `smol::net`'s streams: those keep a readiness future for each direction inside every stream (a
+//! few hundred bytes per connection, twice over when chat holds a reading and a writing handle),
+//! where `Async` registers the task's waker with the reactor directly.
 
-use std::io;
-use std::net::Shutdown;
+use std::io::{self, IoSlice};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use futures_lite::io::{AsyncWriteExt, ReadHalf as SplitRead, WriteHalf as SplitWrite};
+use futures_lite::io::{
+    AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf as SplitRead, WriteHalf as SplitWrite,
+};
 use futures_rustls::server::TlsStream;
-use smol::net::unix::{UnixListener, UnixStream};
-use smol::net::{TcpListener, TcpStream};
+use smol::Async;
 
 /// The listening socket, registered with smol's reactor (async-io).
 pub(crate) enum Listener {
     /// TCP.
-    Tcp(TcpListener),
+    Tcp(Async<TcpListener>),
     /// A unix-domain stream socket.
-    Unix(UnixListener),
+    Unix(Async<UnixListener>),
 }
 
 impl Listener {
-    /// Registers `listener` with the reactor.
+    /// Registers `listener` with the reactor (which makes it non-blocking).
     pub(crate) fn from_std(listener: server_common::Listener) -> io::Result<Listener> {
-        listener.set_nonblocking(true)?;
         Ok(match listener {
-            server_common::Listener::Tcp(l) => Listener::Tcp(TcpListener::try_from(l)?),
-            server_common::Listener::Unix(l) => Listener::Unix(UnixListener::try_from(l)?),
+            server_common::Listener::Tcp(l) => Listener::Tcp(Async::new(l)?),
+            server_common::Listener::Unix(l) => Listener::Unix(Async::new(l)?),
         })
     }
 
@@ -33,7 +42,7 @@ impl Listener {
         match self {
             Listener::Tcp(l) => {
                 let (stream, _peer) = l.accept().await?;
-                let _ = stream.set_nodelay(true);
+                let _ = stream.get_ref().set_nodelay(true);
                 Ok(Stream::Tcp(stream))
             }
             Listener::Unix(l) => Ok(Stream::Unix(l.accept().await?.0)),
@@ -41,20 +50,19 @@ impl Listener {
     }
 }
 
-/// A plaintext connection: TCP or unix. Cloning shares the socket (smol streams are handles).
-#[derive(Clone)]
+/// A plaintext connection: TCP or unix.
 pub(crate) enum Stream {
     /// TCP.
-    Tcp(TcpStream),
+    Tcp(Async<TcpStream>),
     /// A unix-domain stream socket.
-    Unix(UnixStream),
+    Unix(Async<UnixStream>),
 }
 
 impl Stream {
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.shutdown(how),
-            Stream::Unix(s) => s.shutdown(how),
+            Stream::Tcp(s) => s.get_ref().shutdown(how),
+            Stream::Unix(s) => s.get_ref().shutdown(how),
         }
     }
 }
@@ -69,16 +77,16 @@ pub(crate) enum Conn {
 
 /// The reading half of a [`Conn`] split for chat's reader and writer tasks.
 pub(crate) enum ReadHalf {
-    /// A plaintext stream's handle (no lock).
-    Plain(Stream),
+    /// A plaintext stream, shared with the writing half (no lock).
+    Plain(Shared),
     /// TLS: one TLS state shared by both halves behind a lock.
     Tls(SplitRead<Box<TlsStream<Stream>>>),
 }
 
 /// The writing half of a [`Conn`]; see [`ReadHalf`].
 pub(crate) enum WriteHalf {
-    /// A plaintext stream's handle.
-    Plain(Stream),
+    /// A plaintext stream, shared with the reading half.
+    Plain(Shared),
     /// TLS's half.
     Tls(SplitWrite<Box<TlsStream<Stream>>>),
 }
@@ -87,7 +95,10 @@ impl Conn {
     /// Splits the connection into halves usable from two tasks.
     pub(crate) fn into_split(self) -> (ReadHalf, WriteHalf) {
         match self {
-            Conn::Plain(s) => (ReadHalf::Plain(s.clone()), WriteHalf::Plain(s)),
+            Conn::Plain(s) => {
+                let shared = Shared(Arc::new(s));
+                (ReadHalf::Plain(shared.clone()), WriteHalf::Plain(shared))
+            }
             Conn::Tls(s) => {
                 let (r, w) = futures_lite::io::split(s);
                 (ReadHalf::Tls(r), WriteHalf::Tls(w))
@@ -108,13 +119,114 @@ impl WriteHalf {
     /// Half-closes: FIN for plaintext; TLS sends its `close_notify` first.
     pub(crate) async fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
-            WriteHalf::Plain(s) => s.shutdown(Shutdown::Write),
+            WriteHalf::Plain(s) => s.0.shutdown(Shutdown::Write),
             WriteHalf::Tls(s) => s.close().await,
         }
     }
 }
 
-server_common::delegate_futures_io!(Stream { Stream::Tcp, Stream::Unix });
 server_common::delegate_futures_io!(Conn { Conn::Plain, Conn::Tls });
 server_common::delegate_futures_io!(read ReadHalf { ReadHalf::Plain, ReadHalf::Tls });
 server_common::delegate_futures_io!(write WriteHalf { WriteHalf::Plain, WriteHalf::Tls });
+
+/// A plaintext stream that a reading and a writing half share: both poll it through `&Stream`, which
+/// reads and writes the socket without exclusive access.
+#[derive(Clone)]
+pub(crate) struct Shared(Arc<Stream>);
+
+/// Reads through `&Async`, which needs no exclusive access.
+impl AsyncRead for &Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match **self {
+            Stream::Tcp(ref s) => Pin::new(&mut &*s).poll_read(cx, buf),
+            Stream::Unix(ref s) => Pin::new(&mut &*s).poll_read(cx, buf),
+        }
+    }
+}
+
+/// Writes through `&Async`; closing half-closes the socket (FIN), as `smol::net`'s streams do and
+/// TLS's `close_notify` expects after it (`Async`'s own close only flushes).
+impl AsyncWrite for &Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match **self {
+            Stream::Tcp(ref s) => Pin::new(&mut &*s).poll_write(cx, buf),
+            Stream::Unix(ref s) => Pin::new(&mut &*s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match **self {
+            Stream::Tcp(ref s) => Pin::new(&mut &*s).poll_write_vectored(cx, bufs),
+            Stream::Unix(ref s) => Pin::new(&mut &*s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(())) // a socket buffers nothing of its own
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown(Shutdown::Write))
+    }
+}
+
+/// Delegates `AsyncRead` and `AsyncWrite` of an owner of a [`Stream`] to `&Stream`.
+macro_rules! through_shared_ref {
+    ($ty:ty, |$this:ident| $stream:expr) => {
+        impl AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                let $this = self.get_mut();
+                Pin::new(&mut $stream).poll_read(cx, buf)
+            }
+        }
+
+        impl AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                let $this = self.get_mut();
+                Pin::new(&mut $stream).poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                let $this = self.get_mut();
+                Pin::new(&mut $stream).poll_write_vectored(cx, bufs)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let $this = self.get_mut();
+                Pin::new(&mut $stream).poll_flush(cx)
+            }
+
+            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let $this = self.get_mut();
+                Pin::new(&mut $stream).poll_close(cx)
+            }
+        }
+    };
+}
+
+through_shared_ref!(Stream, |this| &*this);
+through_shared_ref!(Shared, |this| &*this.0);

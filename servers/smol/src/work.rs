@@ -10,7 +10,7 @@
 //! threads wait in `Admitted::run`), and `--offload-threads` means what it means elsewhere.
 //!
 //! Shutdown: a connection must write its running job's reply and `ERR shutting-down` after the signal,
-//! so it runs as its own detached task, outside the accept loop's cancellation (see `work_tasks`).
+//! so its task is detached, and the accept loop does not cancel it (see `work_tasks`).
 
 use std::io;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chat_core::{Done, ErrorCode, Job};
 use server_common::work_tasks::{self, WorkHub, WorkRuntime};
-use server_common::{Admitted, App, Config, DrainDeadline};
+use server_common::{Admitted, App, Config, ConnGuard, DrainDeadline};
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::accept::{self, Acceptor};
@@ -31,16 +31,18 @@ pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadl
     let hub = Arc::new(WorkHub::new(config, acceptor.shutdown));
     let handler = {
         let hub = Arc::clone(&hub);
-        move |stream: Conn| {
+        move |stream: Conn, slot: ConnGuard| {
             let conn = work_tasks::serve_conn::<Smol>(stream, Arc::clone(&hub), hub.enter());
-            let task = executor::spawn_detached(conn);
-            async move {
-                task.await;
-                Ok(())
-            }
+            executor::spawn(async move {
+                if let Err(err) = conn.await {
+                    tracing::debug!(error = %err, "connection ended with an error");
+                }
+                drop(slot);
+            })
+            .detach();
         }
     };
-    accept::accept_loop(acceptor, App::Work.over_limit_reply(), handler).await;
+    accept::accept_each(acceptor, App::Work.over_limit_reply(), handler).await;
     let deadline = DrainDeadline::start(config.drain_timeout);
     if !hub.drain::<Smol>(deadline).await {
         tracing::warn!("drain timeout: leaving work connections behind");

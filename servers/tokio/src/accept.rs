@@ -1,11 +1,11 @@
-//! The accept loop: one task per accepted connection.
+//! The accept loop: one task per accepted connection (the app may start it itself).
 
 use std::future::Future;
 
-use server_common::{AcceptBackoff, ConnLimit, Shutdown};
+use server_common::{AcceptBackoff, ConnGuard, ConnLimit, Shutdown};
 use tokio::io::AsyncWriteExt;
 
-use crate::tls::{self, Handshaker};
+use crate::tls::Handshaker;
 use crate::transport::{Conn, Listener};
 
 /// What the accept loop works with: the listening socket, the connection limit, the shutdown
@@ -18,14 +18,38 @@ pub(crate) struct Acceptor<'a> {
     pub(crate) tls: Option<&'a Handshaker>,
 }
 
-/// Accepts connections until `shutdown` is triggered and runs `handle` for each in a new task.
+/// Accepts connections until `shutdown` is triggered and runs `handle` for each in a new task, which
+/// holds the connection's slot and which shutdown cancels at its next `.await`.
 /// Over the connection limit, writes `reject` (may be empty) and closes the connection at once (with
 /// TLS, closes it before any handshake: nothing is ever sent in plaintext). With TLS, the handshake
-/// runs in the connection's task before `handle`.
+/// runs in a task of its own before `handle`'s.
 pub(crate) async fn accept_loop<H, F>(acceptor: Acceptor<'_>, reject: &'static [u8], handle: H)
 where
     H: Fn(Conn) -> F + Clone + Send + 'static,
     F: Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let shutdown = acceptor.shutdown.clone();
+    let start = move |conn: Conn, guard: ConnGuard| {
+        let serve = handle(conn);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Some(Err(err)) = shutdown.or_cancel(serve).await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+            drop(guard);
+        });
+    };
+    accept_each(acceptor, reject, start).await;
+}
+
+/// Accepts connections until `shutdown` is triggered and hands each, with its slot, to `start`, which
+/// must not block: a plaintext connection at once, on the accept loop (so `start` decides which
+/// task serves it, and that task is the only one the connection has); a TLS connection from a task
+/// that completes the handshake first (cancelled at shutdown). Over the limit: as
+/// [`accept_loop`].
+pub(crate) async fn accept_each<S>(acceptor: Acceptor<'_>, reject: &'static [u8], start: S)
+where
+    S: Fn(Conn, ConnGuard) + Clone + Send + 'static,
 {
     let Acceptor {
         listener,
@@ -54,18 +78,19 @@ where
             }
             continue;
         };
+        let Some(tls) = tls else {
+            start(Conn::Plain(stream), guard);
+            continue;
+        };
         let shutdown = shutdown.clone();
-        let handle = handle.clone();
-        let tls = tls.cloned();
+        let start = start.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let serve = async move {
-                let conn = tls::establish(stream, tls.as_ref()).await?;
-                handle(conn).await
-            };
-            if let Some(Err(err)) = shutdown.or_cancel(serve).await {
-                tracing::debug!(error = %err, "connection ended with an error");
+            match shutdown.or_cancel(tls.handshake(stream)).await {
+                Some(Ok(conn)) => start(conn, guard),
+                Some(Err(err)) => tracing::debug!(error = %err, "TLS handshake failed"),
+                None => {}
             }
-            drop(guard);
         });
     }
 }

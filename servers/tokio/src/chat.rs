@@ -3,9 +3,9 @@
 //! that reads the client's input and writes what the broker queued for it. This file supplies
 //! tokio's primitives.
 //!
-//! Shutdown: the accept loop stops and cancels the tasks that wait for the connections, so readers end
-//! without telling the broker (no `LEFT` is broadcast); the connections' own tasks run on: the broker
-//! closes every client with `ERR shutting-down`, and they flush and close until the drain deadline.
+//! Shutdown: the accept loop stops; the connections' tasks run on (readers that end now do not tell
+//! the broker: no `LEFT` is broadcast): the broker closes every client with `ERR shutting-down`, and
+//! they flush and close until the drain deadline.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -17,7 +17,7 @@ use std::time::Duration;
 use server_common::chat::tasks::{self, ChatEvent, HubOf, TaskRuntime, TrySend};
 use server_common::chat::{BROKER_INBOX, ChatHub};
 use server_common::poll_io::PollRead;
-use server_common::{App, Config, DrainDeadline};
+use server_common::{App, Config, ConnGuard, DrainDeadline};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -33,13 +33,13 @@ pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadl
     let chat: Arc<HubOf<Tokio>> = Arc::new(ChatHub::new(inbox, config, acceptor.shutdown));
     let handler = {
         let chat = Arc::clone(&chat);
-        move |stream: Conn| {
+        move |stream: Conn, slot: ConnGuard| {
             let (read_half, write_half) = stream.into_split();
-            tasks::serve_conn::<Tokio>(read_half, write_half, Arc::clone(&chat))
+            tasks::start_conn::<Tokio>(read_half, write_half, Arc::clone(&chat), slot);
         }
     };
     let reject = App::Chat.over_limit_reply();
-    accept::accept_loop(acceptor, reject, handler).await;
+    accept::accept_each(acceptor, reject, handler).await;
     tasks::drain::<Tokio>(&chat, broker, config.drain_timeout).await
 }
 
@@ -52,7 +52,6 @@ impl TaskRuntime for Tokio {
     type Events = mpsc::Receiver<ChatEvent>;
     type ReadHalf = ReadHalf;
     type WriteHalf = WriteHalf;
-    type Task = TaskDone;
     const NAME: &'static str = crate::NAME;
 
     async fn send(inbox: &Self::Inbox, event: ChatEvent) -> bool {
@@ -98,19 +97,8 @@ impl TaskRuntime for Tokio {
         tokio::time::sleep(duration)
     }
 
-    fn spawn(task: impl Future<Output = ()> + Send + 'static) -> TaskDone {
-        TaskDone(tokio::spawn(task))
-    }
-}
-
-/// A spawned task's handle that resolves once the task ended, however it ended.
-struct TaskDone(tokio::task::JoinHandle<()>);
-
-impl Future for TaskDone {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.0).poll(cx).map(drop)
+    fn spawn(task: impl Future<Output = ()> + Send + 'static) {
+        tokio::spawn(task);
     }
 }
 

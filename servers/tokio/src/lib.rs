@@ -1,8 +1,9 @@
 //! The **tokio** variant: the tokio multi-thread runtime, one task per connection.
 //!
 //! `Config::workers` worker threads (default: one per core) run every connection's task; the accept
-//! loop runs on the thread that called [`run`]. Shutdown cancels each connection's task at its next
-//! `.await` (see `Shutdown::or_cancel`).
+//! loop runs on the thread that called [`run`]. Shutdown cancels each echo connection's task at its
+//! next `.await` (see `Shutdown::or_cancel`); chat and work connections run on to tell their clients
+//! (see `chat`, `work`).
 
 mod accept;
 mod chat;

@@ -1,6 +1,7 @@
 //! TLS for tokio: `tokio-rustls` drives the rustls state over the connection's async reads and
-//! writes. The handshake runs in the connection's own task, bounded by the handshake timeout; a
-//! connection whose handshake fails or times out is closed and never served in plaintext.
+//! writes. The handshake runs in a task of its own, started by the accept loop and bounded by the
+//! handshake timeout; a connection whose handshake fails or times out is closed and never served in
+//! plaintext.
 //!
 //! Buffers: each TLS connection holds its rustls `ServerConnection` (its record buffers grow to the
 //! largest record in flight, up to about 16 KiB each way, and shrink back only as rustls decides),
@@ -39,16 +40,5 @@ impl Handshaker {
                 "TLS handshake timed out",
             )),
         }
-    }
-}
-
-/// Turns a plaintext connection into what the apps are served over: itself, or a TLS connection.
-/// The handshake's future (rustls's session and the timer, over a kilobyte) is boxed, so that it is
-/// not laid out inside every connection's task, plaintext ones included: an idle plaintext
-/// connection's future is no larger than its app's.
-pub(crate) async fn establish(stream: Stream, tls: Option<&Handshaker>) -> io::Result<Conn> {
-    match tls {
-        None => Ok(Conn::Plain(stream)),
-        Some(handshaker) => Box::pin(handshaker.handshake(stream)).await,
     }
 }

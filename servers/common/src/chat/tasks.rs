@@ -3,7 +3,7 @@
 //!
 //! This loop is the same line for line in every async runtime; only the primitives differ (which
 //! channel, which socket halves, which timer, how a task is spawned), so a runtime implements
-//! [`TaskRuntime`] with those and calls [`run_broker`], [`serve_conn`] and [`drain`]. The blocking
+//! [`TaskRuntime`] with those and calls [`run_broker`], [`start_conn`] and [`drain`]. The blocking
 //! variant has its own loops (a blocked thread cannot race a write against a latch; it polls with a
 //! write timeout instead), and an event loop drives a [`Broker`] directly.
 //!
@@ -31,8 +31,8 @@ use super::{
     Broker, BrokerEvent, CLOSE_LINGER, ChatHub, ClientReader, ClientWriter, LineQueue,
     QueueReceiver, QueueSender, STALL_TICK, WRITE_BATCH, WriteBatch,
 };
-use crate::DrainDeadline;
 use crate::poll_io::{PollRead, poll_read_with};
+use crate::{ConnGuard, DrainDeadline};
 
 /// The broker event of every task-per-connection runtime: its mailboxes are [`QueueSender`]s.
 pub type ChatEvent = BrokerEvent<QueueSender>;
@@ -47,8 +47,6 @@ pub trait TaskRuntime: Sized + Send + Sync + 'static {
     type ReadHalf: Send + Unpin + 'static;
     /// A connection's writing half.
     type WriteHalf: Send + Unpin + 'static;
-    /// A spawned connection task, awaited by the accept loop's task.
-    type Task: Future<Output = ()> + Send + 'static;
     /// The runtime's name, for the `HELLO` line.
     const NAME: &'static str;
 
@@ -79,8 +77,8 @@ pub trait TaskRuntime: Sized + Send + Sync + 'static {
     fn yield_now() -> impl Future<Output = ()> + Send;
     /// Resolves after `duration`.
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send + 'static;
-    /// Spawns a connection task; the returned handle lets the task run on when dropped.
-    fn spawn(task: impl Future<Output = ()> + Send + 'static) -> Self::Task;
+    /// Spawns a connection task, detached: it runs until it ends.
+    fn spawn(task: impl Future<Output = ()> + Send + 'static);
 }
 
 /// Why [`TaskRuntime::try_send`] did not send.
@@ -124,16 +122,16 @@ pub async fn drain<R: TaskRuntime>(
     deadline
 }
 
-/// One connection: runs its [`Connection`] in a task of its own and waits for it. The accept loop
-/// cancels the task that runs this at shutdown; the connection's own task runs on, to write the
-/// client's last lines (the drain waits for it).
-pub async fn serve_conn<R: TaskRuntime>(
+/// Starts serving one connection: spawns its [`Connection`], the connection's only task, which holds
+/// `slot` (its place in the connection limit) until it ends. Shutdown does not cancel it: the broker
+/// closes the client, and the task writes its last lines and closes (the drain waits for it).
+pub fn start_conn<R: TaskRuntime>(
     read_half: R::ReadHalf,
     write_half: R::WriteHalf,
     chat: Arc<HubOf<R>>,
-) -> io::Result<()> {
-    R::spawn(Connection::<R>::new(read_half, write_half, chat)).await;
-    Ok(())
+    slot: ConnGuard,
+) {
+    R::spawn(Connection::<R>::new(read_half, write_half, chat, slot));
 }
 
 /// A boxed future, for the waits a connection needs only now and then.
@@ -155,6 +153,8 @@ pub struct Connection<R: TaskRuntime> {
     write_half: Option<R::WriteHalf>,
     writer: ClientWriter,
     write: WriteState<R::WriteHalf>,
+    /// The connection's place in the connection limit, freed when the connection ends.
+    _slot: ConnGuard,
 }
 
 /// The read side.
@@ -220,8 +220,14 @@ enum LinesEnd {
 }
 
 impl<R: TaskRuntime> Connection<R> {
-    /// A new client: opens its halves at the hub and introduces it to the broker.
-    pub fn new(read_half: R::ReadHalf, write_half: R::WriteHalf, chat: Arc<HubOf<R>>) -> Self {
+    /// A new client: opens its halves at the hub and introduces it to the broker. `slot` is held
+    /// until the connection ends.
+    pub fn new(
+        read_half: R::ReadHalf,
+        write_half: R::WriteHalf,
+        chat: Arc<HubOf<R>>,
+        slot: ConnGuard,
+    ) -> Self {
         let (reader, writer) = chat.open_one();
         let queue = LineQueue::new();
         let idle = chat.config().idle_timeout.map(|limit| {
@@ -246,6 +252,7 @@ impl<R: TaskRuntime> Connection<R> {
             },
             reader,
             chat,
+            _slot: slot,
         };
         let connect = conn.reader.connect(conn.queue.0.sender());
         conn.read = match R::try_send(conn.chat.inbox(), connect) {
