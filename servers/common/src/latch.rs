@@ -1,11 +1,13 @@
 //! A one-way flag that blocking threads and async tasks of any runtime can wait on.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use event_listener::{Event, Listener};
+use event_listener::{Event, EventListener, Listener};
 
 /// A one-way latch: once triggered it stays triggered. Cloning shares it. It depends on no runtime
 /// (it is built on `event-listener`), so the same value drives the threads, tokio, async-std and smol
@@ -78,12 +80,52 @@ impl Latch {
 
     /// Runs `fut` until it completes (`Some`) or the latch is triggered (`None`, and `fut` is dropped).
     /// Async variants wrap a whole connection in this once, not each read, so the hot path pays nothing.
-    pub async fn or_cancel<F: Future>(&self, fut: F) -> Option<F::Output> {
-        futures_lite::future::or(async { Some(fut.await) }, async {
-            self.triggered().await;
-            None
-        })
-        .await
+    /// `fut` is polled first. A hand-written future: `fut` is laid out once inside it (an `async`
+    /// wrapper would hold it twice, which a connection's task pays for as long as it lives).
+    pub fn or_cancel<F: Future>(&self, fut: F) -> OrCancel<'_, F> {
+        OrCancel {
+            fut,
+            latch: self,
+            listener: None,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Latch::or_cancel`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct OrCancel<'a, F> {
+        #[pin]
+        fut: F,
+        latch: &'a Latch,
+        // Registered once `fut` first waits.
+        listener: Option<EventListener>,
+    }
+}
+
+impl<F: Future> Future for OrCancel<'_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(out) = this.fut.poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        loop {
+            if this.latch.is_triggered() {
+                return Poll::Ready(None);
+            }
+            match this.listener {
+                // Checked again after listening: a trigger in between is not missed.
+                None => *this.listener = Some(this.latch.inner.event.listen()),
+                Some(listener) => {
+                    if Pin::new(listener).poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    *this.listener = None;
+                }
+            }
+        }
     }
 }
 
@@ -129,5 +171,53 @@ mod tests {
         let latch = Latch::new();
         let out = futures_lite::future::block_on(latch.or_cancel(async { 7 }));
         assert_eq!(out, Some(7));
+    }
+
+    #[test]
+    fn or_cancel_wakes_a_waiting_future_on_trigger() {
+        let latch = Latch::new();
+        let trigger = latch.clone();
+        let (dropped_tx, dropped) = std::sync::mpsc::channel();
+        /// Tells when the cancelled future is dropped.
+        struct Dropped(std::sync::mpsc::Sender<()>);
+        impl Drop for Dropped {
+            fn drop(&mut self) {
+                let _ = self.0.send(());
+            }
+        }
+        let guard = Dropped(dropped_tx);
+        let waiting = async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        };
+        let trigger_thread = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            trigger.trigger();
+        });
+        // Bounded: a missed wake-up would hang, so the wait runs under a 10 s deadline.
+        let out = futures_lite::future::block_on(futures_lite::future::or(
+            async { Some(latch.or_cancel(waiting).await) },
+            async {
+                sleep_on_a_thread(Duration::from_secs(10)).await;
+                None
+            },
+        ));
+        assert_eq!(out, Some(None), "not woken by the trigger within 10 s");
+        assert!(
+            dropped.try_recv().is_ok(),
+            "the cancelled future was not dropped"
+        );
+        trigger_thread.join().expect("trigger thread");
+    }
+
+    /// A sleep for tests without a runtime: a thread wakes the task after `d`.
+    async fn sleep_on_a_thread(d: Duration) {
+        let done = Latch::new();
+        let waker = done.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(d);
+            waker.trigger();
+        });
+        done.triggered().await;
     }
 }

@@ -30,10 +30,11 @@ where
 {
     let shutdown = acceptor.shutdown.clone();
     let start = move |conn: Conn, guard: ConnGuard| {
-        let serve = handle(conn);
+        let handle = handle.clone();
         let shutdown = shutdown.clone();
+        // The app's future is made inside the task, so that the task lays it out once.
         tokio::spawn(async move {
-            if let Some(Err(err)) = shutdown.or_cancel(serve).await {
+            if let Some(Err(err)) = shutdown.or_cancel(handle(conn)).await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
             drop(guard);

@@ -28,3 +28,21 @@ pub(crate) async fn serve_conn(mut stream: Conn, idle: Option<Duration>) -> io::
     }
     stream.shutdown().await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the future `make` returns.
+    fn future_size<F>(_make: impl Fn(Conn) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// An idle connection's task holds this future: it must stay a few hundred bytes (issue 17).
+    #[test]
+    fn an_echo_connection_is_small() {
+        let size = future_size(|conn| serve_conn(conn, None));
+        println!("echo serve_conn future: {size} B");
+        assert!(size <= 512, "the echo future is {size} B");
+    }
+}
