@@ -32,9 +32,10 @@ pub(crate) async fn serve(acceptor: Acceptor<'_>, config: &Config) -> DrainDeadl
     let handler = {
         let hub = Arc::clone(&hub);
         move |stream: Conn, slot: ConnGuard| {
-            let conn = work_tasks::serve_conn::<Smol>(stream, Arc::clone(&hub), hub.enter());
+            let (hub, live) = (Arc::clone(&hub), hub.enter());
+            // The connection's future is made inside its task, so that the task lays it out once.
             executor::spawn(async move {
-                if let Err(err) = conn.await {
+                if let Err(err) = work_tasks::serve_conn::<Smol>(stream, hub, live).await {
                     tracing::debug!(error = %err, "connection ended with an error");
                 }
                 drop(slot);
