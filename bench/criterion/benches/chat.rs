@@ -1,6 +1,8 @@
 //! Chat fan-out, per variant: one `MSG` delivered to every other member of a room of 10 and of 100
 //! members, until all of them have received it; in wall time and in CPU time.
 
+use std::time::Duration;
+
 use criterion::Throughput;
 use criterion::measurement::Measurement;
 use variant_benches::{App, Bench, ChatRoom, Param, bench_main};
@@ -10,7 +12,7 @@ const ROOM_SIZES: [usize; 2] = [10, 100];
 /// Bytes of text in each message.
 const TEXT_LEN: usize = 64;
 
-fn fan_out<M: Measurement>(b: &mut Bench<M>) {
+fn fan_out<M: Measurement<Value = Duration>>(b: &mut Bench<M>) {
     let params = ROOM_SIZES.map(|members| {
         Param::new(
             members.to_string(),

@@ -2,6 +2,8 @@
 //! trip over each transport (TCP, TLS, a unix socket), and a burst of messages over 100 concurrent
 //! connections; each in wall time and in CPU time.
 
+use std::time::Duration;
+
 use criterion::Throughput;
 use criterion::measurement::Measurement;
 use variant_benches::{
@@ -27,7 +29,7 @@ fn size_label(size: usize) -> String {
     }
 }
 
-fn round_trip<M: Measurement>(b: &mut Bench<M>) {
+fn round_trip<M: Measurement<Value = Duration>>(b: &mut Bench<M>) {
     let params =
         RTT_SIZES.map(|size| Param::new(size_label(size), Throughput::Bytes(size as u64), size));
     b.variants("echo_rtt", App::Echo, &params, |addr, &size| {
@@ -37,7 +39,7 @@ fn round_trip<M: Measurement>(b: &mut Bench<M>) {
     });
 }
 
-fn transport<M: Measurement>(b: &mut Bench<M>) {
+fn transport<M: Measurement<Value = Duration>>(b: &mut Bench<M>) {
     // The unix socket and the TLS certificate each server writes for the client to trust.
     let files = ScratchDir::new("echo-transport");
     let tls = ServerSpec::new(App::Echo)
@@ -63,7 +65,7 @@ fn transport<M: Measurement>(b: &mut Bench<M>) {
     drop(files);
 }
 
-fn burst<M: Measurement>(b: &mut Bench<M>) {
+fn burst<M: Measurement<Value = Duration>>(b: &mut Bench<M>) {
     let params = [Param::new(
         format!("{BURST_CONNS}conns_x{BURST_PER_CONN}x{BURST_MSG}B"),
         Throughput::Elements((BURST_CONNS * BURST_PER_CONN) as u64),

@@ -28,8 +28,10 @@ pub mod child;
 pub mod client;
 pub mod cpu_time;
 pub mod harness;
+pub mod interleave;
 pub mod scratch;
 pub mod server;
+pub mod settings;
 pub mod work;
 
 use std::time::Duration;
@@ -47,6 +49,7 @@ pub use cpu_time::{CpuTarget, CpuTime};
 pub use criterion;
 use criterion::Criterion;
 pub use harness::{Bench, Measure, Param, Suite};
+pub use interleave::Workload;
 pub use scratch::ScratchDir;
 pub use serve::{App, Config, Impl, RunningServer};
 pub use server::{BenchServer, Placement, ServerSpec};
@@ -73,13 +76,20 @@ pub fn criterion_config() -> Criterion {
     let c = Criterion::default();
     if quick() {
         c.without_plots()
-            .sample_size(10)
-            .warm_up_time(Duration::from_millis(300))
-            .measurement_time(Duration::from_millis(1500))
+            .sample_size(QUICK_SAMPLES)
+            .warm_up_time(QUICK_WARM_UP)
+            .measurement_time(QUICK_MEASUREMENT)
     } else {
         c
     }
 }
+
+/// Samples per benchmark in quick mode.
+pub const QUICK_SAMPLES: usize = 10;
+/// Warm-up per benchmark in quick mode.
+pub const QUICK_WARM_UP: Duration = Duration::from_millis(300);
+/// Measurement time per benchmark in quick mode.
+pub const QUICK_MEASUREMENT: Duration = Duration::from_millis(1500);
 
 /// The variants that can run here, in [`Impl::ALL`] order; each one left out (io_uring unavailable)
 /// is named with its reason on stderr.

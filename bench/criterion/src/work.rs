@@ -5,7 +5,7 @@
 //! (`FIB n`'s value from the suite's own fib, not the server's).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use conformance::chat_client::ChatClient;
@@ -72,6 +72,7 @@ impl WorkClient {
 #[derive(Debug)]
 pub struct SlowLoad {
     stop: Arc<AtomicBool>,
+    replies: Arc<AtomicU64>,
     thread: Option<JoinHandle<Result<u64, String>>>,
 }
 
@@ -92,19 +93,26 @@ impl SlowLoad {
             })
             .collect();
         let stop = Arc::new(AtomicBool::new(false));
+        let replies = Arc::new(AtomicU64::new(0));
         let request = format!("{request}\n").into_bytes();
         let reply = format!("{reply}\n").into_bytes();
         let thread = {
-            let stop = stop.clone();
+            let (stop, replies) = (stop.clone(), replies.clone());
             std::thread::Builder::new()
                 .name("slow load".to_owned())
-                .spawn(move || keep_in_flight(clients, &request, &reply, &stop))
+                .spawn(move || keep_in_flight(clients, &request, &reply, &stop, &replies))
                 .unwrap_or_else(|err| panic!("cannot start the slow load's thread: {err}"))
         };
         SlowLoad {
             stop,
+            replies,
             thread: Some(thread),
         }
+    }
+
+    /// The slow replies received (and checked) so far.
+    pub fn replies(&self) -> u64 {
+        self.replies.load(Ordering::Relaxed)
     }
 
     /// Checks that the load is still running (cheap: call it every iteration).
@@ -158,6 +166,7 @@ fn keep_in_flight(
     request: &[u8],
     reply: &[u8],
     stop: &AtomicBool,
+    received: &AtomicU64,
 ) -> Result<u64, String> {
     let what = String::from_utf8_lossy(request).trim_end().to_owned();
     let mut in_flight = vec![false; clients.len()];
@@ -189,6 +198,7 @@ fn keep_in_flight(
                 .expect_bytes(reply)
                 .map_err(|err| format!("reply to {what}: {err:#}"))?;
             replies += 1;
+            received.store(replies, Ordering::Relaxed);
             *in_flight = false;
             if !stopping {
                 client

@@ -93,8 +93,13 @@ fn main() {
                 load.check();
                 client.round_trip();
             }
+            let seen = load.replies();
             let replies = load.finish();
             assert!(replies >= 2, "{imp}: {replies} slow replies");
+            assert!(
+                seen <= replies,
+                "{imp}: counted {seen} of {replies} slow replies"
+            );
             drop(client);
             server.stop();
         }

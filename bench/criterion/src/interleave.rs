@@ -1,0 +1,283 @@
+//! Interleaved sampling: every benchmark of a scenario measured in turns, so that each one's samples
+//! spread over the whole scenario's time instead of one stretch of it.
+//!
+//! Criterion measures one benchmark after another, each within a second or two; on a shared machine a
+//! slow spell of a few seconds then lands on one variant and moves its median by up to 30 % (see the
+//! README). Here every benchmark of the scenario (every variant and parameter) has its server and
+//! clients up at once; after a warm-up of each, sample `k` of every benchmark is taken in round `k`,
+//! one benchmark after another (each round starting one benchmark further on), and each sample
+//! records the wall time and the server's CPU time of one batch of iterations. A spell then costs
+//! every variant the same rounds. Criterion is then given these samples ([`Samples::replay`]) for its
+//! statistics, baselines and reports, in wall time and in CPU time: both measurements come from the
+//! same batches.
+
+use std::time::{Duration, Instant};
+
+use host_probe::CpuClock;
+
+/// One iteration's work against a server, which verifies what it receives; and what runs around a
+/// batch of iterations. Any `FnMut()` is one (an iteration, nothing around it).
+pub trait Workload {
+    /// One iteration (measured).
+    fn iteration(&mut self);
+
+    /// Before a batch (unmeasured): e.g. start the load that runs beside the measured requests.
+    fn enter(&mut self) {}
+
+    /// After a batch (unmeasured): e.g. stop that load, so that it never runs beside another
+    /// benchmark.
+    fn leave(&mut self) {}
+
+    /// Requests the server has answered besides the iterations, so far (e.g. a background load's
+    /// replies); the CPU time of a batch is divided among the iterations and these
+    /// ([`Sample::cpu_per_request`]).
+    fn beside(&self) -> u64 {
+        0
+    }
+}
+
+impl<F: FnMut()> Workload for F {
+    fn iteration(&mut self) {
+        self()
+    }
+}
+
+/// One batch of iterations of one benchmark.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Iterations in the batch.
+    pub iters: u64,
+    /// Wall time of the batch.
+    pub wall: Duration,
+    /// CPU time the measured process spent during the batch.
+    pub cpu: Duration,
+    /// Requests answered besides the iterations during the batch ([`Workload::beside`]).
+    pub beside: u64,
+}
+
+impl Sample {
+    /// Wall nanoseconds per iteration.
+    pub fn wall_per_iter(&self) -> f64 {
+        self.wall.as_nanos() as f64 / self.iters as f64
+    }
+
+    /// CPU nanoseconds per request answered: the batch's CPU time over its iterations and the
+    /// requests answered beside them (per iteration when there are none).
+    pub fn cpu_per_request(&self) -> f64 {
+        self.cpu.as_nanos() as f64 / (self.iters + self.beside) as f64
+    }
+}
+
+/// How long to warm up and measure each benchmark, and in how many samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// Warm-up of each benchmark (also how its batch size is found).
+    pub warm_up: Duration,
+    /// Measurement time of each benchmark, over all its samples.
+    pub measurement: Duration,
+    /// Samples (rounds).
+    pub samples: usize,
+}
+
+/// One benchmark to sample: its workload and the clock of the process whose CPU time it measures.
+pub struct Entry<'w> {
+    /// The work of one iteration.
+    pub workload: Box<dyn Workload + 'w>,
+    /// The CPU clock read around each batch.
+    pub clock: CpuClock,
+}
+
+/// A benchmark's samples, in the order they were taken.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Samples {
+    /// One per round.
+    pub samples: Vec<Sample>,
+}
+
+/// Samples every entry `plan.samples` times in turns, after warming each up; returns each entry's
+/// samples, in entry order.
+///
+/// # Panics
+/// If a CPU clock cannot be read (a server died), or as the workloads panic.
+pub fn sample(entries: &mut [Entry<'_>], plan: Plan) -> Vec<Samples> {
+    let batch: Vec<u64> = entries
+        .iter_mut()
+        .map(|entry| batch_size(entry, plan))
+        .collect();
+    let mut out = vec![Samples::default(); entries.len()];
+    for round in 0..plan.samples {
+        for step in 0..entries.len() {
+            let i = (round + step) % entries.len();
+            out[i].samples.push(measure(&mut entries[i], batch[i]));
+        }
+    }
+    out
+}
+
+/// Runs `entry` for the warm-up time (in batches doubling from one iteration), and returns the batch
+/// size whose samples together last `plan.measurement`.
+fn batch_size(entry: &mut Entry<'_>, plan: Plan) -> u64 {
+    let started = Instant::now();
+    let (mut iters, mut done) = (1u64, 0u64);
+    while started.elapsed() < plan.warm_up {
+        measure(entry, iters);
+        done += iters;
+        iters = iters.saturating_mul(2);
+    }
+    let per_iter = started.elapsed().as_secs_f64() / done.max(1) as f64;
+    let per_sample = plan.measurement.as_secs_f64() / plan.samples.max(1) as f64;
+    ((per_sample / per_iter).round() as u64).max(1)
+}
+
+/// One batch of `iters` iterations, between the entry's `enter` and `leave`.
+fn measure(entry: &mut Entry<'_>, iters: u64) -> Sample {
+    entry.workload.enter();
+    let beside = entry.workload.beside();
+    let cpu = now(&entry.clock);
+    let started = Instant::now();
+    for _ in 0..iters {
+        entry.workload.iteration();
+    }
+    let wall = started.elapsed();
+    let cpu = now(&entry.clock).saturating_sub(cpu);
+    let beside = entry.workload.beside() - beside;
+    entry.workload.leave();
+    Sample {
+        iters,
+        wall,
+        cpu,
+        beside,
+    }
+}
+
+fn now(clock: &CpuClock) -> Duration {
+    clock.now().unwrap_or_else(|err| {
+        panic!(
+            "cannot read the CPU clock of process {} (did the server die?): {err}",
+            clock.pid()
+        )
+    })
+}
+
+/// Spins for `d` (a warm-up call that must take as long as an iteration does, see [`Samples::replay`]).
+pub fn spin(d: Duration) {
+    let started = Instant::now();
+    while started.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::*;
+
+    fn own_clock() -> CpuClock {
+        CpuClock::of(std::process::id()).expect("own clock")
+    }
+
+    #[test]
+    fn samples_every_entry_in_turns_with_its_own_batch() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let mut entries: Vec<Entry<'_>> = (0..3)
+            .map(|i| {
+                let log = log.clone();
+                let work = move || {
+                    log.borrow_mut().push(i);
+                    // Entry 2 is ten times as slow as the others.
+                    spin(Duration::from_micros(if i == 2 { 200 } else { 20 }));
+                };
+                Entry {
+                    workload: Box::new(work),
+                    clock: own_clock(),
+                }
+            })
+            .collect();
+        let plan = Plan {
+            warm_up: Duration::from_millis(20),
+            measurement: Duration::from_millis(40),
+            samples: 4,
+        };
+        let out = sample(&mut entries, plan);
+        assert_eq!(out.len(), 3);
+        for samples in &out {
+            assert_eq!(samples.samples.len(), 4);
+        }
+        // Batch sizes: about 10 ms per sample, so about 500 fast and 50 slow iterations.
+        let (fast, slow) = (out[0].samples[0].iters, out[2].samples[0].iters);
+        assert!(fast >= 4 * slow, "fast {fast}, slow {slow}");
+        // Spinning is CPU time, and the wall time covers it.
+        let s = out[2].samples[1];
+        assert!(s.cpu_per_request() >= 150_000.0, "{s:?}");
+        assert!(s.wall >= s.cpu.mul_f64(0.5), "{s:?}");
+        // After the warm-ups, rounds visit 0 1 2, then 1 2 0, then 2 0 1, ...
+        let log = log.borrow();
+        let mut visits: Vec<usize> = Vec::new();
+        let warm: usize = log.len()
+            - out
+                .iter()
+                .map(|s| s.samples.iter().map(|x| x.iters as usize).sum::<usize>())
+                .sum::<usize>();
+        for &i in &log[warm..] {
+            if visits.last() != Some(&i) {
+                visits.push(i);
+            }
+        }
+        assert_eq!(visits, [0, 1, 2, 1, 2, 0, 2, 0, 1, 0, 1, 2]);
+    }
+
+    #[test]
+    fn requests_beside_share_the_cpu_time() {
+        let s = Sample {
+            iters: 10,
+            wall: Duration::from_micros(100),
+            cpu: Duration::from_micros(40),
+            beside: 30,
+        };
+        assert!((s.cpu_per_request() - 1000.0).abs() < 1e-9);
+        assert!((s.wall_per_iter() - 10_000.0).abs() < 1e-9);
+    }
+
+    /// A workload that counts its hooks.
+    #[derive(Default)]
+    struct Hooked {
+        entered: u32,
+        left: u32,
+        iterations: u64,
+    }
+
+    impl Workload for Hooked {
+        fn iteration(&mut self) {
+            assert_eq!(self.entered, self.left + 1, "iteration outside a batch");
+            self.iterations += 1;
+        }
+        fn enter(&mut self) {
+            self.entered += 1;
+        }
+        fn leave(&mut self) {
+            self.left += 1;
+        }
+        fn beside(&self) -> u64 {
+            self.iterations * 2
+        }
+    }
+
+    #[test]
+    fn every_batch_is_entered_and_left() {
+        let mut entries = [Entry {
+            workload: Box::new(Hooked::default()),
+            clock: own_clock(),
+        }];
+        let plan = Plan {
+            warm_up: Duration::from_millis(5),
+            measurement: Duration::from_millis(5),
+            samples: 3,
+        };
+        let out = sample(&mut entries, plan);
+        for s in &out[0].samples {
+            assert_eq!(s.beside, 2 * s.iters);
+        }
+    }
+}
