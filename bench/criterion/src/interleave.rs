@@ -186,8 +186,9 @@ mod tests {
                 let log = log.clone();
                 let work = move || {
                     log.borrow_mut().push(i);
-                    // Entry 2 is ten times as slow as the others.
-                    spin(Duration::from_micros(if i == 2 { 200 } else { 20 }));
+                    // Entry 2 is about ten times as slow as the others. (Sleeping: other tests
+                    // measure this process's CPU time.)
+                    std::thread::sleep(Duration::from_micros(if i == 2 { 1000 } else { 50 }));
                 };
                 Entry {
                     workload: Box::new(work),
@@ -205,13 +206,12 @@ mod tests {
         for samples in &out {
             assert_eq!(samples.samples.len(), 4);
         }
-        // Batch sizes: about 10 ms per sample, so about 500 fast and 50 slow iterations.
+        // Batch sizes: about 10 ms per sample, so several times as many fast iterations as slow.
         let (fast, slow) = (out[0].samples[0].iters, out[2].samples[0].iters);
-        assert!(fast >= 4 * slow, "fast {fast}, slow {slow}");
-        // Spinning is CPU time, and the wall time covers it.
+        assert!(fast >= 3 * slow, "fast {fast}, slow {slow}");
+        // The wall time covers the sleeps.
         let s = out[2].samples[1];
-        assert!(s.cpu_per_request() >= 150_000.0, "{s:?}");
-        assert!(s.wall >= s.cpu.mul_f64(0.5), "{s:?}");
+        assert!(s.wall_per_iter() >= 1e6, "{s:?}");
         // After the warm-ups, rounds visit 0 1 2, then 1 2 0, then 2 0 1, ...
         let log = log.borrow();
         let mut visits: Vec<usize> = Vec::new();
@@ -252,6 +252,8 @@ mod tests {
         fn iteration(&mut self) {
             assert_eq!(self.entered, self.left + 1, "iteration outside a batch");
             self.iterations += 1;
+            // Not spinning: other tests measure this process's CPU time.
+            std::thread::sleep(Duration::from_micros(200));
         }
         fn enter(&mut self) {
             self.entered += 1;
