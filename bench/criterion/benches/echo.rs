@@ -7,7 +7,8 @@ use std::time::Duration;
 use criterion::Throughput;
 use criterion::measurement::Measurement;
 use variant_benches::{
-    App, Bench, EchoBurst, EchoClient, Message, Param, ScratchDir, ServerSpec, bench_main,
+    App, Bench, EchoBurst, EchoClient, Message, Param, ScratchDir, ServerSpec, VARIANT_PLACEHOLDER,
+    bench_main,
 };
 
 /// Message sizes of the round-trip group.
@@ -40,12 +41,21 @@ fn round_trip<M: Measurement<Value = Duration>>(b: &mut Bench<M>) {
 }
 
 fn transport<M: Measurement<Value = Duration>>(b: &mut Bench<M>) {
-    // The unix socket and the TLS certificate each server writes for the client to trust.
+    // The unix socket and the TLS certificate each server writes for the client to trust, one per
+    // variant (their servers run at once).
     let files = ScratchDir::new("echo-transport");
-    let tls = ServerSpec::new(App::Echo)
-        .flag("--tls-self-signed")
-        .option("--tls-cert-out", files.file("cert.pem").display());
-    let unix = ServerSpec::new(App::Echo).option("--unix", files.file("echo.sock").display());
+    let tls = ServerSpec::new(App::Echo).flag("--tls-self-signed").option(
+        "--tls-cert-out",
+        files
+            .file(&format!("{VARIANT_PLACEHOLDER}-cert.pem"))
+            .display(),
+    );
+    let unix = ServerSpec::new(App::Echo).option(
+        "--unix",
+        files
+            .file(&format!("{VARIANT_PLACEHOLDER}-echo.sock"))
+            .display(),
+    );
     let throughput = Throughput::Bytes(TRANSPORT_SIZE as u64);
     let params = [
         Param::new("tcp", throughput.clone(), TRANSPORT_SIZE),

@@ -52,7 +52,7 @@ pub use harness::{Bench, Measure, Param, Suite};
 pub use interleave::Workload;
 pub use scratch::ScratchDir;
 pub use serve::{App, Config, Impl, RunningServer};
-pub use server::{BenchServer, Placement, ServerSpec};
+pub use server::{BenchServer, Placement, ServerSpec, VARIANT_PLACEHOLDER};
 pub use work::{SlowLoad, WorkClient};
 
 /// Timeout of every connect, read and write the bench client makes.

@@ -102,6 +102,9 @@ impl Placement {
     }
 }
 
+/// Replaced by the variant's name in a [`ServerSpec`]'s option values.
+pub const VARIANT_PLACEHOLDER: &str = "{variant}";
+
 /// What the servers of a group serve: the app, and `serve`-style options beyond the defaults
 /// (`--flag value` pairs and valueless flags, as [`ServeArgs::parse`] reads them). An [`App`] alone
 /// converts into one.
@@ -122,7 +125,9 @@ impl ServerSpec {
         }
     }
 
-    /// Adds the option `flag value` (it must be one [`ServeArgs::parse`] knows).
+    /// Adds the option `flag value` (it must be one [`ServeArgs::parse`] knows). In `value`,
+    /// [`VARIANT_PLACEHOLDER`] stands for the variant's name: servers of several variants run at once,
+    /// so a path (`--unix`, `--tls-cert-out`) must differ between them.
     pub fn option(mut self, flag: &str, value: impl ToString) -> ServerSpec {
         self.options.push(flag.to_owned());
         self.options.push(value.to_string());
@@ -160,7 +165,8 @@ enum Running {
 }
 
 impl BenchServer {
-    /// Starts `imp` serving `spec`, placed as `placement` says, with default limits (but for `spec`'s
+    /// Starts `imp` serving `spec` (its options' [`VARIANT_PLACEHOLDER`] replaced by `imp`'s name),
+    /// placed as `placement` says, with default limits (but for `spec`'s
     /// options) and a drain timeout of [`DRAIN_TIMEOUT`](crate::DRAIN_TIMEOUT): on 127.0.0.1 port 0,
     /// or where `spec`'s `--unix`, over TLS with `--tls-self-signed` (then `--tls-cert-out PATH` must
     /// say where the certificate goes: the client trusts that file). Both placements read the options
@@ -176,7 +182,12 @@ impl BenchServer {
             "--app".to_owned(),
             app.name().to_owned(),
         ];
-        args.extend(spec.options.iter().cloned());
+        let options: Vec<String> = spec
+            .options
+            .iter()
+            .map(|option| option.replace(VARIANT_PLACEHOLDER, imp.name()))
+            .collect();
+        args.extend(options.iter().cloned());
         let parsed = ServeArgs::parse(&args)
             .unwrap_or_else(|err| panic!("{imp} {app} server options {args:?}: {err}"));
         let trust = match (&parsed.listen.tls_cert_out, parsed.listen.tls()) {
@@ -199,7 +210,7 @@ impl BenchServer {
                     .unwrap_or_else(|err| panic!("cannot find the bench executable: {err}"));
                 let cpus: Vec<usize> = server_cpu.into_iter().collect();
                 let process =
-                    ServerProcess::start_serve(&exe, imp.name(), app.name(), &spec.options, &cpus)
+                    ServerProcess::start_serve(&exe, imp.name(), app.name(), &options, &cpus)
                         .unwrap_or_else(|err| {
                             panic!("cannot start the {imp} {app} server process: {err}")
                         });
