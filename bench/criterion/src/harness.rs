@@ -4,8 +4,10 @@
 //! targets in [`bench_main!`](crate::bench_main); the harness runs each target once per [`Measure`]
 //! (group `<scenario>.wall`, then `<scenario>.cpu`). A scenario against the servers is one
 //! [`Bench::variants`] call: the group, the app, the parameters and how to set up one iteration's work
-//! against a server address. Servers are started lazily (a variant filtered out on the command line
-//! never starts one), placed as [`Placement`] says, and stopped cleanly after their last parameter.
+//! against a server address. When criterion measures, the scenario's benchmarks are sampled in turns
+//! ([`interleave`]) with every server up at once, once for both measurements, and
+//! criterion analyses those samples; a benchmark the command line filters out never starts a server.
+//! Servers are placed as [`Placement`] says and stopped cleanly after sampling.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

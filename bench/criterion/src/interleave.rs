@@ -7,9 +7,9 @@
 //! clients up at once; after a warm-up of each, sample `k` of every benchmark is taken in round `k`,
 //! one benchmark after another (each round starting one benchmark further on), and each sample
 //! records the wall time and the server's CPU time of one batch of iterations. A spell then costs
-//! every variant the same rounds. Criterion is then given these samples ([`Samples::replay`]) for its
-//! statistics, baselines and reports, in wall time and in CPU time: both measurements come from the
-//! same batches.
+//! every variant the same rounds. Criterion is then given these samples (by the harness, see
+//! [`Bench::variants_on`](crate::Bench::variants_on)) for its statistics, baselines and reports, in
+//! wall time and in CPU time: both measurements come from the same batches.
 
 use std::time::{Duration, Instant};
 
@@ -159,7 +159,8 @@ fn now(clock: &CpuClock) -> Duration {
     })
 }
 
-/// Spins for `d` (a warm-up call that must take as long as an iteration does, see [`Samples::replay`]).
+/// Spins for `d` (criterion's warm-up call, which must last as long as an iteration does so that
+/// criterion plans about the batch size measured).
 pub fn spin(d: Duration) {
     let started = Instant::now();
     while started.elapsed() < d {

@@ -4,6 +4,10 @@
 //! * [`harness`]: [`Suite`] and [`Bench`] — every scenario runs once per measurement ([`Measure`]: wall
 //!   time and CPU time, as groups `<scenario>.wall` and `<scenario>.cpu`), with one benchmark per
 //!   variant ([`Bench::variants`]); [`bench_main!`] is the `main` of every bench.
+//! * [`interleave`]: the scenario's benchmarks sampled in turns, all servers up at once, so that a
+//!   slow spell of the machine falls on every variant alike; criterion analyses those samples.
+//! * [`settings`]: what the command line asks of criterion that the harness needs to know (filter,
+//!   sample count, times, whether criterion measures at all).
 //! * [`cpu_time`]: [`CpuTime`], criterion's measurement of CPU time per iteration of one process.
 //! * [`server`]: [`BenchServer`], a variant under test either in a pinned child process (the default)
 //!   or in this process ([`Placement`], `BENCH_SERVER`); [`child`] is the child's side.
@@ -68,7 +72,7 @@ pub fn quick() -> bool {
 }
 
 /// The criterion configuration of every bench in this package: criterion's defaults, or in quick mode
-/// 10 samples over 0.3 s of warm-up and 1.5 s of measurement per benchmark, and no plots or HTML report
+/// 20 samples over 0.3 s of warm-up and 1.5 s of measurement per benchmark, and no plots or HTML report
 /// (drawing them takes criterion several seconds per benchmark, longer than measuring it; the estimates
 /// are still saved, so baselines work). Command-line options (`--warm-up-time`, `--measurement-time`,
 /// `--sample-size`, `--save-baseline`, ...) still apply on top.
@@ -85,7 +89,7 @@ pub fn criterion_config() -> Criterion {
 }
 
 /// Samples per benchmark in quick mode.
-pub const QUICK_SAMPLES: usize = 10;
+pub const QUICK_SAMPLES: usize = 20;
 /// Warm-up per benchmark in quick mode.
 pub const QUICK_WARM_UP: Duration = Duration::from_millis(300);
 /// Measurement time per benchmark in quick mode.
