@@ -1,6 +1,13 @@
-//! Probe: how one workload's CPU cost drifts over time. Starts every variant's echo server at once
-//! (placed as `BENCH_SERVER` says), then for `ROUNDS` rounds measures each variant's 64 B round trip
-//! for `WINDOW_MS` in turn, printing CPU ns per round trip per variant per round.
+//! Probe: how the machine moves one workload's cost over time. Starts every variant's echo server at
+//! once (placed as `BENCH_SERVER` says), then for `ROUNDS` rounds (30) measures each variant's 64 B
+//! round trip for `WINDOW_MS` (200) in turn, and prints a table: seconds since the start, then the
+//! server's CPU nanoseconds per round trip of each variant in that round. `MODE=reconnect` opens new
+//! client connections every round, `MODE=restart` also starts new servers every round (is a shift
+//! the machine's, a server instance's or a connection's?).
+//!
+//! ```sh
+//! ROUNDS=40 WINDOW_MS=150 cargo run --release -p variant-benches --example drift
+//! ```
 
 use std::time::{Duration, Instant};
 

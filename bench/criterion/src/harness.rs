@@ -472,7 +472,8 @@ impl<M: Measurement> Bench<M> {
 
 /// The `main` of a bench: serves instead when started as a child server ([`crate::child`]), and
 /// otherwise runs each target (a function generic over criterion's measurement taking
-/// `&mut Bench<M>`) in wall time and then in CPU time, as `BENCH_MEASURE` asks.
+/// `&mut Bench<M>`) in wall time and then in CPU time, as `BENCH_MEASURE` asks (a scenario against
+/// the servers is sampled in the first and its samples reused in the second).
 #[macro_export]
 macro_rules! bench_main {
     ($($target:path),+ $(,)?) => {
