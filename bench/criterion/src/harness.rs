@@ -374,7 +374,7 @@ impl<M: Measurement> Bench<M> {
                 .iter()
                 .map(|s| match measure {
                     Measure::Wall => s.wall_per_iter(),
-                    Measure::Cpu => s.cpu_per_request(),
+                    Measure::Cpu => s.cpu_per_iter(),
                 })
                 .collect();
             let wall = benchmark
@@ -452,7 +452,6 @@ impl<M: Measurement> Bench<M> {
                         server
                     });
                     let work = work.get_or_insert_with(|| setup(server.endpoint(), &param.value));
-                    work.enter();
                     b.iter(|| work.iteration());
                     work.leave();
                 });

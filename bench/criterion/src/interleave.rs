@@ -15,25 +15,15 @@ use std::time::{Duration, Instant};
 
 use host_probe::CpuClock;
 
-/// One iteration's work against a server, which verifies what it receives; and what runs around a
-/// batch of iterations. Any `FnMut()` is one (an iteration, nothing around it).
+/// One iteration's work against a server, which verifies what it receives; and what must happen
+/// after a batch of iterations. Any `FnMut()` is one (an iteration, nothing after it).
 pub trait Workload {
     /// One iteration (measured).
     fn iteration(&mut self);
 
-    /// Before a batch (unmeasured): e.g. start the load that runs beside the measured requests.
-    fn enter(&mut self) {}
-
-    /// After a batch (unmeasured): e.g. stop that load, so that it never runs beside another
-    /// benchmark.
+    /// After a batch (unmeasured): e.g. wait for the requests still in flight, so that nothing of
+    /// this benchmark runs during another one's batch.
     fn leave(&mut self) {}
-
-    /// Requests the server has answered besides the iterations, so far (e.g. a background load's
-    /// replies); the CPU time of a batch is divided among the iterations and these
-    /// ([`Sample::cpu_per_request`]).
-    fn beside(&self) -> u64 {
-        0
-    }
 }
 
 impl<F: FnMut()> Workload for F {
@@ -51,8 +41,6 @@ pub struct Sample {
     pub wall: Duration,
     /// CPU time the measured process spent during the batch.
     pub cpu: Duration,
-    /// Requests answered besides the iterations during the batch ([`Workload::beside`]).
-    pub beside: u64,
 }
 
 impl Sample {
@@ -61,10 +49,9 @@ impl Sample {
         self.wall.as_nanos() as f64 / self.iters as f64
     }
 
-    /// CPU nanoseconds per request answered: the batch's CPU time over its iterations and the
-    /// requests answered beside them (per iteration when there are none).
-    pub fn cpu_per_request(&self) -> f64 {
-        self.cpu.as_nanos() as f64 / (self.iters + self.beside) as f64
+    /// CPU nanoseconds per iteration.
+    pub fn cpu_per_iter(&self) -> f64 {
+        self.cpu.as_nanos() as f64 / self.iters as f64
     }
 }
 
@@ -129,10 +116,8 @@ fn batch_size(entry: &mut Entry<'_>, plan: Plan) -> u64 {
     ((per_sample / per_iter).round() as u64).max(1)
 }
 
-/// One batch of `iters` iterations, between the entry's `enter` and `leave`.
+/// One batch of `iters` iterations, then the entry's `leave`.
 fn measure(entry: &mut Entry<'_>, iters: u64) -> Sample {
-    entry.workload.enter();
-    let beside = entry.workload.beside();
     let cpu = now(&entry.clock);
     let started = Instant::now();
     for _ in 0..iters {
@@ -140,14 +125,8 @@ fn measure(entry: &mut Entry<'_>, iters: u64) -> Sample {
     }
     let wall = started.elapsed();
     let cpu = now(&entry.clock).saturating_sub(cpu);
-    let beside = entry.workload.beside() - beside;
     entry.workload.leave();
-    Sample {
-        iters,
-        wall,
-        cpu,
-        beside,
-    }
+    Sample { iters, wall, cpu }
 }
 
 fn now(clock: &CpuClock) -> Duration {
@@ -230,47 +209,35 @@ mod tests {
     }
 
     #[test]
-    fn requests_beside_share_the_cpu_time() {
+    fn per_iteration_figures() {
         let s = Sample {
             iters: 10,
             wall: Duration::from_micros(100),
             cpu: Duration::from_micros(40),
-            beside: 30,
         };
-        assert!((s.cpu_per_request() - 1000.0).abs() < 1e-9);
+        assert!((s.cpu_per_iter() - 4000.0).abs() < 1e-9);
         assert!((s.wall_per_iter() - 10_000.0).abs() < 1e-9);
     }
 
-    /// A workload that counts its hooks.
-    #[derive(Default)]
-    struct Hooked {
-        entered: u32,
-        left: u32,
-        iterations: u64,
-    }
+    /// A workload that logs its iterations and batch ends.
+    struct Logged(Rc<RefCell<Vec<&'static str>>>);
 
-    impl Workload for Hooked {
+    impl Workload for Logged {
         fn iteration(&mut self) {
-            assert_eq!(self.entered, self.left + 1, "iteration outside a batch");
-            self.iterations += 1;
+            self.0.borrow_mut().push("i");
             // Not spinning: other tests measure this process's CPU time.
             std::thread::sleep(Duration::from_micros(200));
         }
-        fn enter(&mut self) {
-            self.entered += 1;
-        }
         fn leave(&mut self) {
-            self.left += 1;
-        }
-        fn beside(&self) -> u64 {
-            self.iterations * 2
+            self.0.borrow_mut().push("leave");
         }
     }
 
     #[test]
-    fn every_batch_is_entered_and_left() {
+    fn every_batch_is_left() {
+        let log = Rc::new(RefCell::new(Vec::new()));
         let mut entries = [Entry {
-            workload: Box::new(Hooked::default()),
+            workload: Box::new(Logged(log.clone())),
             clock: own_clock(),
         }];
         let plan = Plan {
@@ -279,8 +246,16 @@ mod tests {
             samples: 3,
         };
         let out = sample(&mut entries, plan);
-        for s in &out[0].samples {
-            assert_eq!(s.beside, 2 * s.iters);
-        }
+        // Every batch, warm-up ones included, is followed by `leave`, and the samples' batches
+        // are the last three.
+        let log = log.borrow();
+        assert_eq!(log.last(), Some(&"leave"));
+        let batches: Vec<usize> = log
+            .split(|e| *e == "leave")
+            .filter(|b| !b.is_empty())
+            .map(<[_]>::len)
+            .collect();
+        let sampled: Vec<usize> = out[0].samples.iter().map(|s| s.iters as usize).collect();
+        assert_eq!(batches[batches.len() - 3..], sampled[..]);
     }
 }

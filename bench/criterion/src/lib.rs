@@ -14,8 +14,8 @@
 //! * [`client`], [`chat_room`], [`work`]: the clients, shared by every variant. Chat and work are
 //!   driven by the workspace's one blocking line client, the conformance suite's [`ChatClient`]; echo
 //!   over TLS and unix sockets by the suite's transports ([`Endpoint`]). The client is deliberately
-//!   plain: blocking sockets with `TCP_NODELAY`, driven from the bench thread itself (the work app's
-//!   slow load from one background thread, [`SlowLoad`]), with a read and write timeout of
+//!   plain: blocking sockets with `TCP_NODELAY`, all driven from the bench thread itself (the work
+//!   app's slow requests too, [`FastBesideSlow`]), with a read and write timeout of
 //!   [`IO_TIMEOUT`] on every socket. A server that does not send the expected bytes back
 //!   in time makes the bench panic with a message naming the scenario, instead of hanging; every byte
 //!   that comes back is compared with what was expected (messages carry a per-iteration sequence
@@ -57,7 +57,7 @@ pub use interleave::Workload;
 pub use scratch::ScratchDir;
 pub use serve::{App, Config, Impl, RunningServer};
 pub use server::{BenchServer, Placement, ServerSpec, VARIANT_PLACEHOLDER};
-pub use work::{SlowLoad, WorkClient};
+pub use work::{FastBesideSlow, WorkClient};
 
 /// Timeout of every connect, read and write the bench client makes.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);

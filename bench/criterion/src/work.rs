@@ -1,12 +1,10 @@
 //! The work app's clients (`docs/PROTOCOL.md` section 4): a fast request measured on one connection
-//! ([`WorkClient`]) while other connections keep slow requests in flight from a background thread
-//! ([`SlowLoad`]). Both are the conformance suite's line client over any transport, with the suite's
+//! ([`WorkClient`]), alone or while other connections of the same client keep slow requests in flight
+//! ([`FastBesideSlow`]). Both are the conformance suite's line client over any transport, with the suite's
 //! I/O timeout on every read and write; every reply is compared byte for byte with the one expected
 //! (`FIB n`'s value from the suite's own fib, not the server's).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
+use std::time::Duration;
 
 use conformance::chat_client::ChatClient;
 use conformance::client::readable;
@@ -15,6 +13,7 @@ use conformance::work::fib_reply;
 
 use crate::IO_TIMEOUT;
 use crate::client::connect_to;
+use crate::interleave::Workload;
 
 /// One work connection sending a fast request and waiting for its reply: `FIB 1` and `FIB 2` in
 /// turn, so that a reply out of turn (`FIB 1 1` where `FIB 2 1` is due) cannot pass for the right one.
@@ -64,149 +63,146 @@ impl WorkClient {
     }
 }
 
-/// Slow requests kept in flight on connections of their own by a background thread: each connection
-/// has one request outstanding, sent again as soon as its reply has arrived and been checked, until
-/// the load is stopped (dropped, or [`SlowLoad::finish`]). Stopping sends nothing more, reads the
-/// replies still due, closes the connections and joins the thread, so that a benchmark's load ends
-/// with it and the server is idle again before it is stopped.
+/// A fast request measured on one connection ([`WorkClient`]) while other connections of the same
+/// client keep one slow request each in flight (e.g. `SLEEP 5`), all from the calling thread: before
+/// each fast request, every slow connection whose reply has arrived (and been checked) is sent its
+/// slow request again. The slow requests thus keep pace with the fast ones as the server lets them:
+/// a server that makes the fast request wait behind the slow ones answers them all in each
+/// round trip (two slow requests per fast one, every time); one that answers the fast request at
+/// once makes many round trips per slow reply. Either way the mix is the model's, not the luck of
+/// where a fast request lands in a slow one's cycle, so the server's CPU time per round trip repeats.
+///
+/// Readiness is polled on the sockets, so the slow connections must be plain TCP or unix sockets
+/// (a TLS session could hold a reply already decrypted).
 #[derive(Debug)]
-pub struct SlowLoad {
-    stop: Arc<AtomicBool>,
-    replies: Arc<AtomicU64>,
-    thread: Option<JoinHandle<Result<u64, String>>>,
+pub struct FastBesideSlow {
+    fast: WorkClient,
+    slow: Vec<SlowConn>,
+    request: Vec<u8>,
+    reply: Vec<u8>,
+    replies: u64,
 }
 
-impl SlowLoad {
-    /// Opens `conns` connections to the work server at `endpoint` (on this thread) and starts a
-    /// thread that keeps `request` (e.g. `SLEEP 5`) in flight on each, every reply required to be
-    /// exactly `reply` (e.g. `SLEPT 5`).
+/// One slow connection and whether its request is outstanding.
+#[derive(Debug)]
+struct SlowConn {
+    client: ChatClient,
+    in_flight: bool,
+}
+
+impl FastBesideSlow {
+    /// Connects the fast connection and `slow_conns` slow ones to the work server at `endpoint`; each
+    /// slow one will carry `request`, whose reply must be exactly `reply`.
     ///
     /// # Panics
-    /// If a connection cannot be made or the thread cannot be started.
-    pub fn start(endpoint: &Endpoint, conns: usize, request: &str, reply: &str) -> SlowLoad {
-        assert!(conns > 0, "a slow load needs a connection");
-        let clients: Vec<ChatClient> = (0..conns)
+    /// If a connection cannot be made.
+    pub fn connect(
+        endpoint: &Endpoint,
+        slow_conns: usize,
+        request: &str,
+        reply: &str,
+    ) -> FastBesideSlow {
+        let slow = (0..slow_conns)
             .map(|i| {
-                let mut client = ChatClient::from_stream(connect_to(endpoint, "work slow load"));
+                let mut client = ChatClient::from_stream(connect_to(endpoint, "work slow client"));
                 client.nick = format!("slow connection {i}");
-                client
+                SlowConn {
+                    client,
+                    in_flight: false,
+                }
             })
             .collect();
-        let stop = Arc::new(AtomicBool::new(false));
-        let replies = Arc::new(AtomicU64::new(0));
-        let request = format!("{request}\n").into_bytes();
-        let reply = format!("{reply}\n").into_bytes();
-        let thread = {
-            let (stop, replies) = (stop.clone(), replies.clone());
-            std::thread::Builder::new()
-                .name("slow load".to_owned())
-                .spawn(move || keep_in_flight(clients, &request, &reply, &stop, &replies))
-                .unwrap_or_else(|err| panic!("cannot start the slow load's thread: {err}"))
-        };
-        SlowLoad {
-            stop,
-            replies,
-            thread: Some(thread),
+        FastBesideSlow {
+            fast: WorkClient::connect(endpoint),
+            slow,
+            request: format!("{request}\n").into_bytes(),
+            reply: format!("{reply}\n").into_bytes(),
+            replies: 0,
+        }
+    }
+
+    /// One round trip of the fast request, after reading the slow replies that have arrived and
+    /// sending those connections their slow request again.
+    ///
+    /// # Panics
+    /// On a wrong or missing reply, fast or slow, an error or a timeout.
+    pub fn round_trip(&mut self) {
+        self.collect(Duration::ZERO);
+        for conn in &mut self.slow {
+            if !conn.in_flight {
+                conn.client.send_raw(&self.request).unwrap_or_else(|err| {
+                    panic!("{}: sending the slow request: {err:#}", conn.client.nick)
+                });
+                conn.in_flight = true;
+            }
+        }
+        self.fast.round_trip();
+    }
+
+    /// Reads the slow replies still due (each within [`IO_TIMEOUT`]), so that the server is idle
+    /// afterwards.
+    ///
+    /// # Panics
+    /// On a wrong or missing reply.
+    pub fn settle(&mut self) {
+        while self.slow.iter().any(|conn| conn.in_flight) {
+            if self.collect(IO_TIMEOUT) == 0 {
+                panic!("no slow reply within {IO_TIMEOUT:?}");
+            }
         }
     }
 
     /// The slow replies received (and checked) so far.
-    pub fn replies(&self) -> u64 {
-        self.replies.load(Ordering::Relaxed)
+    pub fn slow_replies(&self) -> u64 {
+        self.replies
     }
 
-    /// Checks that the load is still running (cheap: call it every iteration).
-    ///
-    /// # Panics
-    /// If the background thread has ended: a slow reply was wrong, missing or late.
-    pub fn check(&mut self) {
-        if self.thread.as_ref().is_some_and(JoinHandle::is_finished) {
-            let outcome = self.join();
-            panic!("the slow load stopped while measuring: {outcome:?}");
+    /// Reads and checks every slow reply that has arrived, waiting up to `wait` for the first;
+    /// returns how many were read.
+    fn collect(&mut self, wait: Duration) -> usize {
+        if !self.slow.iter().any(|conn| conn.in_flight) {
+            return 0;
         }
-    }
-
-    /// Stops the load and waits for its thread; returns the number of slow replies it received.
-    ///
-    /// # Panics
-    /// If a slow reply was wrong, missing or late.
-    pub fn finish(mut self) -> u64 {
-        match self.join() {
-            Ok(replies) => replies,
-            Err(err) => panic!("the slow load failed: {err}"),
-        }
-    }
-
-    fn join(&mut self) -> Result<u64, String> {
-        self.stop.store(true, Ordering::Relaxed);
-        match self.thread.take().map(JoinHandle::join) {
-            None => Ok(0),
-            Some(Ok(outcome)) => outcome,
-            Some(Err(_)) => Err("the slow load's thread panicked".to_owned()),
-        }
-    }
-}
-
-impl Drop for SlowLoad {
-    fn drop(&mut self) {
-        let outcome = self.join();
-        if let Err(err) = outcome
-            && !std::thread::panicking()
-        {
-            panic!("the slow load failed: {err}");
-        }
-    }
-}
-
-/// The background thread: sends `request` on every connection, then answers each reply (checked) with
-/// the next request until `stop`; then reads the replies still due. Every wait is bounded by
-/// [`IO_TIMEOUT`].
-fn keep_in_flight(
-    mut clients: Vec<ChatClient>,
-    request: &[u8],
-    reply: &[u8],
-    stop: &AtomicBool,
-    received: &AtomicU64,
-) -> Result<u64, String> {
-    let what = String::from_utf8_lossy(request).trim_end().to_owned();
-    let mut in_flight = vec![false; clients.len()];
-    for (client, in_flight) in clients.iter_mut().zip(&mut in_flight) {
-        client
-            .send_raw(request)
-            .map_err(|err| format!("sending {what}: {err:#}"))?;
-        *in_flight = true;
-    }
-    let mut replies = 0u64;
-    while in_flight.contains(&true) {
-        let streams: Vec<&Conn> = clients.iter().map(ChatClient::stream).collect();
-        let ready = readable(&streams, IO_TIMEOUT);
-        if !ready.contains(&true) {
-            return Err(format!("no reply to {what} within {IO_TIMEOUT:?}"));
-        }
-        let stopping = stop.load(Ordering::Relaxed);
-        for ((client, in_flight), ready) in clients.iter_mut().zip(&mut in_flight).zip(ready) {
+        let streams: Vec<&Conn> = self.slow.iter().map(|conn| conn.client.stream()).collect();
+        let ready = readable(&streams, wait);
+        let mut read = 0;
+        for (conn, ready) in self.slow.iter_mut().zip(ready) {
             if !ready {
                 continue;
             }
-            if !*in_flight {
-                return Err(format!(
-                    "{}: the server sent something with no request outstanding",
-                    client.nick
-                ));
-            }
-            client
-                .expect_bytes(reply)
-                .map_err(|err| format!("reply to {what}: {err:#}"))?;
-            replies += 1;
-            received.store(replies, Ordering::Relaxed);
-            *in_flight = false;
-            if !stopping {
-                client
-                    .send_raw(request)
-                    .map_err(|err| format!("sending {what}: {err:#}"))?;
-                *in_flight = true;
-            }
+            assert!(
+                conn.in_flight,
+                "{}: the server sent something with no request outstanding",
+                conn.client.nick
+            );
+            conn.client
+                .expect_bytes(&self.reply)
+                .unwrap_or_else(|err| panic!("{}: slow reply: {err:#}", conn.client.nick));
+            conn.in_flight = false;
+            read += 1;
+        }
+        self.replies += read as u64;
+        read
+    }
+}
+
+impl Workload for FastBesideSlow {
+    fn iteration(&mut self) {
+        self.round_trip();
+    }
+
+    /// After each batch the slow replies still due are read: nothing of this benchmark runs beside
+    /// another one's batch.
+    fn leave(&mut self) {
+        self.settle();
+    }
+}
+
+impl Drop for FastBesideSlow {
+    /// Reads the slow replies still due, unless already panicking (then the connections just close).
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.settle();
         }
     }
-    Ok(replies)
 }
