@@ -2,8 +2,8 @@
 //! median wall time and CPU time per iteration of every benchmark with the spread of each median (half
 //! the width of criterion's 95 % confidence interval, in % of the median), and per row the order of the
 //! variants, with `≈` between two whose intervals overlap (within noise: not ranked). Given several
-//! runs, it adds how far each CPU-time median moved between them and which pairs of variants more than
-//! 10 % apart swapped places.
+//! runs, it adds how far each CPU-time median moved between them, which pairs of variants more than
+//! 10 % apart swapped places, and how far the sans-IO benchmarks moved (the machine's own drift).
 //!
 //! ```sh
 //! cargo run -p variant-benches --example table -- [--dir target/criterion] [--baseline NAME]...
@@ -204,6 +204,9 @@ fn print_reproducibility(baselines: &[String], runs: &Runs) {
         .collect();
     let (mut within, mut total, mut flips_total) = (0, 0, 0);
     let mut no_variant = Vec::new();
+    // How far the sans-IO benchmarks (one thread computing, no server, no I/O) moved: the machine's
+    // own drift between the runs.
+    let mut machine_moved = f64::NAN;
     for row in &rows {
         let per_run: Vec<Option<&BTreeMap<String, Estimate>>> = baselines
             .iter()
@@ -247,6 +250,10 @@ fn print_reproducibility(baselines: &[String], runs: &Runs) {
             }
         }
         if !variant_row {
+            machine_moved = label_cols
+                .iter()
+                .filter_map(|col| moved(col))
+                .fold(machine_moved, f64::max);
             let (scenario, param) = row;
             for (col, c) in label_cols.iter().zip(&cells) {
                 no_variant.push(format!("| `{scenario}/{col}/{param}` | {c} |"));
@@ -290,6 +297,17 @@ fn print_reproducibility(baselines: &[String], runs: &Runs) {
         REPRO_LIMIT * 100.0,
         RANKED_GAP * 100.0
     );
+    if machine_moved.is_finite() {
+        let verdict = if machine_moved > REPRO_LIMIT {
+            "the machine itself moved more than the target allows; read the ratios between variants within a run, not the medians across runs"
+        } else {
+            "the machine held still within the target"
+        };
+        println!(
+            "The sans-IO benchmarks (one thread computing: no server, no I/O) moved by up to {:.1} % between these runs: {verdict}.\n",
+            machine_moved * 100.0
+        );
+    }
 }
 
 /// Every `<baseline>` directory holding a `benchmark.json` below `dir`.
