@@ -377,14 +377,7 @@ impl<M: Measurement> Bench<M> {
                     Measure::Cpu => s.cpu_per_iter(),
                 })
                 .collect();
-            let wall = benchmark
-                .samples
-                .samples
-                .iter()
-                .map(|s| s.wall)
-                .sum::<Duration>();
-            let iters: u64 = benchmark.samples.samples.iter().map(|s| s.iters).sum();
-            let iteration = wall / u32::try_from(iters.max(1)).unwrap_or(u32::MAX);
+            let iteration = benchmark.samples.mean_iteration();
             let id = BenchmarkId::new(benchmark.variant.name(), &benchmark.label);
             group.throughput(benchmark.throughput.clone());
             let mut calls = 0usize;

@@ -81,6 +81,15 @@ pub struct Samples {
     pub samples: Vec<Sample>,
 }
 
+impl Samples {
+    /// Mean wall time of one iteration over every sample.
+    pub fn mean_iteration(&self) -> Duration {
+        let wall: Duration = self.samples.iter().map(|s| s.wall).sum();
+        let iters: u64 = self.samples.iter().map(|s| s.iters).sum();
+        wall / u32::try_from(iters.max(1)).unwrap_or(u32::MAX)
+    }
+}
+
 /// Samples every entry `plan.samples` times in turns, after warming each up; returns each entry's
 /// samples, in entry order.
 ///
@@ -105,13 +114,14 @@ pub fn sample(entries: &mut [Entry<'_>], plan: Plan) -> Vec<Samples> {
 /// size whose samples together last `plan.measurement`.
 fn batch_size(entry: &mut Entry<'_>, plan: Plan) -> u64 {
     let started = Instant::now();
-    let (mut iters, mut done) = (1u64, 0u64);
+    let mut warm = Samples::default();
+    let mut iters = 1u64;
     while started.elapsed() < plan.warm_up {
-        measure(entry, iters);
-        done += iters;
+        warm.samples.push(measure(entry, iters));
         iters = iters.saturating_mul(2);
     }
-    let per_iter = started.elapsed().as_secs_f64() / done.max(1) as f64;
+    // The batches' own wall time, without what `leave` waited for.
+    let per_iter = warm.mean_iteration().as_secs_f64().max(1e-9);
     let per_sample = plan.measurement.as_secs_f64() / plan.samples.max(1) as f64;
     ((per_sample / per_iter).round() as u64).max(1)
 }
