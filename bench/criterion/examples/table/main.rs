@@ -2,8 +2,10 @@
 //! median wall time and CPU time per iteration of every benchmark with the spread of each median (half
 //! the width of criterion's 95 % confidence interval, in % of the median), and per row the order of the
 //! variants, with `≈` between two whose intervals overlap (within noise: not ranked). Given several
-//! runs, it adds how far each CPU-time median moved between them, which pairs of variants more than
-//! 10 % apart swapped places, and how far the sans-IO benchmarks moved (the machine's own drift).
+//! runs, it adds how far each CPU-time median moved between them and how far its ratio to the other
+//! variants of its row moved, which pairs of variants more than 10 % apart swapped places, which
+//! benchmarks' servers idled through most of an iteration, and how far the sans-IO benchmarks moved
+//! (the machine's own drift): see [`between`].
 //!
 //! ```sh
 //! cargo run -p variant-benches --example table -- [--dir target/criterion] [--baseline NAME]...
@@ -12,17 +14,14 @@
 //! Without `--baseline` it reads the latest run (criterion's `new`); `--save-baseline NAME` on a bench
 //! run keeps a run under NAME.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use variant_benches::Impl;
 
-/// How far a CPU-time median may move between runs.
-const REPRO_LIMIT: f64 = 0.05;
-/// Medians further apart than this must keep their order in every run.
-const RANKED_GAP: f64 = 0.10;
+mod between;
+use variant_benches::Impl;
 
 /// One benchmark's median in one run.
 #[derive(Debug, Clone)]
@@ -97,7 +96,7 @@ fn main() {
         }
     }
     if baselines.len() > 1 {
-        print_reproducibility(&baselines, &runs);
+        between::print(&baselines, &runs);
     }
 }
 
@@ -184,130 +183,6 @@ fn order(cells: &BTreeMap<String, Estimate>) -> String {
         out.push_str(name);
     }
     out
-}
-
-fn print_reproducibility(baselines: &[String], runs: &Runs) {
-    println!("### Between runs ({}), CPU time\n", baselines.join(", "));
-    println!(
-        "Per benchmark, how far the CPU-time median moved between runs (max/min − 1; target ≤ {:.0} %), \
-         and the pairs of variants more than {:.0} % apart in some run whose order was not the same in all.\n",
-        REPRO_LIMIT * 100.0,
-        RANKED_GAP * 100.0
-    );
-    let names = variants();
-    println!("| benchmark | {} | order changes |", names.join(" | "));
-    println!("|---|{}---|", "---:|".repeat(names.len()));
-    let rows: BTreeSet<Row> = runs
-        .values()
-        .filter_map(|run| run.get("cpu"))
-        .flat_map(|rows| rows.keys().cloned())
-        .collect();
-    let (mut within, mut total, mut flips_total) = (0, 0, 0);
-    let mut no_variant = Vec::new();
-    // How far the sans-IO benchmarks (one thread computing, no server, no I/O) moved: the machine's
-    // own drift between the runs.
-    let mut machine_moved = f64::NAN;
-    for row in &rows {
-        let per_run: Vec<Option<&BTreeMap<String, Estimate>>> = baselines
-            .iter()
-            .map(|b| {
-                runs.get(b)
-                    .and_then(|r| r.get("cpu"))
-                    .and_then(|r| r.get(row))
-            })
-            .collect();
-        let columns: BTreeSet<&String> = per_run.iter().flatten().flat_map(|c| c.keys()).collect();
-        let medians = |col: &str| -> Option<Vec<f64>> {
-            per_run
-                .iter()
-                .map(|c| c.and_then(|c| c.get(col)).map(|e| e.median))
-                .collect()
-        };
-        let moved = |col: &str| -> Option<f64> {
-            let m = medians(col)?;
-            let max = m.iter().copied().fold(f64::MIN, f64::max);
-            let min = m.iter().copied().fold(f64::MAX, f64::min);
-            Some(max / min - 1.0)
-        };
-        let mut cells = Vec::new();
-        let variant_row = columns.iter().all(|c| names.contains(&c.as_str()));
-        let label_cols: Vec<&str> = if variant_row {
-            names.clone()
-        } else {
-            columns.iter().map(|c| c.as_str()).collect()
-        };
-        for col in &label_cols {
-            match moved(col) {
-                Some(m) => {
-                    total += 1;
-                    if m <= REPRO_LIMIT {
-                        within += 1;
-                    }
-                    let mark = if m <= REPRO_LIMIT { "" } else { " ✗" };
-                    cells.push(format!("{:.1}%{mark}", m * 100.0));
-                }
-                None => cells.push("–".to_owned()),
-            }
-        }
-        if !variant_row {
-            machine_moved = label_cols
-                .iter()
-                .filter_map(|col| moved(col))
-                .fold(machine_moved, f64::max);
-            let (scenario, param) = row;
-            for (col, c) in label_cols.iter().zip(&cells) {
-                no_variant.push(format!("| `{scenario}/{col}/{param}` | {c} |"));
-            }
-            continue;
-        }
-        let mut flips = Vec::new();
-        let cols: Vec<&String> = columns.iter().copied().collect();
-        for (i, a) in cols.iter().enumerate() {
-            for b in &cols[i + 1..] {
-                let (Some(ma), Some(mb)) = (medians(a), medians(b)) else {
-                    continue;
-                };
-                let apart = ma
-                    .iter()
-                    .zip(&mb)
-                    .any(|(x, y)| x.max(*y) / x.min(*y) > 1.0 + RANKED_GAP);
-                let signs: BTreeSet<bool> = ma.iter().zip(&mb).map(|(x, y)| x < y).collect();
-                if apart && signs.len() > 1 {
-                    flips.push(format!("{a}/{b}"));
-                }
-            }
-        }
-        flips_total += flips.len();
-        let (scenario, param) = row;
-        let flips = if flips.is_empty() {
-            "none".to_owned()
-        } else {
-            flips.join(", ")
-        };
-        println!("| `{scenario}/{param}` | {} | {flips} |", cells.join(" | "));
-    }
-    if !no_variant.is_empty() {
-        println!("\n| benchmark (no variant) | moved |\n|---|---:|");
-        for line in &no_variant {
-            println!("{line}");
-        }
-    }
-    println!(
-        "\n{within} of {total} CPU-time medians moved ≤ {:.0} % between runs; {flips_total} pair(s) more than {:.0} % apart changed order.\n",
-        REPRO_LIMIT * 100.0,
-        RANKED_GAP * 100.0
-    );
-    if machine_moved.is_finite() {
-        let verdict = if machine_moved > REPRO_LIMIT {
-            "the machine itself moved more than the target allows; read the ratios between variants within a run, not the medians across runs"
-        } else {
-            "the machine held still within the target"
-        };
-        println!(
-            "The sans-IO benchmarks (one thread computing: no server, no I/O) moved by up to {:.1} % between these runs: {verdict}.\n",
-            machine_moved * 100.0
-        );
-    }
 }
 
 /// Every `<baseline>` directory holding a `benchmark.json` below `dir`.
