@@ -14,13 +14,13 @@
 //! Without `--baseline` it reads the latest run (criterion's `new`); `--save-baseline NAME` on a bench
 //! run keeps a run under NAME.
 
+mod between;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-
-mod between;
 use variant_benches::Impl;
 
 /// One benchmark's median in one run.
